@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "nabla",
+    products: [
+        .executable(name: "nabla", targets: ["nabla"]),
+    ],
+    targets: [
+        // MARK: - Libraries (dependencies point down)
+        .target(name: "NablaTensor"),
+        .target(name: "NablaGraph", dependencies: ["NablaTensor"]),
+        .target(name: "NablaSyntax"),
+        .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax"]),
+
+        // MARK: - Executables
+        .executableTarget(name: "nabla", dependencies: ["NablaSession"]),
+        .executableTarget(name: "nabla-bench", dependencies: ["NablaSession"], path: "Sources/nabla-bench"),
+
+        // MARK: - Tests
+        .target(name: "NablaTestSupport", dependencies: ["NablaTensor", "NablaGraph"], path: "Tests/NablaTestSupport"),
+        .testTarget(name: "NablaTensorTests", dependencies: ["NablaTensor", "NablaTestSupport"]),
+        .testTarget(name: "NablaGraphTests", dependencies: ["NablaGraph", "NablaTestSupport"]),
+        .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
+        .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport"]),
+        .testTarget(name: "NablaCLITests", dependencies: ["nabla"]),
+    ]
+)
