@@ -1,0 +1,335 @@
+import NablaTensor
+
+/// A node's identity in its graph. Stable while the node lives; reused after removal.
+public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let raw: Int
+    public init(_ raw: Int) { self.raw = raw }
+    public static func < (a: NodeID, b: NodeID) -> Bool { a.raw < b.raw }
+    public var description: String { "#\(raw)" }
+}
+
+/// One node: an op applied to its inputs, labelled with the source text it came from.
+public struct Node: Sendable {
+    public var op: Op
+    public var inputs: [NodeID]
+    /// The source text of the sub-expression (`w1*x1`), or the name for a definition.
+    public var label: String
+    /// The forward value, kept current as definitions and params change.
+    public internal(set) var value: Tensor
+    /// The nodes that read this one, so a change can be pushed downstream.
+    public internal(set) var users: [NodeID] = []
+}
+
+/// Why the graph could not compute something: the node where it happened and why.
+public struct GraphError: Error, Sendable {
+    /// The node whose forward (or the backward from which) failed; `nil` before a node exists.
+    public var node: NodeID?
+    public var reason: TensorError
+
+    public init(node: NodeID?, _ reason: TensorError) {
+        self.node = node
+        self.reason = reason
+    }
+}
+
+/// The live computational graph: an arena of nodes, each with a current forward value.
+///
+/// Values are pushed downstream when a leaf or a name changes (`rebind`,
+/// `setValue`), so every node always holds the value its definition implies.
+/// Every traversal is iterative: deep chains cannot overflow the stack.
+public struct Graph: Sendable {
+    private var nodes: [Node?] = []
+    private var freeSlots: [Int] = []
+    /// Nodes whose value became NaN or infinite from finite inputs, in the order
+    /// they were computed, since the last `takeNonFiniteOrigins()`.
+    private var nonFiniteOrigins: [NodeID] = []
+
+    public init() {}
+
+    // MARK: - Access
+
+    /// The node with this id; the id must be alive.
+    public subscript(id: NodeID) -> Node {
+        guard let node = nodes[id.raw] else { preconditionFailure("node \(id) was removed") }
+        return node
+    }
+
+    /// The value of a node.
+    public func value(_ id: NodeID) -> Tensor { self[id].value }
+
+    /// True when the id names a node that has not been removed.
+    public func contains(_ id: NodeID) -> Bool {
+        id.raw >= 0 && id.raw < nodes.count && nodes[id.raw] != nil
+    }
+
+    /// Number of live nodes.
+    public var count: Int { nodes.count - freeSlots.count }
+
+    /// Upper bound (exclusive) of node ids, for dense per-node arrays.
+    public var capacity: Int { nodes.count }
+
+    // MARK: - Building
+
+    /// Adds a leaf (`.constant` or `.param`) holding `value`.
+    @discardableResult
+    public mutating func addLeaf(_ op: Op, value: Tensor, label: String) -> NodeID {
+        insert(Node(op: op, inputs: [], label: label, value: value))
+    }
+
+    /// Adds a node computing `op` from `inputs` and evaluates it.
+    @discardableResult
+    public mutating func add(_ op: Op, _ inputs: [NodeID], label: String) throws(GraphError) -> NodeID {
+        let value: Tensor
+        do {
+            value = try evaluate(op, inputs)
+        } catch {
+            throw GraphError(node: nil, error)
+        }
+        let id = insert(Node(op: op, inputs: inputs, label: label, value: value))
+        noteIfNonFinite(id)
+        for input in inputs { nodes[input.raw]?.users.append(id) }
+        return id
+    }
+
+    private mutating func insert(_ node: Node) -> NodeID {
+        if let slot = freeSlots.popLast() {
+            nodes[slot] = node
+            return NodeID(slot)
+        }
+        nodes.append(node)
+        return NodeID(nodes.count - 1)
+    }
+
+    /// Removes nodes (for example a definition replaced by a new one). Nodes
+    /// outside the set must no longer read them.
+    public mutating func remove(_ ids: [NodeID]) {
+        let doomed = Set(ids)
+        for id in ids {
+            guard let node = nodes[id.raw] else { continue }
+            for input in node.inputs where !doomed.contains(input) {
+                nodes[input.raw]?.users.removeAll { $0 == id }
+            }
+        }
+        for id in ids where nodes[id.raw] != nil {
+            nodes[id.raw] = nil
+            freeSlots.append(id.raw)
+        }
+    }
+
+    /// Changes the label of a node (a name's slot keeps its name).
+    public mutating func relabel(_ id: NodeID, _ label: String) {
+        nodes[id.raw]?.label = label
+    }
+
+    // MARK: - Live updates
+
+    /// Points a `.name` node at a new input and recomputes everything downstream.
+    /// If any downstream node fails, the old input is restored and the error thrown.
+    public mutating func rebind(_ name: NodeID, to newInput: NodeID) throws(GraphError) {
+        guard let old = self[name].inputs.first else { return }
+        setInput(of: name, from: old, to: newInput)
+        do {
+            try recompute(downstreamOf: [name])
+        } catch {
+            setInput(of: name, from: newInput, to: old)
+            try? recompute(downstreamOf: [name])
+            throw error
+        }
+    }
+
+    private mutating func setInput(of id: NodeID, from old: NodeID, to new: NodeID) {
+        nodes[id.raw]?.inputs = [new]
+        nodes[old.raw]?.users.removeAll { $0 == id }
+        nodes[new.raw]?.users.append(id)
+    }
+
+    /// Sets the value of a leaf (a param after an optimizer step) and recomputes downstream.
+    public mutating func setValue(_ leaf: NodeID, _ value: Tensor) throws(GraphError) {
+        try setValues([(leaf, value)])
+    }
+
+    /// Sets several leaves at once, then recomputes what depends on any of them, once.
+    public mutating func setValues(_ updates: [(NodeID, Tensor)]) throws(GraphError) {
+        for (leaf, value) in updates {
+            precondition(self[leaf].op.isLeaf, "only leaves hold values")
+            nodes[leaf.raw]?.value = value
+        }
+        try recompute(downstreamOf: updates.map(\.0))
+    }
+
+    /// Recomputes every node downstream of `sources` (and the sources themselves
+    /// unless they are leaves), inputs before users.
+    public mutating func recompute(downstreamOf sources: [NodeID]) throws(GraphError) {
+        for id in downstreamOrder(of: sources) where !self[id].op.isLeaf {
+            let node = self[id]
+            let value: Tensor
+            do {
+                value = try evaluate(node.op, node.inputs)
+            } catch {
+                throw GraphError(node: id, error)
+            }
+            nodes[id.raw]?.value = value
+            noteIfNonFinite(id)
+        }
+    }
+
+    /// `sources` and every node that reads them directly or indirectly, in an
+    /// order where each node comes after all of its inputs from the set.
+    public func downstreamOrder(of sources: [NodeID]) -> [NodeID] {
+        // Reverse postorder of a depth-first walk along `users`.
+        var seen = [Bool](repeating: false, count: nodes.count)
+        var postorder: [NodeID] = []
+        var stack: [(NodeID, Int)] = []
+        for source in sources where !seen[source.raw] {
+            seen[source.raw] = true
+            stack.append((source, 0))
+            while let (id, next) = stack.last {
+                let users = self[id].users
+                if next < users.count {
+                    stack[stack.count - 1].1 = next + 1
+                    let user = users[next]
+                    if !seen[user.raw] {
+                        seen[user.raw] = true
+                        stack.append((user, 0))
+                    }
+                } else {
+                    postorder.append(id)
+                    stack.removeLast()
+                }
+            }
+        }
+        return postorder.reversed()
+    }
+
+    /// True when `a` reads `b`, directly or through other nodes (or is `b`).
+    public func depends(_ a: NodeID, on b: NodeID) -> Bool {
+        topologicalOrder(from: a).contains(b)
+    }
+
+    // MARK: - Forward
+
+    /// Computes the value of `op` applied to the current values of `inputs`.
+    private func evaluate(_ op: Op, _ inputs: [NodeID]) throws(TensorError) -> Tensor {
+        switch op {
+        case .gradient:
+            let grads = try backward(from: inputs[0])
+            return grads[inputs[1]] ?? Tensor.zeros(self[inputs[1]].value.shape)
+        case .jacobian:
+            return try jacobian(of: inputs[0], withRespectTo: inputs[1])
+        default:
+            return try op.forward(inputs.map { self[$0].value })
+        }
+    }
+
+    private mutating func noteIfNonFinite(_ id: NodeID) {
+        let node = self[id]
+        if !node.value.isFinite && node.inputs.allSatisfy({ self[$0].value.isFinite }) {
+            nonFiniteOrigins.append(id)
+        }
+    }
+
+    /// The nodes that produced NaN or infinity from finite inputs since the last call.
+    public mutating func takeNonFiniteOrigins() -> [NodeID] {
+        defer { nonFiniteOrigins = [] }
+        return nonFiniteOrigins.filter(contains)
+    }
+
+    // MARK: - Backward
+
+    /// The nodes `root` depends on (itself included), each after all of its inputs.
+    public func topologicalOrder(from root: NodeID) -> [NodeID] {
+        var seen = [Bool](repeating: false, count: nodes.count)
+        var order: [NodeID] = []
+        var stack: [(NodeID, Int)] = [(root, 0)]
+        seen[root.raw] = true
+        while let (id, next) = stack.last {
+            let inputs = self[id].inputs
+            if next < inputs.count {
+                stack[stack.count - 1].1 = next + 1
+                let input = inputs[next]
+                if !seen[input.raw] {
+                    seen[input.raw] = true
+                    stack.append((input, 0))
+                }
+            } else {
+                order.append(id)
+                stack.removeLast()
+            }
+        }
+        return order
+    }
+
+    /// Backpropagation from a scalar node: ∂root/∂n for every node n that root depends on.
+    public func backward(from root: NodeID) throws(TensorError) -> Gradients {
+        let value = self[root].value
+        guard value.isSingleElement else {
+            throw .badShape(op: "backward", value.shape, expected: "a scalar (backprop starts from a single number, like a loss)")
+        }
+        return backward(order: topologicalOrder(from: root), seed: Tensor.filled1(value.shape))
+    }
+
+    /// The vector-Jacobian product seeded with `seed` at the last node of `order`
+    /// (a topological order ending at the root). Accumulates over every path.
+    public func backward(order: [NodeID], seed: Tensor) -> Gradients {
+        var grads = [Tensor?](repeating: nil, count: nodes.count)
+        guard let root = order.last else { return Gradients(grads) }
+        grads[root.raw] = seed
+        for id in order.reversed() {
+            guard let g = grads[id.raw] else { continue }
+            let node = self[id]
+            if node.inputs.isEmpty { continue }
+            let local = node.op.vjp(node.inputs.map { self[$0].value }, node.value, g)
+            assert(local.count == node.inputs.count, "\(node.op) must give one gradient per input")
+            for (input, contribution) in zip(node.inputs, local) {
+                guard let contribution else { continue }
+                if grads[input.raw] == nil {
+                    grads[input.raw] = contribution
+                } else {
+                    grads[input.raw]?.accumulate(contribution)
+                }
+            }
+        }
+        return Gradients(grads)
+    }
+
+    /// The Jacobian ∂y/∂x as an m x n matrix (m elements of y, n of x), one VJP per row.
+    public func jacobian(of y: NodeID, withRespectTo x: NodeID) throws(TensorError) -> Tensor {
+        let yValue = self[y].value
+        let n = self[x].value.count
+        let m = yValue.count
+        try Shape.checkSize([m, n])
+        let order = topologicalOrder(from: y)
+        var rows = [Double](repeating: 0, count: m * n)
+        guard order.contains(x) else { return Tensor(shape: [m, n], scalars: rows) }
+        for i in 0..<m {
+            let grads = backward(order: order, seed: Tensor.unit(yValue.shape, i))
+            if let gx = grads[x] {
+                for j in 0..<n { rows[i * n + j] = gx.scalars[j] }
+            }
+        }
+        return Tensor(shape: [m, n], scalars: rows)
+    }
+}
+
+/// The gradients of one backward pass, by node.
+public struct Gradients: Sendable {
+    private var byNode: [Tensor?]
+    init(_ byNode: [Tensor?]) { self.byNode = byNode }
+
+    /// ∂root/∂node, or `nil` when the root does not depend on the node.
+    public subscript(id: NodeID) -> Tensor? {
+        id.raw < byNode.count ? byNode[id.raw] : nil
+    }
+}
+
+extension Tensor {
+    /// A tensor of ones of `shape` (no size check: used for seeds of single elements).
+    static func filled1(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: Array(repeating: 1, count: Shape.count(shape)))
+    }
+
+    /// Adds `other` (same shape) into this tensor in place.
+    mutating func accumulate(_ other: Tensor) {
+        for i in 0..<Swift.min(count, other.count) { scalars[i] += other.scalars[i] }
+    }
+}

@@ -1,0 +1,141 @@
+/// The kinds of token in nabla's language.
+public enum TokenKind: Equatable, Sendable {
+    case number(Double)
+    case identifier(String)
+    /// One of `+ - * / @ ^ ' · ( ) [ ] , = == : ∂`.
+    case symbol(String)
+    case end
+}
+
+/// A token and where it is.
+public struct Token: Equatable, Sendable {
+    public var kind: TokenKind
+    public var range: SourceRange
+    /// The token's text as typed.
+    public var text: String
+}
+
+/// Splits a statement's text into tokens. Unicode aliases become their ASCII
+/// symbols here (`−` is `-`, `×` is `*`, `⋅` is `·`), so the parser sees one spelling.
+public struct Lexer {
+    let chars: [Character]
+    var offset = 0
+    var line: Int
+    var column: Int
+
+    public init(_ text: String, line: Int = 1, column: Int = 1) {
+        chars = Array(text)
+        self.line = line
+        self.column = column
+    }
+
+    static let aliases: [Character: String] = ["−": "-", "×": "*", "⋅": "·", "∙": "·"]
+    static let symbols: Set<Character> = ["+", "-", "*", "/", "@", "^", "'", "·", "(", ")", "[", "]", ",", "=", ":", "∂"]
+
+    /// Every token up to and including `.end`, or the first lexical error.
+    public static func tokenize(_ text: String, line: Int = 1, column: Int = 1) throws(Diagnostic) -> [Token] {
+        var lexer = Lexer(text, line: line, column: column)
+        var tokens: [Token] = []
+        while true {
+            let token = try lexer.next()
+            tokens.append(token)
+            if token.kind == .end { return tokens }
+        }
+    }
+
+    var location: SourceLocation { SourceLocation(line: line, column: column) }
+
+    mutating func advance() {
+        if chars[offset] == "\n" {
+            line += 1
+            column = 1
+        } else {
+            column += 1
+        }
+        offset += 1
+    }
+
+    func peek(_ ahead: Int = 0) -> Character? {
+        offset + ahead < chars.count ? chars[offset + ahead] : nil
+    }
+
+    /// The next token.
+    public mutating func next() throws(Diagnostic) -> Token {
+        skipBlanksAndComments()
+        let start = location
+        let startOffset = offset
+        func token(_ kind: TokenKind) -> Token {
+            Token(kind: kind, range: SourceRange(start: start, end: location, offsets: startOffset..<offset),
+                  text: String(chars[startOffset..<offset]))
+        }
+        guard let c = peek() else { return token(.end) }
+        if c.isNumber && c.isASCII || (c == "." && (peek(1)?.isASCII ?? false) && (peek(1)?.isNumber ?? false)) {
+            return try lexNumber(start: start, startOffset: startOffset)
+        }
+        if Lexer.isIdentifierStart(c) {
+            while let d = peek(), Lexer.isIdentifierPart(d) { advance() }
+            return token(.identifier(String(chars[startOffset..<offset])))
+        }
+        if c == "=" && peek(1) == "=" {
+            advance()
+            advance()
+            return token(.symbol("=="))
+        }
+        if let alias = Lexer.aliases[c] {
+            advance()
+            return token(.symbol(alias))
+        }
+        if Lexer.symbols.contains(c) {
+            advance()
+            return token(.symbol(String(c)))
+        }
+        advance()
+        let range = SourceRange(start: start, end: location, offsets: startOffset..<offset)
+        throw Diagnostic(.error, SyntaxError.unexpectedCharacter(c).message, at: range)
+    }
+
+    mutating func skipBlanksAndComments() {
+        while let c = peek() {
+            if c == "#" {
+                while let d = peek(), d != "\n" { advance() }
+            } else if c.isWhitespace {
+                advance()
+            } else {
+                return
+            }
+        }
+    }
+
+    mutating func lexNumber(start: SourceLocation, startOffset: Int) throws(Diagnostic) -> Token {
+        func digits() { while let d = peek(), d.isASCII, d.isNumber { advance() } }
+        digits()
+        if peek() == ".", let d = peek(1), d.isASCII, d.isNumber {
+            advance()
+            digits()
+        } else if peek() == ".", !(peek(1).map(Lexer.isIdentifierStart) ?? false) {
+            advance()  // `2.` is 2.0
+        }
+        if peek() == "e" || peek() == "E" {
+            let hasSign = peek(1) == "+" || peek(1) == "-"
+            if let d = peek(hasSign ? 2 : 1), d.isASCII, d.isNumber {
+                advance()
+                if hasSign { advance() }
+                digits()
+            }
+        }
+        let text = String(chars[startOffset..<offset])
+        let range = SourceRange(start: start, end: location, offsets: startOffset..<offset)
+        guard let value = Double(text), value.isFinite else {
+            throw Diagnostic(.error, SyntaxError.badNumber(text).message, at: range)
+        }
+        return Token(kind: .number(value), range: range, text: text)
+    }
+
+    static func isIdentifierStart(_ c: Character) -> Bool {
+        c == "_" || (c.isLetter && c != "∂")
+    }
+
+    static func isIdentifierPart(_ c: Character) -> Bool {
+        isIdentifierStart(c) || c.isNumber
+    }
+}

@@ -1,0 +1,99 @@
+/// A position in the source: 1-based line and column, columns counted in characters
+/// (so a caret lands under `σ` as a person sees it).
+public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+
+    public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
+        (a.line, a.column) < (b.line, b.column)
+    }
+
+    public var description: String { "line \(line), column \(column)" }
+}
+
+/// A span of source text: where it starts and ends (exclusive), and its
+/// character offsets into the statement's text.
+public struct SourceRange: Hashable, Sendable {
+    public var start: SourceLocation
+    public var end: SourceLocation
+    public var offsets: Range<Int>
+
+    public init(start: SourceLocation, end: SourceLocation, offsets: Range<Int>) {
+        self.start = start
+        self.end = end
+        self.offsets = offsets
+    }
+
+    /// The smallest range covering both.
+    public func union(_ other: SourceRange) -> SourceRange {
+        SourceRange(
+            start: Swift.min(start, other.start), end: Swift.max(end, other.end),
+            offsets: Swift.min(offsets.lowerBound, other.offsets.lowerBound)..<Swift.max(offsets.upperBound, other.offsets.upperBound))
+    }
+}
+
+/// A problem found in the user's input, with where it is.
+public struct Diagnostic: Error, Sendable, Equatable {
+    public enum Severity: String, Sendable {
+        case error, warning
+    }
+
+    public var severity: Severity
+    public var message: String
+    public var range: SourceRange?
+    /// True when the input ended inside an unclosed bracket: a terminal asks for a continuation line.
+    public var isIncomplete: Bool
+
+    public init(_ severity: Severity = .error, _ message: String, at range: SourceRange?, incomplete: Bool = false) {
+        self.severity = severity
+        self.message = message
+        self.range = range
+        self.isIncomplete = incomplete
+    }
+}
+
+/// Where a statement's text came from: a file (or `nil` for typed input) and its first line.
+public struct SourceText: Sendable {
+    public var file: String?
+    /// The statement's text; it may span several lines (a bracket left open continues).
+    public var text: String
+    public var firstLine: Int
+
+    public init(file: String?, text: String, firstLine: Int) {
+        self.file = file
+        self.text = text
+        self.firstLine = firstLine
+    }
+
+    /// The text of an absolute line number, if the statement covers it.
+    public func line(_ number: Int) -> String? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let i = number - firstLine
+        return i >= 0 && i < lines.count ? String(lines[i]) : nil
+    }
+}
+
+extension Diagnostic {
+    /// The diagnostic as the user sees it: one line naming the place, the source
+    /// line, and a caret (with `~` under the rest of the span) below the spot.
+    ///
+    ///     line 1, column 5: error: unknown name 'w3' (did you mean 'w1'?)
+    ///       z = w3*x1
+    ///           ^~
+    public func rendered(in source: SourceText?) -> String {
+        var out = ""
+        if let file = source?.file { out += "\(file), " }
+        if let range { out += "line \(range.start.line), column \(range.start.column): " }
+        out += "\(severity.rawValue): \(message)"
+        guard let range, let source, let lineText = source.line(range.start.line) else { return out }
+        let width = range.end.line == range.start.line ? Swift.max(1, range.end.column - range.start.column) : 1
+        let indent = String(lineText.prefix(range.start.column - 1).map { $0 == "\t" ? "\t" : " " })
+        out += "\n  \(lineText)\n  \(indent)^\(String(repeating: "~", count: width - 1))"
+        return out
+    }
+}

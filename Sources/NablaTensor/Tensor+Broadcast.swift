@@ -1,0 +1,106 @@
+// MARK: - Broadcasting
+
+/// Numpy's broadcasting rules: align shapes on the right; an axis of extent 1
+/// (or a missing axis) stretches to match. Scalar broadcasting and bias
+/// broadcasting (`[B, n] + [n]`) are the two cases the course uses.
+public enum Broadcast {
+    /// The shape two operands broadcast to, or `.shapeMismatch` naming both.
+    public static func shape(_ a: [Int], _ b: [Int], op: String) throws(TensorError) -> [Int] {
+        if a == b { return a }
+        let rank = max(a.count, b.count)
+        var out = [Int](repeating: 1, count: rank)
+        for i in 0..<rank {
+            let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+            let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+            if da == db || db == 1 {
+                out[i] = da
+            } else if da == 1 {
+                out[i] = db
+            } else {
+                throw .shapeMismatch(op: op, a, b)
+            }
+        }
+        try Shape.checkSize(out)
+        return out
+    }
+
+    /// For each flat index of `outShape`, the flat index into a tensor of shape
+    /// `inShape` that broadcasts to it.
+    static func sourceIndices(_ inShape: [Int], to outShape: [Int]) -> [Int] {
+        let n = Shape.count(outShape)
+        if inShape == outShape { return Array(0..<n) }
+        let rank = outShape.count
+        let pad = rank - inShape.count
+        let inStrides = Shape.strides(inShape)
+        // Stride of each output axis in the input (0 where the input is stretched).
+        var strides = [Int](repeating: 0, count: rank)
+        for axis in 0..<rank where axis >= pad && inShape[axis - pad] != 1 {
+            strides[axis] = inStrides[axis - pad]
+        }
+        var result = [Int](repeating: 0, count: n)
+        var index = [Int](repeating: 0, count: rank)
+        var offset = 0
+        for flat in 0..<n {
+            result[flat] = offset
+            // Advance the multi-index like an odometer, keeping `offset` in step.
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                offset += strides[axis]
+                if index[axis] < outShape[axis] { break }
+                offset -= strides[axis] * index[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return result
+    }
+}
+
+extension Tensor {
+    /// Combines two tensors elementwise after broadcasting them to a common shape.
+    public static func zip(
+        _ a: Tensor, _ b: Tensor, op: String, _ f: (Double, Double) -> Double
+    ) throws(TensorError) -> Tensor {
+        if a.shape == b.shape {
+            var out = [Double](repeating: 0, count: a.count)
+            for i in 0..<a.count { out[i] = f(a.scalars[i], b.scalars[i]) }
+            return Tensor(shape: a.shape, scalars: out)
+        }
+        if b.isScalar {
+            let s = b.scalar
+            return a.map { f($0, s) }
+        }
+        if a.isScalar {
+            let s = a.scalar
+            return b.map { f(s, $0) }
+        }
+        let shape = try Broadcast.shape(a.shape, b.shape, op: op)
+        let ia = Broadcast.sourceIndices(a.shape, to: shape)
+        let ib = Broadcast.sourceIndices(b.shape, to: shape)
+        var out = [Double](repeating: 0, count: ia.count)
+        for i in 0..<ia.count { out[i] = f(a.scalars[ia[i]], b.scalars[ib[i]]) }
+        return Tensor(shape: shape, scalars: out)
+    }
+
+    /// Undoes broadcasting: sums this tensor down to `target`, the shape it was
+    /// broadcast from. This is the one helper every binary VJP uses.
+    public func sumTo(_ target: [Int]) -> Tensor {
+        if shape == target { return self }
+        var out = [Double](repeating: 0, count: Shape.count(target))
+        if target.isEmpty || out.count == 1 {
+            out[0] = scalars.reduce(0, +)
+            return Tensor(shape: target, scalars: out)
+        }
+        let src = Broadcast.sourceIndices(target, to: shape)
+        for i in 0..<count { out[src[i]] += scalars[i] }
+        return Tensor(shape: target, scalars: out)
+    }
+
+    /// This tensor stretched to `target` (which it must broadcast to).
+    public func broadcast(to target: [Int]) -> Tensor {
+        if shape == target { return self }
+        let src = Broadcast.sourceIndices(shape, to: target)
+        return Tensor(shape: target, scalars: src.map { scalars[$0] })
+    }
+}

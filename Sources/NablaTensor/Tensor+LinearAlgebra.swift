@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Matrix products, transpose, reductions
+
+extension Tensor {
+    /// The matrix product `a @ b` of the course: matrix-matrix `[m,k]@[k,n] -> [m,n]`,
+    /// matrix-vector `[m,k]@[k] -> [m]`, vector-matrix `[k]@[k,n] -> [n]` and
+    /// vector-vector (the dot product, a scalar).
+    public static func matmul(_ a: Tensor, _ b: Tensor) throws(TensorError) -> Tensor {
+        guard a.rank >= 1, b.rank >= 1, a.rank <= 2, b.rank <= 2 else {
+            let bad = a.rank == 0 || a.rank > 2 ? a.shape : b.shape
+            throw .badShape(op: "@", bad, expected: "vectors or matrices (use * to scale by a scalar)")
+        }
+        let m = a.rank == 2 ? a.shape[0] : 1
+        let k = a.shape[a.rank - 1]
+        let k2 = b.shape[0]
+        let n = b.rank == 2 ? b.shape[1] : 1
+        guard k == k2 else { throw .shapeMismatch(op: "@", a.shape, b.shape) }
+        var outShape: [Int] = []
+        if a.rank == 2 { outShape.append(m) }
+        if b.rank == 2 { outShape.append(n) }
+        try Shape.checkSize(outShape)
+        return Tensor(shape: outShape, scalars: gemm(a.scalars, b.scalars, m: m, k: k, n: n))
+    }
+
+    /// Row-major `[m,k] x [k,n]` product in i-k-j order (the inner loop runs along rows of b).
+    public static func gemm(_ a: [Double], _ b: [Double], m: Int, k: Int, n: Int) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    for i in 0..<m {
+                        for p in 0..<k {
+                            let aip = pa[i * k + p]
+                            if aip == 0 { continue }
+                            let rowB = p * n
+                            let rowC = i * n
+                            for j in 0..<n { pc[rowC + j] += aip * pb[rowB + j] }
+                        }
+                    }
+                }
+            }
+        }
+        return c
+    }
+
+    /// The outer product of two vectors, `[m] x [n] -> [m, n]`.
+    public static func outer(_ a: Tensor, _ b: Tensor) -> Tensor {
+        Tensor(shape: [a.count, b.count], scalars: gemm(a.scalars, b.scalars, m: a.count, k: 1, n: b.count))
+    }
+
+    /// The transpose of a matrix; scalars and vectors are their own transpose (as in numpy).
+    public var transposed: Tensor {
+        guard rank == 2 else { return self }
+        let (m, n) = (shape[0], shape[1])
+        var out = [Double](repeating: 0, count: count)
+        for i in 0..<m {
+            for j in 0..<n { out[j * m + i] = scalars[i * n + j] }
+        }
+        return Tensor(shape: [n, m], scalars: out)
+    }
+
+    // MARK: Reductions
+
+    /// The sum of all elements, or along one axis (the axis disappears from the shape).
+    public func sum(axis: Int? = nil) throws(TensorError) -> Tensor {
+        guard let axis else { return Tensor(scalars.reduce(0, +)) }
+        guard axis >= 0 && axis < rank else {
+            throw .invalid("axis \(axis) does not exist for shape \(Shape.describe(shape))")
+        }
+        var outShape = shape
+        outShape.remove(at: axis)
+        var reducedShape = shape
+        reducedShape[axis] = 1
+        let summed = sumTo(reducedShape)
+        return summed.reshaped(outShape)
+    }
+
+    /// Number of elements a reduction along `axis` (or over everything) averages.
+    public func reductionCount(axis: Int?) -> Int {
+        guard let axis, axis >= 0, axis < rank else { return count }
+        return shape[axis]
+    }
+
+    /// The flat position of the largest element (the first one on ties).
+    public var argmax: Int {
+        var best = 0
+        for i in 1..<Swift.max(count, 1) where scalars[i] > scalars[best] { best = i }
+        return best
+    }
+
+    /// The flat position of the smallest element (the first one on ties).
+    public var argmin: Int {
+        var best = 0
+        for i in 1..<Swift.max(count, 1) where scalars[i] < scalars[best] { best = i }
+        return best
+    }
+
+    // MARK: Softmax along the last axis
+
+    /// `log_softmax` along the last axis (each row of a matrix), computed stably.
+    public var logSoftmax: Tensor {
+        let n = cols
+        guard n > 0 else { return self }
+        var out = scalars
+        for start in stride(from: 0, to: count, by: n) {
+            var m = -Double.infinity
+            for j in start..<start + n { m = Swift.max(m, scalars[j]) }
+            var s = 0.0
+            for j in start..<start + n { s += exp(scalars[j] - m) }
+            let lse = m + log(s)
+            for j in start..<start + n { out[j] = scalars[j] - lse }
+        }
+        return Tensor(shape: shape, scalars: out)
+    }
+
+    /// `softmax` along the last axis (each row of a matrix).
+    public var softmax: Tensor { logSoftmax.map { exp($0) } }
+}

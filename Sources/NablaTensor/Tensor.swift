@@ -1,0 +1,151 @@
+/// A dense tensor of `Double`: scalar (shape `[]`), vector (`[n]`) or matrix (`[m, n]`).
+///
+/// Storage is contiguous and row-major, so a vectorized backend can take the
+/// same buffer later. `Tensor` is a value type with copy-on-write storage.
+public struct Tensor: Sendable, Equatable {
+    /// The extent of each axis; `[]` for a scalar.
+    public private(set) var shape: [Int]
+    /// The elements in row-major order.
+    public var scalars: [Double]
+
+    /// The largest number of elements a tensor may hold (800 MB of Doubles).
+    ///
+    /// Builders and ops check against it before allocating, so a typo like
+    /// `zeros(100000, 100000)` is refused with a message, not an out-of-memory crash.
+    public static let maxElements = 100_000_000
+
+    /// Makes a tensor from a shape and its row-major elements; the counts must agree.
+    public init(shape: [Int], scalars: [Double]) {
+        precondition(Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    /// A scalar.
+    public init(_ value: Double) {
+        self.init(shape: [], scalars: [value])
+    }
+
+    /// A vector.
+    public init(vector: [Double]) {
+        self.init(shape: [vector.count], scalars: vector)
+    }
+
+    /// A matrix from its rows; every row must have the same length.
+    public init(rows: [[Double]]) {
+        let cols = rows.first?.count ?? 0
+        precondition(rows.allSatisfy { $0.count == cols }, "ragged rows")
+        self.init(shape: [rows.count, cols], scalars: rows.flatMap { $0 })
+    }
+
+    /// A tensor whose every element is `value`, after checking the size limit.
+    public static func filled(_ shape: [Int], _ value: Double) throws(TensorError) -> Tensor {
+        try Shape.checkSize(shape)
+        return Tensor(shape: shape, scalars: Array(repeating: value, count: Shape.count(shape)))
+    }
+
+    /// A tensor of zeros; the shape must already be known to fit the size limit.
+    public static func zeros(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: Array(repeating: 0, count: Shape.count(shape)))
+    }
+
+    /// The one-hot tensor: zeros with a 1 at flat position `index`.
+    public static func unit(_ shape: [Int], _ index: Int) -> Tensor {
+        var t = zeros(shape)
+        t.scalars[index] = 1
+        return t
+    }
+
+    // MARK: - Shape queries
+
+    public var rank: Int { shape.count }
+    public var count: Int { scalars.count }
+    public var isScalar: Bool { shape.isEmpty }
+    /// True for a tensor with exactly one element (a scalar, `[1]` or `[1, 1]`).
+    public var isSingleElement: Bool { scalars.count == 1 }
+    /// The first element; the value of a scalar.
+    public var scalar: Double { scalars[0] }
+    /// Number of rows of a matrix, 1 for lower ranks.
+    public var rows: Int { rank == 2 ? shape[0] : 1 }
+    /// Number of columns of a matrix, the length of a vector, 1 for a scalar.
+    public var cols: Int { rank == 0 ? 1 : shape[rank - 1] }
+
+    /// The same elements under another shape with the same count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, scalars: scalars)
+    }
+
+    /// True when every element is finite (no NaN, no infinity).
+    public var isFinite: Bool { scalars.allSatisfy { $0.isFinite } }
+
+    /// Applies `f` to every element.
+    public func map(_ f: (Double) -> Double) -> Tensor {
+        Tensor(shape: shape, scalars: scalars.map(f))
+    }
+}
+
+/// Why a tensor operation could not be done. Messages name the shapes involved.
+public enum TensorError: Error, Equatable, Sendable {
+    /// Two shapes cannot be combined by the named operation.
+    case shapeMismatch(op: String, [Int], [Int])
+    /// The named operation needs a different rank or shape.
+    case badShape(op: String, [Int], expected: String)
+    /// The result would hold more than `Tensor.maxElements` elements.
+    case tooLarge(shape: [Int])
+    /// An index is out of range.
+    case indexOutOfRange(index: Int, axis: Int, extent: Int)
+    /// Any other invalid argument, with its message.
+    case invalid(String)
+
+    /// One line, naming the shapes.
+    public var message: String {
+        switch self {
+        case let .shapeMismatch(op, a, b):
+            return "shape mismatch in \(op): \(Shape.describe(a)) and \(Shape.describe(b))"
+        case let .badShape(op, s, expected):
+            return "\(op) needs \(expected), got \(Shape.describe(s))"
+        case let .tooLarge(shape):
+            let n = shape.reduce(1.0) { $0 * Double($1) }
+            return "a tensor of shape \(Shape.describe(shape)) would hold \(Format.grouped(n)) numbers "
+                + "(\(Format.bytes(n * 8))); the limit is \(Format.grouped(Double(Tensor.maxElements))) numbers"
+        case let .indexOutOfRange(index, axis, extent):
+            return extent == 0
+                ? "index \(index) is out of range: axis \(axis) is empty"
+                : "index \(index) is out of range for axis \(axis) of length \(extent) (valid: 0...\(extent - 1))"
+        case let .invalid(message):
+            return message
+        }
+    }
+}
+
+/// Helpers on shapes (`[Int]`).
+public enum Shape {
+    /// Number of elements: the product of the extents (1 for a scalar).
+    public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// Throws `.tooLarge` when a shape exceeds `Tensor.maxElements`, computing without overflow.
+    public static func checkSize(_ shape: [Int]) throws(TensorError) {
+        var n = 1.0
+        for d in shape {
+            if d < 0 { throw .invalid("a dimension cannot be negative: \(d)") }
+            n *= Double(d)
+        }
+        if n > Double(Tensor.maxElements) { throw .tooLarge(shape: shape) }
+    }
+
+    /// `scalar`, `[3]` or `[3, 4]`: how shapes are shown to the user.
+    public static func describe(_ shape: [Int]) -> String {
+        shape.isEmpty ? "scalar" : "[" + shape.map(String.init).joined(separator: ", ") + "]"
+    }
+
+    /// Row-major strides of a shape.
+    public static func strides(_ shape: [Int]) -> [Int] {
+        var strides = Array(repeating: 1, count: shape.count)
+        var s = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[axis] = s
+            s *= shape[axis]
+        }
+        return strides
+    }
+}
