@@ -1,0 +1,83 @@
+import NablaGraph
+
+/// A function of the language: what a call compiles to, and its help entry.
+struct Builtin: Sendable {
+    enum Kind: Sendable {
+        /// A graph op taking the call's arguments as inputs.
+        case op(Op)
+        /// `sum(x)` / `sum(x, axis)`, `mean(...)`: an op with an optional constant axis.
+        case reduction(sum: Bool)
+        /// `max(x)` reduces; `max(a, b)` is elementwise.
+        case extremum(max: Bool)
+        /// `leaky_relu(x)` with slope 0.01, or `leaky_relu(x, a)`.
+        case leakyRelu
+        /// `reshape(x, dims...)`.
+        case reshape
+        /// `zeros(dims...)` and friends: a constant made once, at definition time.
+        case builder(Builder)
+    }
+
+    enum Builder: Sendable {
+        case zeros, ones, randn, glorot, he, lecun
+    }
+
+    var name: String
+    var kind: Kind
+    var arity: ClosedRange<Int>
+    /// The signature as help shows it: `leaky_relu(x, a)`.
+    var signature: String
+    var summary: String
+    var example: String
+}
+
+enum Builtins {
+    /// Every function, in the order `:help` lists them.
+    static let all: [Builtin] = [
+        // Elementwise
+        .init(name: "exp", kind: .op(.exp), arity: 1...1, signature: "exp(x)", summary: "e to the x, elementwise", example: "exp(1)"),
+        .init(name: "log", kind: .op(.log), arity: 1...1, signature: "log(x)", summary: "natural logarithm, elementwise", example: "log(p)"),
+        .init(name: "sqrt", kind: .op(.sqrt), arity: 1...1, signature: "sqrt(x)", summary: "square root, elementwise", example: "sqrt(2)"),
+        .init(name: "abs", kind: .op(.abs), arity: 1...1, signature: "abs(x)", summary: "absolute value (derivative sign(x), 0 at 0)", example: "abs(-3)"),
+        .init(name: "sigmoid", kind: .op(.sigmoid), arity: 1...1, signature: "sigmoid(x), σ(x)", summary: "the logistic function 1/(1+exp(-x))", example: "σ(y*z)"),
+        .init(name: "σ", kind: .op(.sigmoid), arity: 1...1, signature: "σ(x)", summary: "alias of sigmoid", example: "σ(0)"),
+        .init(name: "tanh", kind: .op(.tanh), arity: 1...1, signature: "tanh(x)", summary: "hyperbolic tangent", example: "tanh(W @ x)"),
+        .init(name: "relu", kind: .op(.relu), arity: 1...1, signature: "relu(x)", summary: "max(x, 0) (derivative 0 at 0)", example: "relu(w1*x + b1)"),
+        .init(name: "leaky_relu", kind: .leakyRelu, arity: 1...2, signature: "leaky_relu(x, a)", summary: "x where x > 0, a*x elsewhere (a defaults to 0.01)", example: "leaky_relu(z, 0.1)"),
+        .init(name: "softplus", kind: .op(.softplus), arity: 1...1, signature: "softplus(x)", summary: "log(1 + exp(x))", example: "softplus(z)"),
+        .init(name: "step", kind: .op(.step), arity: 1...1, signature: "step(x)", summary: "the unit step: 1 where x ≥ 0, else 0 (derivative 0)", example: "step(w · x + b)"),
+        .init(name: "sin", kind: .op(.sin), arity: 1...1, signature: "sin(x)", summary: "sine", example: "sin(x)"),
+        .init(name: "cos", kind: .op(.cos), arity: 1...1, signature: "cos(x)", summary: "cosine", example: "cos(x)"),
+        // Reductions and linear algebra
+        .init(name: "sum", kind: .reduction(sum: true), arity: 1...2, signature: "sum(x), sum(X, axis)", summary: "sum of all elements, or along axis 0 (down columns) or 1 (along rows)", example: "sum(x^2)"),
+        .init(name: "mean", kind: .reduction(sum: false), arity: 1...2, signature: "mean(x), mean(X, axis)", summary: "mean of all elements, or along an axis", example: "mean((y - t)^2)"),
+        .init(name: "max", kind: .extremum(max: true), arity: 1...2, signature: "max(x), max(a, b)", summary: "largest element, or the elementwise maximum of two", example: "max(x, 0)"),
+        .init(name: "min", kind: .extremum(max: false), arity: 1...2, signature: "min(x), min(a, b)", summary: "smallest element, or the elementwise minimum of two", example: "min(x)"),
+        .init(name: "dot", kind: .op(.dot), arity: 2...2, signature: "dot(a, b), a · b", summary: "dot product of two same-shaped tensors", example: "dot(w, x)"),
+        .init(name: "vec", kind: .op(.vec), arity: 1...1, signature: "vec(X)", summary: "the elements as one vector, row by row", example: "vec(W)"),
+        .init(name: "reshape", kind: .reshape, arity: 1...3, signature: "reshape(x, m, n)", summary: "the same elements under another shape", example: "reshape(x, 2, 3)"),
+        .init(name: "transpose", kind: .op(.transpose), arity: 1...1, signature: "transpose(X), X'", summary: "the transpose of a matrix", example: "W'"),
+        .init(name: "softmax", kind: .op(.softmax), arity: 1...1, signature: "softmax(z)", summary: "exp(z)/sum(exp(z)), along each row", example: "softmax([1, 2, 3])"),
+        .init(name: "log_softmax", kind: .op(.logSoftmax), arity: 1...1, signature: "log_softmax(z)", summary: "log(softmax(z)), computed stably", example: "log_softmax(z)"),
+        // Losses
+        .init(name: "mse", kind: .op(.mse), arity: 2...2, signature: "mse(yhat, t)", summary: "mean squared error: mean((yhat - t)^2)", example: "mse(y, t)"),
+        .init(name: "bce", kind: .op(.bce), arity: 2...2, signature: "bce(p, d)", summary: "binary cross-entropy: mean(-(d log p + (1-d) log(1-p))), d in {0, 1}", example: "bce(σ(z), 1)"),
+        .init(name: "cross_entropy", kind: .op(.crossEntropy), arity: 2...2, signature: "cross_entropy(logits, class)", summary: "softmax cross-entropy; class is an index (0-based), a vector of indices (one per row) or a distribution", example: "cross_entropy(z, 2)"),
+        .init(name: "logistic_loss", kind: .op(.logisticLoss), arity: 2...2, signature: "logistic_loss(z, y)", summary: "log(1 + exp(-y z)) with y in {-1, +1}, averaged", example: "logistic_loss(w · x, 1)"),
+        .init(name: "hinge", kind: .op(.hinge), arity: 2...2, signature: "hinge(z, y)", summary: "max(0, 1 - y z) with y in {-1, +1}, averaged", example: "hinge(w · x, -1)"),
+        // Builders
+        .init(name: "zeros", kind: .builder(.zeros), arity: 1...2, signature: "zeros(n), zeros(m, n)", summary: "a vector or matrix of zeros", example: "param b = zeros(3)"),
+        .init(name: "ones", kind: .builder(.ones), arity: 1...2, signature: "ones(n), ones(m, n)", summary: "a vector or matrix of ones", example: "ones(2, 2)"),
+        .init(name: "randn", kind: .builder(.randn), arity: 1...2, signature: "randn(n), randn(m, n)", summary: "standard normal samples (seed them with `seed 42`)", example: "param W = randn(3, 4)"),
+        .init(name: "glorot", kind: .builder(.glorot), arity: 1...2, signature: "glorot(m, n)", summary: "Glorot/Xavier normal init: std sqrt(2/(fan_in + fan_out)), fan_in = n", example: "param W = glorot(3, 4)"),
+        .init(name: "he", kind: .builder(.he), arity: 1...2, signature: "he(m, n)", summary: "He normal init: std sqrt(2/fan_in), fan_in = n", example: "param W = he(256, 784)"),
+        .init(name: "lecun", kind: .builder(.lecun), arity: 1...2, signature: "lecun(m, n)", summary: "LeCun normal init: std sqrt(1/fan_in), fan_in = n", example: "param W = lecun(3, 4)"),
+        // Value functions
+        .init(name: "grad", kind: .op(.gradient), arity: 2...2, signature: "grad(L, w), ∂L/∂w", summary: "the gradient ∂L/∂w as a value (a constant: not differentiated further)", example: "g = grad(L, w1)"),
+        .init(name: "jacobian", kind: .op(.jacobian), arity: 2...2, signature: "jacobian(y, x)", summary: "the m x n Jacobian ∂y/∂x as a matrix (a constant)", example: "J = jacobian(h, x)"),
+    ]
+
+    static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// Words that cannot be used as names.
+    static let keywords: Set<String> = ["param", "seed"]
+}

@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the command line asked for.
+public enum Invocation: Equatable {
+    /// `nabla`: the REPL on a terminal, else a script read from standard input.
+    case interactive
+    /// `nabla FILE`
+    case script(String)
+    /// `nabla check FILE...`
+    case check([String])
+    /// `nabla -e LINE [-e LINE ...]`
+    case evaluate([String])
+    case help
+    case version
+
+    public static let usage = """
+        usage: nabla                    start the REPL (or run a script piped to standard input)
+               nabla FILE.nabla         run a script and print what the REPL would print
+               nabla check FILE...      run scripts, verify every :expect; last line: N passed, N failed
+               nabla -e 'LINE' [-e ...] evaluate lines, e.g. nabla -e 'x = 2' -e 'x^2'
+               nabla --help | --version
+        options: --no-color, --seed N
+        """
+
+    /// Parses the arguments (without the program name).
+    public static func parse(_ args: [String]) -> Result<(Invocation, seed: UInt64?), ArgumentError> {
+        var rest: [String] = []
+        var lines: [String] = []
+        var seed: UInt64?
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            switch a {
+            case "-h", "--help": return .success((.help, seed))
+            case "--version": return .success((.version, seed))
+            case "--no-color": break
+            case "-e":
+                guard i + 1 < args.count else { return .failure(.init("-e needs a line to evaluate, as in: nabla -e 'x = 2'")) }
+                lines.append(args[i + 1])
+                i += 1
+            case "--seed":
+                guard i + 1 < args.count, let n = UInt64(args[i + 1]) else { return .failure(.init("--seed needs a whole number ≥ 0")) }
+                seed = n
+                i += 1
+            default:
+                if a.hasPrefix("-") && a != "-" { return .failure(.init("unknown option '\(a)'")) }
+                rest.append(a)
+            }
+            i += 1
+        }
+        if !lines.isEmpty {
+            guard rest.isEmpty else { return .failure(.init("give either -e lines or a file, not both")) }
+            return .success((.evaluate(lines), seed))
+        }
+        if rest.first == "check" {
+            guard rest.count > 1 else { return .failure(.init("check needs at least one script, as in: nabla check lesson.nabla")) }
+            return .success((.check(Array(rest.dropFirst())), seed))
+        }
+        switch rest.count {
+        case 0: return .success((.interactive, seed))
+        case 1: return .success((rest[0] == "-" ? .interactive : .script(rest[0]), seed))
+        default: return .failure(.init("too many arguments: \(rest.joined(separator: " ")) (to check several scripts: nabla check FILE...)"))
+        }
+    }
+}
+
+/// A mistake on the command line.
+public struct ArgumentError: Error, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// Runs nabla as the command line asks; returns the process's exit status.
+public enum CommandLineTool {
+    public static let version = "0.1.0"
+
+    public static func main(_ args: [String]) -> Int32 {
+        let invocation: Invocation
+        let seed: UInt64?
+        switch Invocation.parse(args) {
+        case let .success((i, s)): (invocation, seed) = (i, s)
+        case let .failure(e):
+            Terminal.writeError("nabla: \(e.message)\n\(Invocation.usage)\n")
+            return 2
+        }
+        let session = Session(seed: seed)
+        switch invocation {
+        case .help:
+            print(Invocation.usage)
+            return 0
+        case .version:
+            print("nabla \(version)")
+            return 0
+        case let .evaluate(lines):
+            for (i, line) in lines.enumerated() where !session.runLine(line, lineNumber: i + 1) {
+                return 1
+            }
+            return session.failed == 0 ? 0 : 1
+        case let .script(path):
+            let ok = session.runFile(path)
+            return ok && session.failed == 0 ? 0 : 1
+        case let .check(paths):
+            return check(paths, seed: seed)
+        case .interactive:
+            if Terminal.isInteractive {
+                LineLoop(session: session).run()
+                return 0
+            }
+            var text = ""
+            while let line = readLine(strippingNewline: false) { text += line }
+            let ok = session.runScript(text, file: nil)
+            return ok && session.failed == 0 ? 0 : 1
+        }
+    }
+
+    /// `nabla check`: each script in a fresh session; a line per script; the totals last.
+    static func check(_ paths: [String], seed: UInt64?) -> Int32 {
+        var passed = 0, failed = 0
+        for path in paths {
+            let session = Session(seed: seed)
+            session.quiet = true
+            let ok = session.runFile(path)
+            passed += session.passed
+            failed += session.failed + (ok ? 0 : 1)
+            let mark = ok && session.failed == 0 ? "✓" : "✗"
+            var line = "\(mark) \(path): \(session.passed) passed, \(session.failed) failed"
+            if !ok { line += ", stopped by an error" }
+            if ok && session.passed + session.failed == 0 { line += " (no :expect in it)" }
+            print(line)
+        }
+        print("\(passed) passed, \(failed) failed")
+        return failed == 0 ? 0 : 1
+    }
+}
+
+/// The simple prompt loop for a terminal (the libedit REPL replaces it).
+struct LineLoop {
+    let session: Session
+
+    func run() {
+        print("nabla \(CommandLineTool.version): type :help for commands, Ctrl-D to quit")
+        var reader = StatementReader()
+        var lineNumber = 0
+        while true {
+            print(reader.isContinuing ? "  ...> " : "nabla> ", terminator: "")
+            fflush(nil)
+            guard let line = readLine() else {
+                print("")
+                return
+            }
+            lineNumber += 1
+            switch reader.feed(line, lineNumber: lineNumber) {
+            case .needMore: continue
+            case let .statement(statement, source): session.run(statement, source: source)
+            case let .failure(diagnostic, source): session.report(diagnostic, in: source)
+            }
+            fflush(nil)
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import NablaGraph
+import NablaSyntax
+import NablaTensor
+
+/// A command's arguments: the raw text after its name and where that text starts.
+struct CommandArguments {
+    var name: String
+    var nameRange: SourceRange
+    var text: String
+    var start: SourceLocation
+
+    /// The arguments split at whitespace, each with its range.
+    var words: [(String, SourceRange)] {
+        var out: [(String, SourceRange)] = []
+        var current = ""
+        var startColumn = start.column
+        var column = start.column
+        for c in text {
+            if c == " " || c == "\t" {
+                if !current.isEmpty { out.append((current, range(startColumn, column))) }
+                current = ""
+                startColumn = column + 1
+            } else {
+                if current.isEmpty { startColumn = column }
+                current.append(c)
+            }
+            column += 1
+        }
+        if !current.isEmpty { out.append((current, range(startColumn, column))) }
+        return out
+    }
+
+    /// A range on the command's line from one column to another.
+    func range(_ from: Int, _ to: Int) -> SourceRange {
+        SourceRange(
+            start: SourceLocation(line: start.line, column: from),
+            end: SourceLocation(line: start.line, column: to), offsets: (from - 1)..<(to - 1))
+    }
+
+    /// Where the arguments are (or where they should have been).
+    var wholeRange: SourceRange {
+        text.isEmpty ? range(start.column, start.column + 1) : range(start.column, start.column + text.count)
+    }
+
+    /// The error for a missing argument, with the usage.
+    func missing(_ what: String, usage: String) -> Diagnostic {
+        Diagnostic(.error, ":\(name) needs \(what) (usage: \(usage))", at: text.isEmpty ? nameRange : wholeRange)
+    }
+
+    /// The whole argument text as one expression.
+    func expression() throws(Diagnostic) -> Expr {
+        try Parser.parseExpression(text, line: start.line, column: start.column)
+    }
+}
+
+/// The commands: a closed set, so dispatch is an exhaustive switch.
+enum CommandKind: String, CaseIterable, Sendable {
+    case help, vars, backward, grad, jacobian, check, expect, update, load, save, seed, reset
+}
+
+/// One row of the command table: what `:help` says about a command.
+struct Command: Sendable {
+    var kind: CommandKind
+    var usage: String
+    var summary: String
+    var example: String
+    var name: String { kind.rawValue }
+}
+
+extension Session {
+    /// Every command, in the order `:help` lists them.
+    static let commands: [Command] = [
+        Command(kind: .help, usage: ":help [topic]", summary: "every command and function, or one in full", example: ":help grad"),
+        Command(kind: .vars, usage: ":vars", summary: "names, kinds, shapes and values", example: ":vars"),
+        Command(kind: .backward, usage: ":backward L", summary: "backprop from the scalar L (every path summed)", example: ":backward L"),
+        Command(kind: .grad, usage: ":grad [w ...]", summary: "∂L/∂w with its shape, for the last :backward (all params if none named)", example: ":grad w1"),
+        Command(kind: .jacobian, usage: ":jacobian y x", summary: "the m x n Jacobian ∂y/∂x", example: ":jacobian h x"),
+        Command(kind: .check, usage: ":check [L]", summary: "every param's gradient against central differences", example: ":check L"),
+        Command(kind: .expect, usage: ":expect expr == value [tol t]", summary: "an assertion for scripts: |a - b| <= t·max(1, |b|), t = 1e-6", example: ":expect ∂L/∂w1 == -1.46212 tol 1e-5"),
+        Command(kind: .update, usage: ":update [lr=0.1] [opt=sgd]", summary: "one SGD step on every param: w -= lr · ∂L/∂w", example: ":update lr=0.25"),
+        Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),
+        Command(kind: .save, usage: ":save file", summary: "write the definitions (params with their current values) as a script", example: ":save mynet.nabla"),
+        Command(kind: .seed, usage: ":seed n", summary: "seed the random builders (same as the statement `seed n`)", example: ":seed 42"),
+        Command(kind: .reset, usage: ":reset", summary: "forget every definition", example: ":reset"),
+    ]
+
+    static let commandsByName: [String: Command] = Dictionary(commands.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+
+    func runCommand(_ name: String, nameRange: SourceRange, arguments: String, at start: SourceLocation) throws(Diagnostic) {
+        let args = CommandArguments(name: name, nameRange: nameRange, text: arguments, start: start)
+        guard let command = Session.commandsByName[name] else {
+            var message = "unknown command ':\(name)'"
+            if let near = Suggest.nearest(name, among: Session.commands.map(\.name)) {
+                message += " (did you mean ':\(near)'?)"
+            } else {
+                message += " (:help lists the commands)"
+            }
+            throw Diagnostic(.error, message, at: nameRange)
+        }
+        switch command.kind {
+        case .help: try help(args)
+        case .vars: vars(args)
+        case .backward: try backwardCommand(args)
+        case .grad: try gradCommand(args)
+        case .jacobian: try jacobianCommand(args)
+        case .check: try checkCommand(args)
+        case .expect: try expectCommand(args)
+        case .update: try updateCommand(args)
+        case .load: try loadCommand(args)
+        case .save: try saveCommand(args)
+        case .seed: try seedCommand(args)
+        case .reset: resetCommand(args)
+        }
+    }
+
+    // MARK: - :vars
+
+    func vars(_ args: CommandArguments) {
+        let defs = definitions.values.sorted { $0.sequence < $1.sequence }
+        guard !defs.isEmpty else {
+            say("nothing is defined yet (try: x = 2)")
+            return
+        }
+        var rows: [[String]] = [["name", "kind", "shape", "value"]]
+        for d in defs {
+            let value = graph.value(d.slot)
+            let kind = d.isParam ? "param" : (d.dependencies.isEmpty ? "input" : "def")
+            var shown = value.rank <= 1 ? Printer.value(value) : "(matrix)"
+            if kind == "def" { shown += "   = \(d.expr.text)" }
+            rows.append([d.name, kind, Shape.describe(value.shape), shown])
+        }
+        say(Session.table(rows))
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows {
+            for (j, cell) in row.enumerated() where j < columns - 1 { widths[j] = Swift.max(widths[j], cell.count) }
+        }
+        return rows.map { row in
+            row.enumerated().map { j, cell in
+                j < columns - 1 ? cell + String(repeating: " ", count: widths[j] - cell.count) : cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    // MARK: - :seed, :reset
+
+    func seedCommand(_ args: CommandArguments) throws(Diagnostic) {
+        guard let n = UInt64(args.text) else { throw args.missing("a whole number ≥ 0", usage: ":seed 42") }
+        random = RandomSource(seed: n)
+    }
+
+    func resetCommand(_ args: CommandArguments) {
+        graph = Graph()
+        definitions = [:]
+        origins = [:]
+        lastBackward = nil
+        nextSequence = 0
+        version += 1
+        say("every definition is forgotten")
+    }
+}

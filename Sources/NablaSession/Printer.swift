@@ -1,0 +1,82 @@
+import NablaTensor
+
+/// How values are shown: six significant digits, vectors on one line, matrices
+/// as aligned rows, big tensors summarised with `...`.
+public enum Printer {
+    /// Rows or columns beyond this are summarised (first and last few shown).
+    static let summaryThreshold = 10
+    static let edgeItems = 3
+
+    /// A value, its continuation lines indented by `indent` spaces (to sit under `name = `).
+    public static func value(_ t: Tensor, indent: Int = 0) -> String {
+        switch t.rank {
+        case 0:
+            return Format.number(t.scalar)
+        case 1:
+            return "[" + items(t.scalars).joined(separator: ", ") + "]"
+        case 2:
+            return matrix(t, indent: indent)
+        default:
+            return "tensor of shape \(Shape.describe(t.shape))"
+        }
+    }
+
+    /// The elements of a row as text, summarised when long.
+    static func items(_ values: [Double]) -> [String] {
+        if values.count <= summaryThreshold { return values.map { Format.number($0) } }
+        return values.prefix(edgeItems).map { Format.number($0) } + ["..."]
+            + values.suffix(edgeItems).map { Format.number($0) }
+    }
+
+    static func matrix(_ t: Tensor, indent: Int) -> String {
+        let (m, n) = (t.shape[0], t.shape[1])
+        let rowIndices: [Int?] = m <= summaryThreshold
+            ? Array(0..<m) : Array(0..<edgeItems) + [nil] + Array(m - edgeItems..<m)
+        let cells: [[String]?] = rowIndices.map { r in
+            r.map { items(Array(t.scalars[$0 * n..<($0 + 1) * n])) }
+        }
+        let columns = cells.compactMap { $0?.count }.max() ?? 0
+        var widths = [Int](repeating: 0, count: columns)
+        for row in cells.compactMap({ $0 }) {
+            for (j, cell) in row.enumerated() { widths[j] = Swift.max(widths[j], cell.count) }
+        }
+        let pad = String(repeating: " ", count: indent + 1)
+        var lines: [String] = []
+        for (i, row) in cells.enumerated() {
+            let prefix = i == 0 ? "[" : pad
+            let suffix = i == cells.count - 1 ? "]" : ","
+            guard let row else {
+                lines.append(prefix + " ...")
+                continue
+            }
+            let text = row.enumerated().map { j, cell in
+                String(repeating: " ", count: widths[j] - cell.count) + cell
+            }.joined(separator: ", ")
+            lines.append(prefix + "[" + text + "]" + suffix)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A value written back as a literal that reads in as exactly the same numbers (for `:save`).
+    public static func literal(_ t: Tensor) -> String {
+        func number(_ x: Double) -> String {
+            if x == x.rounded(), Swift.abs(x) < 1e15 { return String(Int(x)) }
+            return "\(x)"
+        }
+        switch t.rank {
+        case 0:
+            return number(t.scalar)
+        case 1:
+            return "[" + t.scalars.map(number).joined(separator: ", ") + "]"
+        default:
+            let n = t.cols
+            let rows = stride(from: 0, to: t.count, by: Swift.max(n, 1)).map { start in
+                "[" + t.scalars[start..<start + n].map(number).joined(separator: ", ") + "]"
+            }
+            return "[" + rows.joined(separator: ", ") + "]"
+        }
+    }
+
+    /// `scalar`, `[3]`, `[3, 4]`.
+    public static func shape(_ shape: [Int]) -> String { Shape.describe(shape) }
+}

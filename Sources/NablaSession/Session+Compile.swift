@@ -1,0 +1,186 @@
+import NablaGraph
+import NablaSyntax
+import NablaTensor
+
+// MARK: - From syntax to graph nodes
+
+/// The nodes one compilation has made so far, removed again if it fails.
+final class CreatedNodes {
+    var ids: [NodeID] = []
+}
+
+extension Session {
+    /// Compiles an expression into graph nodes, one per sub-expression (each
+    /// labelled with its source text). Returns the root and the nodes created;
+    /// on an error every created node is removed again.
+    func compile(_ expr: Expr) throws(Diagnostic) -> (NodeID, [NodeID]) {
+        let created = CreatedNodes()
+        do {
+            let root = try node(for: expr, created: created)
+            return (root, created.ids)
+        } catch {
+            discard(created.ids)
+            throw error
+        }
+    }
+
+    private func node(for e: Expr, created: CreatedNodes) throws(Diagnostic) -> NodeID {
+        func add(_ op: Op, _ inputs: [NodeID]) throws(Diagnostic) -> NodeID {
+            do {
+                let id = try graph.add(op, inputs, label: e.text)
+                created.ids.append(id)
+                origins[id] = NodeOrigin(range: e.range, source: currentSource)
+                return id
+            } catch {
+                throw Diagnostic(.error, error.reason.message, at: e.range)
+            }
+        }
+        func constant(_ value: Tensor) -> NodeID {
+            let id = graph.addLeaf(.constant, value: value, label: e.text)
+            created.ids.append(id)
+            origins[id] = NodeOrigin(range: e.range, source: currentSource)
+            return id
+        }
+
+        switch e.kind {
+        case let .number(v):
+            return constant(Tensor(v))
+        case let .name(name):
+            return try lookup(name, at: e.range)
+        case let .array(items):
+            if e.isLiteral { return constant(try literal(e)) }
+            guard !items.isEmpty else { return constant(Tensor(vector: [])) }
+            var inputs: [NodeID] = []
+            for item in items { inputs.append(try node(for: item, created: created)) }
+            return try add(.stack, inputs)
+        case let .negate(x):
+            return try add(.neg, [node(for: x, created: created)])
+        case let .transpose(x):
+            return try add(.transpose, [node(for: x, created: created)])
+        case let .binary(op, a, b):
+            let inputs = [try node(for: a, created: created), try node(for: b, created: created)]
+            return try add(Session.binaryOps[op] ?? .add, inputs)
+        case let .index(x, indices):
+            var values: [Int] = []
+            for i in indices { values.append(try constantInteger(i, what: "an index")) }
+            return try add(.index(values), [node(for: x, created: created)])
+        case let .partial(of, wrt):
+            return try add(.gradient, [node(for: of, created: created), gradientTarget(wrt)])
+        case let .call(name, args, nameRange):
+            return try call(name, args, nameRange: nameRange, e: e, created: created, add: add, constant: constant)
+        }
+    }
+
+    static let binaryOps: [BinaryOperator: Op] = [
+        .add: .add, .sub: .sub, .mul: .mul, .div: .div, .matmul: .matmul, .dot: .dot, .pow: .pow,
+    ]
+
+    private func call(
+        _ name: String, _ args: [Expr], nameRange: SourceRange, e: Expr, created: CreatedNodes,
+        add: (Op, [NodeID]) throws(Diagnostic) -> NodeID, constant: (Tensor) -> NodeID
+    ) throws(Diagnostic) -> NodeID {
+        guard let builtin = Builtins.byName[name] else {
+            var message = "unknown function '\(name)'"
+            if let near = Suggest.nearest(name, among: Builtins.all.map(\.name)) { message += " (did you mean '\(near)'?)" }
+            if definitions[name] != nil { message = "'\(name)' is a value, not a function (multiply with *: \(name)*(...))" }
+            throw Diagnostic(.error, message, at: nameRange)
+        }
+        guard builtin.arity.contains(args.count) else {
+            let expected = builtin.arity.count == 1
+                ? "\(builtin.arity.lowerBound) argument\(builtin.arity.lowerBound == 1 ? "" : "s")"
+                : "\(builtin.arity.lowerBound) to \(builtin.arity.upperBound) arguments"
+            throw Diagnostic(.error, "\(name) takes \(expected), got \(args.count) (usage: \(builtin.signature))", at: e.range)
+        }
+        func input(_ i: Int) throws(Diagnostic) -> NodeID { try node(for: args[i], created: created) }
+
+        switch builtin.kind {
+        case .op(.gradient), .op(.jacobian):
+            guard case let .op(op) = builtin.kind else { break }
+            return try add(op, [input(0), gradientTarget(args[1])])
+        case let .op(op):
+            var inputs: [NodeID] = []
+            for i in args.indices { inputs.append(try input(i)) }
+            return try add(op, inputs)
+        case let .reduction(isSum):
+            let axis = args.count == 2 ? try constantInteger(args[1], what: "an axis") : nil
+            return try add(isSum ? .sum(axis: axis) : .mean(axis: axis), [input(0)])
+        case let .extremum(isMax):
+            if args.count == 1 { return try add(isMax ? .max : .min, [input(0)]) }
+            return try add(isMax ? .maximum : .minimum, [input(0), input(1)])
+        case .leakyRelu:
+            let slope = args.count == 2 ? try input(1) : constant(Tensor(0.01))
+            return try add(.leakyRelu, [input(0), slope])
+        case .reshape:
+            var dims: [Int] = []
+            for d in args.dropFirst() { dims.append(try constantInteger(d, what: "a dimension")) }
+            return try add(.reshape(dims), [input(0)])
+        case let .builder(builder):
+            var dims: [Int] = []
+            for d in args { dims.append(try constantInteger(d, what: "a dimension")) }
+            do {
+                return constant(try build(builder, dims))
+            } catch {
+                throw Diagnostic(.error, "\(e.text): \(error.message)", at: e.range)
+            }
+        }
+        throw Diagnostic(.error, "internal: no rule for \(name)", at: e.range)
+    }
+
+    /// The node a gradient is taken with respect to: it must be a name.
+    private func gradientTarget(_ e: Expr) throws(Diagnostic) -> NodeID {
+        guard case let .name(name) = e.kind else {
+            throw Diagnostic(.error, "a gradient is taken with respect to a name, as in grad(L, w)", at: e.range)
+        }
+        return try lookup(name, at: e.range)
+    }
+
+    /// A builder's value: made once, when the definition is made.
+    func build(_ builder: Builtin.Builder, _ dims: [Int]) throws(TensorError) -> Tensor {
+        try Shape.checkSize(dims)
+        // A weight matrix is [fan_out, fan_in]: y = W @ x.
+        let fanIn = Double(dims.last ?? 1)
+        let fanOut = Double(dims.count == 2 ? dims[0] : dims.last ?? 1)
+        switch builder {
+        case .zeros: return try Tensor.filled(dims, 0)
+        case .ones: return try Tensor.filled(dims, 1)
+        case .randn: return try random.normal(dims, std: 1)
+        case .glorot: return try random.normal(dims, std: (2 / (fanIn + fanOut)).squareRoot())
+        case .he: return try random.normal(dims, std: (2 / fanIn).squareRoot())
+        case .lecun: return try random.normal(dims, std: (1 / fanIn).squareRoot())
+        }
+    }
+
+    /// A whole number written in the source (an index, an axis, a dimension).
+    func constantInteger(_ e: Expr, what: String) throws(Diagnostic) -> Int {
+        guard case let .number(v) = e.kind, v == v.rounded(), Swift.abs(v) < 1e15 else {
+            throw Diagnostic(.error, "\(what) must be a whole number written out, like 0 or 3", at: e.range)
+        }
+        return Int(v)
+    }
+
+    /// The tensor of an array literal like `[[1, 2], [3, 4]]`, checking that rows agree.
+    func literal(_ e: Expr) throws(Diagnostic) -> Tensor {
+        switch e.kind {
+        case let .number(v):
+            return Tensor(v)
+        case let .negate(x):
+            return try literal(x).map { -$0 }
+        case let .array(items):
+            var parts: [Tensor] = []
+            for item in items { parts.append(try literal(item)) }
+            guard let first = parts.first else { return Tensor(vector: []) }
+            for (i, part) in parts.enumerated() where part.shape != first.shape {
+                throw Diagnostic(
+                    .error,
+                    "entry \(i) has shape \(Shape.describe(part.shape)) but entry 0 has \(Shape.describe(first.shape)) (rows must have equal length)",
+                    at: items[i].range)
+            }
+            guard first.rank < 2 else {
+                throw Diagnostic(.error, "literals have at most two levels of brackets (a matrix)", at: e.range)
+            }
+            return Tensor(shape: [parts.count] + first.shape, scalars: parts.flatMap(\.scalars))
+        default:
+            throw Diagnostic(.error, "internal: not a literal", at: e.range)
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import NablaGraph
+import NablaSyntax
+import NablaTensor
+
+// MARK: - :backward, :grad, :jacobian, :check, :expect, :update
+
+extension Session {
+    func backwardCommand(_ args: CommandArguments) throws(Diagnostic) {
+        guard !args.text.isEmpty else { throw args.missing("the scalar to start from", usage: ":backward L") }
+        let expr = try args.expression()
+        var root: NodeID
+        var owned: [NodeID] = []
+        if case let .name(name) = expr.kind {
+            root = try lookup(name, at: expr.range)
+        } else {
+            (root, owned) = try compile(expr)
+        }
+        let gradients: Gradients
+        do {
+            gradients = try graph.backward(from: root)
+        } catch {
+            discard(owned)
+            throw Diagnostic(
+                .error,
+                "\(expr.text) has shape \(Shape.describe(graph.value(root).shape)), not a scalar: backprop starts "
+                    + "from one number, such as a loss (reduce it first, e.g. :backward sum(\(expr.text)))",
+                at: expr.range)
+        }
+        if let previous = lastBackward { discard(previous.ownedNodes) }
+        lastBackward = BackwardState(
+            root: root, label: expr.text, ownedNodes: owned, source: currentSource, gradients: gradients, version: version)
+    }
+
+    /// The gradients of the last backward, recomputed if anything changed since.
+    func currentGradients(for args: CommandArguments) throws(Diagnostic) -> BackwardState {
+        guard var state = lastBackward else {
+            throw Diagnostic(.error, "no gradients yet: run :backward L first", at: args.nameRange)
+        }
+        if state.version != version {
+            if let g = try? graph.backward(from: state.root) { state.gradients = g }
+            state.version = version
+            lastBackward = state
+        }
+        return state
+    }
+
+    /// `L` for a name, `(a*b)` for a compound expression: how ∂·/∂· prints it.
+    static func partialName(_ label: String) -> String {
+        label.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } ? label : "(\(label))"
+    }
+
+    /// The node a command argument names: a definition, or else a node of `within`'s
+    /// graph whose label is the text (so `:grad w1*x1` shows an intermediate gradient).
+    func resolve(_ word: String, at range: SourceRange, within root: NodeID?) throws(Diagnostic) -> NodeID {
+        if let d = definitions[word] { return d.slot }
+        let squeezed = word.filter { !$0.isWhitespace }
+        if let root, let id = graph.topologicalOrder(from: root).first(where: { graph[$0].label.filter { !$0.isWhitespace } == squeezed }) {
+            return id
+        }
+        return try lookup(word, at: range)
+    }
+
+    func gradCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let state = try currentGradients(for: args)
+        var targets: [(String, NodeID)] = []
+        for (word, range) in args.words {
+            targets.append((word, try resolve(word, at: range, within: state.root)))
+        }
+        if targets.isEmpty {
+            targets = paramNames.compactMap { name in definitions[name].map { (name, $0.slot) } }
+            if targets.isEmpty { throw args.missing("a name (there are no params to list)", usage: ":grad w") }
+        }
+        let of = Session.partialName(state.label)
+        for (word, id) in targets {
+            let value = graph.value(id)
+            let g = state.gradients[id]
+            let head = "∂\(of)/∂\(Session.partialName(word)) = "
+            var line = head + Printer.value(g ?? Tensor.zeros(value.shape), indent: head.count)
+            line += "   (shape: \(Shape.describe(value.shape)))"
+            if g == nil { line += "   \(state.label) does not depend on \(word)" }
+            say(line)
+        }
+    }
+
+    func jacobianCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let words = args.words
+        guard words.count == 2 else { throw args.missing("two names", usage: ":jacobian y x") }
+        let y = try resolve(words[0].0, at: words[0].1, within: lastBackward?.root)
+        let x = try resolve(words[1].0, at: words[1].1, within: y)
+        let j: Tensor
+        do {
+            j = try graph.jacobian(of: y, withRespectTo: x)
+        } catch {
+            throw Diagnostic(.error, error.message, at: args.wholeRange)
+        }
+        let head = "∂\(Session.partialName(words[0].0))/∂\(Session.partialName(words[1].0)) = "
+        let m = j.shape[0], n = j.shape[1]
+        say(head + Printer.value(j, indent: head.count)
+            + "   (\(m)x\(n): \(m) output\(m == 1 ? "" : "s") by \(n) input\(n == 1 ? "" : "s"))")
+    }
+
+    func checkCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let root: NodeID
+        let label: String
+        var owned: [NodeID] = []
+        if args.text.isEmpty {
+            guard let state = lastBackward else {
+                throw args.missing("a loss (or a :backward L before it)", usage: ":check L")
+            }
+            (root, label) = (state.root, state.label)
+        } else {
+            let expr = try args.expression()
+            if case let .name(name) = expr.kind { root = try lookup(name, at: expr.range) } else { (root, owned) = try compile(expr) }
+            label = expr.text
+        }
+        defer { discard(owned) }
+        let params = paramNames
+        guard !params.isEmpty else {
+            throw Diagnostic(.error, "no params to check: declare trainable values with param w = ...", at: args.nameRange)
+        }
+        let leaves = params.compactMap(paramLeaf)
+        let results: [GradientCheck]
+        do {
+            results = try graph.checkGradients(of: root, leaves: leaves, shouldStop: isInterrupted)
+        } catch {
+            throw Diagnostic(.error, "\(label): \(error.reason.message)", at: args.wholeRange)
+        }
+        version += 1
+        let tolerance = 1e-5
+        say("gradient check of \(label): backprop against central differences (relative error, pass < \(Format.number(tolerance)))")
+        var rows: [[String]] = []
+        for (name, r) in zip(params, results) {
+            let ok = r.maxRelativeError < tolerance
+            if ok { passed += 1 } else { failed += 1 }
+            var cells = ["  \(ok ? "✓" : "✗") \(name)", Format.printf("%.1e", r.maxRelativeError)]
+            if r.checked < r.total { cells.append("(\(r.checked) of \(r.total) elements sampled)") }
+            if !ok {
+                cells.append("at element \(r.worstIndex): backprop \(Format.number(r.analytic)), numeric \(Format.number(r.numeric))")
+                output.out(Session.table([cells]))
+            } else {
+                rows.append(cells)
+            }
+        }
+        if !rows.isEmpty { say(Session.table(rows)) }
+    }
+
+    func expectCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let usage = ":expect expr == value [tol t]"
+        let chars = Array(args.text)
+        guard let split = (0..<Swift.max(chars.count - 1, 0)).first(where: { chars[$0] == "=" && chars[$0 + 1] == "=" }) else {
+            throw args.missing("'==' between the expression and the expected value", usage: usage)
+        }
+        let leftText = String(chars[..<split])
+        var rightText = String(chars[(split + 2)...])
+        var tolerance = 1e-6
+        let rightWords = rightText.split(separator: " ")
+        if rightWords.count >= 3, rightWords[rightWords.count - 2] == "tol" {
+            guard let t = Double(rightWords[rightWords.count - 1]), t >= 0 else {
+                throw Diagnostic(.error, "tol must be a number ≥ 0, like tol 1e-4", at: args.wholeRange)
+            }
+            tolerance = t
+            rightText = rightWords.dropLast(2).joined(separator: " ")
+            // keep the original columns: pad back what the split removed at the start
+            let leading = String(chars[(split + 2)...]).prefix { $0 == " " }
+            rightText = leading + rightText
+        }
+        guard !leftText.allSatisfy(\.isWhitespace) else { throw args.missing("an expression before '=='", usage: usage) }
+        guard !rightText.allSatisfy(\.isWhitespace) else { throw args.missing("an expected value after '=='", usage: usage) }
+        let left = try Parser.parseExpression(leftText, line: args.start.line, column: args.start.column)
+        let right = try Parser.parseExpression(rightText, line: args.start.line, column: args.start.column + split + 2)
+        let actual = try evaluate(left)
+        let expected = try evaluate(right)
+        let where_ = currentSource.file.map { "\($0), line \(args.start.line)" } ?? "line \(args.start.line)"
+
+        var problem: String?
+        if actual.shape != expected.shape && !expected.isSingleElement {
+            problem = "shape \(Shape.describe(actual.shape)), expected \(Shape.describe(expected.shape))"
+        } else {
+            let wanted = expected.isSingleElement ? expected.broadcast(to: actual.shape) : expected
+            let target = wanted.count == actual.count ? wanted : Tensor(shape: actual.shape, scalars: Array(repeating: expected.scalar, count: actual.count))
+            for i in 0..<actual.count {
+                let a = actual.scalars[i], b = target.scalars[i]
+                if !(Swift.abs(a - b) <= tolerance * Swift.max(1, Swift.abs(b))) {
+                    let at = actual.count > 1 ? " at element \(i)" : ""
+                    problem = "got \(Format.number(a, digits: 10))\(at), expected \(Format.number(b, digits: 10)) (tolerance \(Format.number(tolerance)))"
+                    break
+                }
+            }
+        }
+        if let problem {
+            failed += 1
+            output.out("✗ \(where_): \(left.text) == \(right.text): \(problem)")
+        } else {
+            passed += 1
+            say("✓ \(left.text) == \(right.text)")
+        }
+    }
+
+    func updateCommand(_ args: CommandArguments) throws(Diagnostic) {
+        var lr = 0.1
+        for (word, range) in args.words {
+            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else {
+                throw Diagnostic(.error, "expected key=value, like lr=0.1 (usage: :update [lr=0.1] [opt=sgd])", at: range)
+            }
+            switch parts[0] {
+            case "lr":
+                guard let v = Double(parts[1]), v.isFinite, v > 0 else {
+                    throw Diagnostic(.error, "lr must be a positive number, like lr=0.1", at: range)
+                }
+                lr = v
+            case "opt":
+                guard parts[1] == "sgd" else {
+                    throw Diagnostic(.error, "unknown optimizer '\(parts[1])' (this version has: sgd)", at: range)
+                }
+            default:
+                throw Diagnostic(.error, "unknown setting '\(parts[0])' (:update takes lr= and opt=)", at: range)
+            }
+        }
+        let state = try currentGradients(for: args)
+        let params = paramNames
+        guard !params.isEmpty else {
+            throw Diagnostic(.error, "no params to update: declare trainable values with param w = ...", at: args.nameRange)
+        }
+        var updates: [(NodeID, Tensor)] = []
+        for name in params {
+            guard let leaf = paramLeaf(name), let slot = definitions[name]?.slot, let g = state.gradients[slot] else { continue }
+            let w = graph.value(leaf)
+            updates.append((leaf, Tensor(shape: w.shape, scalars: zip(w.scalars, g.scalars).map { $0 - lr * $1 })))
+        }
+        do {
+            try graph.setValues(updates)
+        } catch {
+            throw Diagnostic(.error, error.reason.message, at: args.nameRange)
+        }
+        version += 1
+        let shown = params.map { name -> String in
+            let v = graph.value(definitions[name]?.slot ?? state.root)
+            return v.count <= 4 ? "\(name) = \(Printer.value(v))" : "\(name): \(Shape.describe(v.shape)) updated"
+        }
+        let loss = graph.value(state.root)
+        let now = loss.isSingleElement ? "; \(state.label) is now \(Format.number(loss.scalar))" : ""
+        say(shown.joined(separator: "   ") + "   (one SGD step\(now))")
+    }
+}

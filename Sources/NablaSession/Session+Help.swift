@@ -1,0 +1,45 @@
+import NablaSyntax
+
+// MARK: - :help
+
+extension Session {
+    static let syntaxHelp = """
+        syntax:
+          x = 2                 a live definition (redefine x and everything using it follows)
+          param w = -1          a trainable value (:update changes it)
+          seed 42               make randn, glorot, he, lecun reproducible
+          + -   * / @ ·   -x   x^2   W'   x[0]   W[1, 2]   [1, 2]   [[1, 2], [3, 4]]
+          ∂L/∂w                 the gradient as a value, like grad(L, w)
+          # a comment
+        """
+
+    func help(_ args: CommandArguments) throws(Diagnostic) {
+        let topic = args.text.hasPrefix(":") ? String(args.text.dropFirst()) : args.text
+        if topic.isEmpty {
+            var lines = ["commands:"]
+            lines.append(Session.table(Session.commands.map { ["  " + $0.usage, $0.summary] }))
+            lines.append("functions:")
+            lines.append(Session.table(Builtins.all.map { ["  " + $0.signature, $0.summary, "e.g. " + $0.example] }))
+            lines.append(Session.syntaxHelp)
+            lines.append(":help NAME shows one command or function in full.")
+            say(lines.joined(separator: "\n"))
+            return
+        }
+        if let command = Session.commandsByName[topic] {
+            say("\(command.usage)\n  \(command.summary)\n  example: \(command.example)")
+            return
+        }
+        if let f = Builtins.byName[topic] {
+            say("\(f.signature)\n  \(f.summary)\n  example: \(f.example)")
+            return
+        }
+        if topic == "syntax" {
+            say(Session.syntaxHelp)
+            return
+        }
+        var message = "no help for '\(topic)'"
+        let names = Session.commands.map(\.name) + Builtins.all.map(\.name) + ["syntax"]
+        if let near = Suggest.nearest(topic, among: names) { message += " (did you mean '\(near)'?)" }
+        throw Diagnostic(.error, message, at: args.wholeRange)
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import NablaGraph
+import NablaSyntax
+import NablaTensor
+
+/// Gathers input lines into statements: a line that leaves a bracket open
+/// continues on the next one. The REPL and the script runner share it.
+public struct StatementReader {
+    public enum Result {
+        /// A bracket is still open: give the next line.
+        case needMore
+        case statement(Statement, SourceText)
+        case failure(Diagnostic, SourceText)
+    }
+
+    var buffer: [String] = []
+    var firstLine = 1
+    public var file: String?
+
+    public init(file: String? = nil) {
+        self.file = file
+    }
+
+    /// True while a statement is open across lines.
+    public var isContinuing: Bool { !buffer.isEmpty }
+
+    /// Adds one line (numbered from 1) and says what it completes.
+    public mutating func feed(_ line: String, lineNumber: Int) -> Result {
+        if buffer.isEmpty { firstLine = lineNumber }
+        buffer.append(line)
+        let source = SourceText(file: file, text: buffer.joined(separator: "\n"), firstLine: firstLine)
+        do {
+            let statement = try Parser.parseStatement(source.text, line: firstLine)
+            buffer = []
+            return .statement(statement, source)
+        } catch {
+            if error.isIncomplete { return .needMore }
+            buffer = []
+            return .failure(error, source)
+        }
+    }
+
+    /// At the end of the input: the error for a statement left open, if any.
+    public mutating func finish() -> (Diagnostic, SourceText)? {
+        guard !buffer.isEmpty else { return nil }
+        let source = SourceText(file: file, text: buffer.joined(separator: "\n"), firstLine: firstLine)
+        buffer = []
+        do {
+            _ = try Parser.parseStatement(source.text, line: firstLine)
+            return nil
+        } catch {
+            return (error, source)
+        }
+    }
+
+    /// Drops a half-typed statement (Ctrl-C on a continuation line).
+    public mutating func cancel() { buffer = [] }
+}
+
+extension Session {
+    /// The deepest chain of `:load`s (a file that loads itself stops here).
+    static let maxLoadDepth = 16
+
+    /// Runs a script: every statement in order, stopping at the first error.
+    /// Returns false when an error stopped it (failed `:expect`s do not stop it).
+    @discardableResult
+    public func runScript(_ text: String, file: String? = nil) -> Bool {
+        var reader = StatementReader(file: file)
+        var lineNumber = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if isInterrupted() { return false }
+            switch reader.feed(String(line.hasSuffix("\r") ? line.dropLast() : line), lineNumber: lineNumber) {
+            case .needMore:
+                continue
+            case let .statement(statement, source):
+                if !run(statement, source: source) { return false }
+            case let .failure(diagnostic, source):
+                report(diagnostic, in: source)
+                return false
+            }
+        }
+        if let (diagnostic, source) = reader.finish() {
+            report(diagnostic, in: source)
+            return false
+        }
+        return true
+    }
+
+    /// Runs one line typed at a prompt or given with `-e` (numbered `lineNumber`).
+    @discardableResult
+    public func runLine(_ line: String, lineNumber: Int = 1) -> Bool {
+        var reader = StatementReader()
+        switch reader.feed(line, lineNumber: lineNumber) {
+        case let .statement(statement, source):
+            return run(statement, source: source)
+        case let .failure(diagnostic, source):
+            report(diagnostic, in: source)
+            return false
+        case .needMore:
+            if let (diagnostic, source) = reader.finish() { report(diagnostic, in: source) }
+            return false
+        }
+    }
+
+    // MARK: - :load and :save
+
+    /// A path as the user gave it, relative to the running script's folder (or the working directory).
+    func resolvePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] {
+            return home + path.dropFirst()
+        }
+        if let dir = directoryStack.last { return dir + "/" + path }
+        return path
+    }
+
+    /// Reads a text file, or says clearly why it cannot.
+    static func readText(_ path: String) throws(TensorError) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .invalid("cannot open '\(path)': no such file")
+        }
+        guard !isDirectory.boolValue else { throw .invalid("'\(path)' is a folder, not a file") }
+        guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
+            throw .invalid("cannot read '\(path)': permission denied")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw .invalid("'\(path)' is not UTF-8 text") }
+        return text
+    }
+
+    func loadCommand(_ args: CommandArguments) throws(Diagnostic) {
+        guard !args.text.isEmpty else { throw args.missing("a file", usage: ":load file.nabla") }
+        guard directoryStack.count < Session.maxLoadDepth else {
+            throw Diagnostic(.error, ":load nested more than \(Session.maxLoadDepth) deep (does a file load itself?)", at: args.wholeRange)
+        }
+        let path = resolvePath(args.text)
+        let text: String
+        do { text = try Session.readText(path) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
+        directoryStack.append((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
+        defer { directoryStack.removeLast() }
+        if !runScript(text, file: args.text) {
+            throw Diagnostic(.error, "stopped loading '\(args.text)' at the error above", at: args.wholeRange)
+        }
+    }
+
+    /// Runs a script file given on the command line; its `:load`s are relative to its folder.
+    public func runFile(_ path: String) -> Bool {
+        let text: String
+        do {
+            text = try Session.readText(path)
+        } catch {
+            output.err("error: \(error.message)")
+            return false
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        directoryStack.append(dir.isEmpty ? "." : dir)
+        defer { directoryStack.removeLast() }
+        return runScript(text, file: path)
+    }
+
+    func saveCommand(_ args: CommandArguments) throws(Diagnostic) {
+        guard !args.text.isEmpty else { throw args.missing("a file", usage: ":save file.nabla") }
+        var lines = ["# saved by nabla: params hold their current values", ""]
+        for d in definitionsInDependencyOrder() {
+            if d.isParam {
+                let value = graph.value(d.slot)
+                guard value.isFinite else {
+                    throw Diagnostic(.error, "param \(d.name) holds NaN or infinity; not saved", at: args.wholeRange)
+                }
+                lines.append("param \(d.name) = \(Printer.literal(value))")
+            } else {
+                lines.append("\(d.name) = \(d.expr.text)")
+            }
+        }
+        let path = resolvePath(args.text)
+        do {
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw Diagnostic(.error, "cannot write '\(args.text)': \(error.localizedDescription)", at: args.wholeRange)
+        }
+        say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(args.text)")
+    }
+
+    /// Definitions ordered so that each comes after every name it reads (ties: first defined first).
+    func definitionsInDependencyOrder() -> [Definition] {
+        let all = definitions.values.sorted { $0.sequence < $1.sequence }
+        var placed: Set<String> = []
+        var out: [Definition] = []
+        var remaining = all
+        while !remaining.isEmpty {
+            guard let i = remaining.firstIndex(where: { $0.dependencies.isSubset(of: placed) }) else {
+                out.append(contentsOf: remaining)  // cannot happen: cycles are refused
+                break
+            }
+            let d = remaining.remove(at: i)
+            placed.insert(d.name)
+            out.append(d)
+        }
+        return out
+    }
+}

@@ -1,0 +1,320 @@
+import NablaGraph
+import NablaSyntax
+import NablaTensor
+
+/// Where a session's text goes: results to `out`, diagnostics to `err`.
+public struct SessionOutput {
+    public var out: (String) -> Void
+    public var err: (String) -> Void
+
+    public init(out: @escaping (String) -> Void, err: @escaping (String) -> Void) {
+        self.out = out
+        self.err = err
+    }
+
+    /// Standard output and standard error.
+    public static var standard: SessionOutput {
+        SessionOutput(out: { print($0) }, err: { Terminal.writeError($0 + "\n") })
+    }
+}
+
+/// One definition of the live graph: `name = expr` or `param name = expr`.
+struct Definition {
+    var name: String
+    /// The `.name` node that users of the name read; it survives redefinition.
+    var slot: NodeID
+    /// The nodes built for the current expression (the slot excluded).
+    var nodes: [NodeID]
+    var expr: Expr
+    var isParam: Bool
+    /// Names the expression reads (empty for params: their value is copied once).
+    var dependencies: Set<String>
+    /// Where it was typed, for diagnostics and `:save`.
+    var source: SourceText
+    /// The order in which names were first defined.
+    var sequence: Int
+}
+
+/// Where a node came from, for carets under warnings and errors.
+struct NodeOrigin {
+    var range: SourceRange
+    var source: SourceText
+}
+
+/// A session: the environment of live definitions, the graph they compile to,
+/// and the commands that inspect and change it. The REPL, `nabla FILE`,
+/// `nabla -e` and `nabla check` all drive one of these.
+public final class Session {
+    var graph = Graph()
+    var definitions: [String: Definition] = [:]
+    var nextSequence = 0
+    var origins: [NodeID: NodeOrigin] = [:]
+    var random: RandomSource
+    public var output: SessionOutput
+    /// When true, results that are not failures are not printed (`nabla check`).
+    public var quiet = false
+
+    /// The last `:backward`: its root, how to name it, and the gradients (recomputed when stale).
+    struct BackwardState {
+        var root: NodeID
+        var label: String
+        /// Nodes built for a `:backward` of an expression rather than a name.
+        var ownedNodes: [NodeID]
+        var source: SourceText
+        var gradients: Gradients
+        var version: Int
+    }
+    var lastBackward: BackwardState?
+    /// Bumped whenever a value in the graph may have changed.
+    var version = 0
+
+    /// `:expect` and `:check` results so far.
+    public internal(set) var passed = 0
+    public internal(set) var failed = 0
+
+    /// The source currently running and, for files, its directory (for relative `:load`).
+    var currentSource = SourceText(file: nil, text: "", firstLine: 1)
+    var directoryStack: [String] = []
+    /// Polled by long computations; set from a SIGINT handler by the REPL.
+    public var isInterrupted: () -> Bool = { false }
+
+    public init(output: SessionOutput = .standard, seed: UInt64? = nil) {
+        self.output = output
+        random = RandomSource(seed: seed ?? Terminal.entropy())
+    }
+
+    // MARK: - Output
+
+    func say(_ text: String) {
+        if !quiet { output.out(text) }
+    }
+
+    func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
+        output.err(diagnostic.rendered(in: source ?? currentSource))
+    }
+
+    // MARK: - Running statements
+
+    /// Runs one statement; errors are reported, never thrown. Returns false on an error.
+    @discardableResult
+    public func run(_ statement: Statement, source: SourceText) -> Bool {
+        let saved = currentSource
+        currentSource = source
+        defer { currentSource = saved }
+        do {
+            try execute(statement)
+            reportNonFinite()
+            return true
+        } catch {
+            report(error)
+            return false
+        }
+    }
+
+    func execute(_ statement: Statement) throws(Diagnostic) {
+        switch statement {
+        case .empty:
+            return
+        case let .definition(name, nameRange, isParam, expr):
+            try define(name, nameRange: nameRange, isParam: isParam, expr)
+        case let .expression(expr):
+            let value = try evaluate(expr)
+            say(Printer.value(value))
+        case let .seed(n, _):
+            random = RandomSource(seed: n)
+        case let .command(name, nameRange, arguments, argumentsStart):
+            try runCommand(name, nameRange: nameRange, arguments: arguments, at: argumentsStart)
+        }
+    }
+
+    // MARK: - Definitions
+
+    /// Defines (or redefines) `name`. Redefinition keeps the name's node, so
+    /// everything that reads it is recomputed; if that fails, nothing changes.
+    func define(_ name: String, nameRange: SourceRange, isParam: Bool, _ expr: Expr) throws(Diagnostic) {
+        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
+            let what = Builtins.keywords.contains(name) ? "a keyword" : "a built-in function"
+            throw Diagnostic(.error, "'\(name)' is \(what); choose another name", at: nameRange)
+        }
+        let reads = isParam ? [] : Set(expr.names)
+        try checkCycle(defining: name, reads: reads, nameRange: nameRange, expr: expr)
+
+        var (root, created) = try compile(expr)
+        if isParam {
+            let value = graph.value(root)
+            discard(created)
+            root = graph.addLeaf(.param, value: value, label: name)
+            created = [root]
+            origins[root] = NodeOrigin(range: expr.range, source: currentSource)
+        }
+
+        if var existing = definitions[name] {
+            do {
+                try graph.rebind(existing.slot, to: root)
+            } catch {
+                discard(created)
+                throw brokenDependent(name, error, at: expr.range)
+            }
+            discard(existing.nodes)
+            existing.nodes = created
+            existing.expr = expr
+            existing.isParam = isParam
+            existing.dependencies = reads
+            existing.source = currentSource
+            definitions[name] = existing
+        } else {
+            let slot: NodeID
+            do {
+                slot = try graph.add(.name(name), [root], label: name)
+            } catch {
+                discard(created)
+                throw Diagnostic(.error, error.reason.message, at: expr.range)
+            }
+            origins[slot] = NodeOrigin(range: nameRange, source: currentSource)
+            definitions[name] = Definition(
+                name: name, slot: slot, nodes: created, expr: expr, isParam: isParam,
+                dependencies: reads, source: currentSource, sequence: nextSequence)
+            nextSequence += 1
+        }
+        version += 1
+        if !expr.isLiteral {
+            let prefix = "\(name) = "
+            say(prefix + Printer.value(graph.value(root), indent: prefix.count))
+        }
+    }
+
+    /// Refuses a definition that would read itself, directly or through other names.
+    func checkCycle(defining name: String, reads: Set<String>, nameRange: SourceRange, expr: Expr) throws(Diagnostic) {
+        if reads.contains(name) {
+            throw Diagnostic(
+                .error,
+                "'\(name)' cannot be defined in terms of itself: definitions are live formulas, not assignments "
+                    + "(use a new name, or a param and :update)",
+                at: expr.range)
+        }
+        guard definitions[name] != nil else { return }  // nothing can read a new name yet
+        for start in reads.sorted() {
+            if let path = dependencyPath(from: start, to: name) {
+                let cycle = ([name] + path).joined(separator: " → ")
+                throw Diagnostic(.error, "this definition would make a cycle: \(cycle)", at: expr.range)
+            }
+        }
+    }
+
+    /// The chain of names from `start` to `target` through definitions' reads, if any.
+    func dependencyPath(from start: String, to target: String) -> [String]? {
+        var parent: [String: String] = [:]
+        var queue = [start]
+        var seen: Set<String> = [start]
+        var head = 0
+        while head < queue.count {
+            let current = queue[head]
+            head += 1
+            if current == target {
+                var path = [current]
+                var node = current
+                while let p = parent[node] {
+                    path.append(p)
+                    node = p
+                }
+                return path.reversed()
+            }
+            for next in definitions[current]?.dependencies.sorted() ?? [] where !seen.contains(next) {
+                seen.insert(next)
+                parent[next] = current
+                queue.append(next)
+            }
+        }
+        return nil
+    }
+
+    /// The error for a redefinition that breaks a definition reading it.
+    func brokenDependent(_ name: String, _ error: GraphError, at range: SourceRange) -> Diagnostic {
+        let owner = error.node.flatMap(owner(of:))
+        let victim = owner.map { "'\($0.name) = \($0.expr.text)' (line \($0.source.firstLine))" } ?? "a definition that reads it"
+        return Diagnostic(.error, "redefining '\(name)' this way breaks \(victim): \(error.reason.message)", at: range)
+    }
+
+    /// The definition a node belongs to.
+    func owner(of node: NodeID) -> Definition? {
+        definitions.values.first { $0.slot == node || $0.nodes.contains(node) }
+    }
+
+    /// Removes nodes built for an expression that is no longer used.
+    func discard(_ nodes: [NodeID]) {
+        graph.remove(nodes)
+        for id in nodes { origins[id] = nil }
+    }
+
+    /// Evaluates an expression without defining anything.
+    func evaluate(_ expr: Expr) throws(Diagnostic) -> Tensor {
+        let (root, created) = try compile(expr)
+        let value = graph.value(root)
+        reportNonFinite()
+        discard(created)
+        return value
+    }
+
+    // MARK: - Warnings
+
+    /// Warns about each node that produced NaN or infinity from finite inputs, with a caret under it.
+    func reportNonFinite() {
+        for id in graph.takeNonFiniteOrigins() {
+            let node = graph[id]
+            let what = node.value.scalars.contains { $0.isNaN } ? "NaN" : "infinite"
+            let why = nonFiniteReason(node)
+            let origin = origins[id]
+            let d = Diagnostic(.warning, "\(node.label) is \(what)\(why.map { " (\($0))" } ?? "")", at: origin?.range)
+            report(d, in: origin?.source)
+        }
+    }
+
+    func nonFiniteReason(_ node: Node) -> String? {
+        let inputs = node.inputs.map { graph.value($0).scalars }
+        switch node.op {
+        case .log:
+            if inputs[0].contains(where: { $0 < 0 }) { return "log of a negative number" }
+            if inputs[0].contains(0) { return "log of 0" }
+        case .div:
+            if inputs[1].contains(0) { return "division by zero" }
+        case .sqrt:
+            if inputs[0].contains(where: { $0 < 0 }) { return "square root of a negative number" }
+        case .exp:
+            return "overflow: exp of a large number"
+        case .bce:
+            return "log of 0 or of a negative number inside bce: p must be strictly between 0 and 1"
+        default:
+            break
+        }
+        return nil
+    }
+
+    // MARK: - Lookup
+
+    /// The node a name refers to, or an error with a did-you-mean.
+    func lookup(_ name: String, at range: SourceRange) throws(Diagnostic) -> NodeID {
+        if let d = definitions[name] { return d.slot }
+        if Builtins.byName[name] != nil {
+            throw Diagnostic(.error, "'\(name)' is a function: call it, as in \(name)(x)", at: range)
+        }
+        let candidates = Array(definitions.keys)
+        var message = "unknown name '\(name)'"
+        if let near = Suggest.nearest(name, among: candidates) {
+            message += " (did you mean '\(near)'?)"
+        } else if definitions.isEmpty {
+            message += " (nothing is defined yet: define it first, as in \(name) = 2)"
+        }
+        throw Diagnostic(.error, message, at: range)
+    }
+
+    /// Names of params, in the order they were defined.
+    var paramNames: [String] {
+        definitions.values.filter(\.isParam).sorted { $0.sequence < $1.sequence }.map(\.name)
+    }
+
+    /// The param leaf behind a param's name.
+    func paramLeaf(_ name: String) -> NodeID? {
+        guard let d = definitions[name], d.isParam else { return nil }
+        return d.nodes.first
+    }
+}

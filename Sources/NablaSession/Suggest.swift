@@ -1,0 +1,31 @@
+/// "Did you mean" suggestions: the closest candidate by edit distance.
+enum Suggest {
+    /// The candidate nearest to `word`, if it is close enough to be a likely typo.
+    static func nearest(_ word: String, among candidates: [String]) -> String? {
+        let limit = Swift.max(1, word.count / 3)
+        var best: (String, Int)?
+        for candidate in candidates.sorted() {
+            let d = distance(word, candidate)
+            if d <= limit, d < (best?.1 ?? .max) { best = (candidate, d) }
+        }
+        return best?.0
+    }
+
+    /// Levenshtein distance, over characters.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
