@@ -14,7 +14,7 @@ public struct SessionOutput {
 
     /// Standard output and standard error.
     public static var standard: SessionOutput {
-        SessionOutput(out: { print($0) }, err: { Terminal.writeError($0 + "\n") })
+        SessionOutput(out: { print($0) }, err: { Terminal.flushOutput(); Terminal.writeError($0 + "\n") })
     }
 }
 

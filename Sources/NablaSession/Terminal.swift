@@ -15,6 +15,9 @@ public enum Terminal {
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 
+    /// Flushes standard output, so what was printed comes before what follows on standard error.
+    public static func flushOutput() { fflush(nil) }
+
     /// A seed from the clock, for sessions that did not say `seed n`.
     static func entropy() -> UInt64 {
         var ts = timespec()

@@ -91,9 +91,20 @@ extension Diagnostic {
         if let range { out += "line \(range.start.line), column \(range.start.column): " }
         out += "\(severity.rawValue): \(message)"
         guard let range, let source, let lineText = source.line(range.start.line) else { return out }
-        let width = range.end.line == range.start.line ? Swift.max(1, range.end.column - range.start.column) : 1
-        let indent = String(lineText.prefix(range.start.column - 1).map { $0 == "\t" ? "\t" : " " })
-        out += "\n  \(lineText)\n  \(indent)^\(String(repeating: "~", count: width - 1))"
+        var width = range.end.line == range.start.line ? Swift.max(1, range.end.column - range.start.column) : 1
+        // Long lines are shown as a window around the spot, so the caret stays on screen.
+        var shown = Array(lineText)
+        var column = range.start.column
+        let window = 72
+        if shown.count > window + 8 {
+            let from = Swift.max(0, Swift.min(column - 1 - window / 2, shown.count - window))
+            let to = Swift.min(shown.count, from + window)
+            shown = (from > 0 ? Array("...") : []) + Array(shown[from..<to]) + (to < shown.count ? Array("...") : [])
+            column = column - from + (from > 0 ? 3 : 0)
+            width = Swift.min(width, Swift.max(1, shown.count - column + 1))
+        }
+        let indent = String(shown.prefix(Swift.max(0, column - 1)).map { $0 == "\t" ? "\t" : " " })
+        out += "\n  \(String(shown))\n  \(indent)^\(String(repeating: "~", count: Swift.max(0, width - 1)))"
         return out
     }
 }

@@ -19,7 +19,9 @@ extension Tensor {
         let k = a.shape[a.rank - 1]
         let k2 = b.shape[0]
         let n = b.rank == 2 ? b.shape[1] : 1
-        guard k == k2 else { throw .shapeMismatch(op: "@", a.shape, b.shape) }
+        guard k == k2 else {
+            throw .invalid("shape mismatch in @: \(Shape.describe(a.shape)) @ \(Shape.describe(b.shape)): the inner dimensions \(k) and \(k2) differ")
+        }
         var outShape: [Int] = []
         if a.rank == 2 { outShape.append(m) }
         if b.rank == 2 { outShape.append(n) }
@@ -104,20 +106,36 @@ extension Tensor {
 
     /// `log_softmax` along the last axis (each row of a matrix), computed stably.
     public var logSoftmax: Tensor {
-        let n = cols
-        guard n > 0 else { return self }
-        var out = scalars
-        for start in stride(from: 0, to: count, by: n) {
-            var m = -Double.infinity
-            for j in start..<start + n { m = Swift.max(m, scalars[j]) }
-            var s = 0.0
-            for j in start..<start + n { s += exp(scalars[j] - m) }
-            let lse = m + log(s)
-            for j in start..<start + n { out[j] = scalars[j] - lse }
+        rowwise { row, out in
+            let m = row.max() ?? 0
+            let lse = m + log(row.reduce(0) { $0 + exp($1 - m) })
+            for j in row.indices { out[j - row.startIndex] = row[j] - lse }
         }
-        return Tensor(shape: shape, scalars: out)
     }
 
-    /// `softmax` along the last axis (each row of a matrix).
-    public var softmax: Tensor { logSoftmax.map { exp($0) } }
+    /// `softmax` along the last axis (each row of a matrix): exp(x - max) / Σ exp(x - max).
+    public var softmax: Tensor {
+        rowwise { row, out in
+            let m = row.max() ?? 0
+            var s = 0.0
+            for j in row.indices {
+                out[j - row.startIndex] = exp(row[j] - m)
+                s += out[j - row.startIndex]
+            }
+            for j in 0..<out.count { out[j] /= s }
+        }
+    }
+
+    /// Applies `f` to each row (the last axis), writing that row's results.
+    private func rowwise(_ f: (ArraySlice<Double>, inout [Double]) -> Void) -> Tensor {
+        let n = cols
+        guard n > 0 else { return self }
+        var result = [Double](repeating: 0, count: count)
+        var out = [Double](repeating: 0, count: n)
+        for start in stride(from: 0, to: count, by: n) {
+            f(scalars[start..<start + n], &out)
+            result.replaceSubrange(start..<start + n, with: out)
+        }
+        return Tensor(shape: shape, scalars: result)
+    }
 }

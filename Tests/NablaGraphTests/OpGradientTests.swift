@@ -1,0 +1,147 @@
+import NablaGraph
+import NablaTensor
+import NablaTestSupport
+import Testing
+
+/// One row of the VJP table: an op, the shapes of its inputs, where to draw them,
+/// and inputs given as fixed values (class indices, which are not differentiable).
+struct OpCase: CustomTestStringConvertible, Sendable {
+    var op: Op
+    var shapes: [[Int]]
+    var domains: [ClosedRange<Double>]
+    var fixed: [Int: Tensor] = [:]
+
+    init(_ op: Op, _ shapes: [[Int]], _ domains: [ClosedRange<Double>] = [], fixed: [Int: Tensor] = [:]) {
+        self.op = op
+        self.shapes = shapes
+        self.domains = domains.isEmpty ? shapes.map { _ in -2...2 } : domains
+        self.fixed = fixed
+    }
+
+    var testDescription: String { "\(op) \(shapes.map(Shape.describe).joined(separator: ", "))" }
+
+    func inputs(seed: UInt64) -> [Tensor] {
+        var sampler = TensorSampler(seed: seed)
+        return shapes.indices.map { i in fixed[i] ?? sampler.tensor(shapes[i], in: domains[i], awayFrom: [0, 1, -1]) }
+    }
+}
+
+let unaryOps: [(Op, ClosedRange<Double>)] = [
+    (.neg, -2...2), (.exp, -2...2), (.log, 0.2...3), (.sqrt, 0.2...3), (.abs, -2...2), (.sigmoid, -3...3),
+    (.tanh, -2...2), (.relu, -2...2), (.softplus, -3...3), (.step, -2...2), (.sin, -3...3), (.cos, -3...3),
+]
+let binaryOps: [(Op, ClosedRange<Double>, ClosedRange<Double>)] = [
+    (.add, -2...2, -2...2), (.sub, -2...2, -2...2), (.mul, -2...2, -2...2), (.div, -2...2, 0.5...2),
+    (.pow, 0.5...2, -2...2), (.maximum, -2...2, -2...2), (.minimum, -2...2, -2...2),
+]
+let broadcastPairs: [([Int], [Int])] = [([3], [3]), ([2, 3], [3]), ([2, 3], []), ([], [2, 2]), ([2, 3], [2, 1]), ([], [])]
+
+/// Every op, on several shapes.
+let opCases: [OpCase] = {
+    var cases: [OpCase] = []
+    for (op, domain) in unaryOps {
+        for shape in [[], [3], [2, 3]] as [[Int]] { cases.append(OpCase(op, [shape], [domain])) }
+    }
+    for (op, da, db) in binaryOps {
+        for (a, b) in broadcastPairs { cases.append(OpCase(op, [a, b], [da, db])) }
+    }
+    cases += [
+        OpCase(.leakyRelu, [[4], []], [-2...2, 0.01...0.3]), OpCase(.leakyRelu, [[2, 3], []], [-2...2, 0.01...0.3]),
+        OpCase(.matmul, [[2, 3], [3, 4]]), OpCase(.matmul, [[2, 3], [3]]), OpCase(.matmul, [[3], [3, 2]]),
+        OpCase(.matmul, [[3], [3]]), OpCase(.matmul, [[1, 3], [3, 1]]),
+        OpCase(.dot, [[3], [3]]), OpCase(.dot, [[], []]), OpCase(.dot, [[2, 2], [2, 2]]),
+        OpCase(.transpose, [[2, 3]]), OpCase(.transpose, [[3]]),
+        OpCase(.sum(axis: nil), [[2, 3]]), OpCase(.sum(axis: 0), [[2, 3]]), OpCase(.sum(axis: 1), [[2, 3]]),
+        OpCase(.sum(axis: nil), [[]]), OpCase(.mean(axis: nil), [[4]]), OpCase(.mean(axis: 0), [[2, 3]]),
+        OpCase(.mean(axis: 1), [[2, 3]]), OpCase(.max, [[4]]), OpCase(.max, [[2, 3]]), OpCase(.min, [[5]]),
+        OpCase(.vec, [[2, 3]]), OpCase(.reshape([3, 2]), [[2, 3]]), OpCase(.reshape([]), [[1]]),
+        OpCase(.index([1]), [[3]]), OpCase(.index([1]), [[2, 3]]), OpCase(.index([1, 2]), [[2, 3]]),
+        OpCase(.stack, [[2], [2], [2]]), OpCase(.stack, [[], []]),
+        OpCase(.softmax, [[4]]), OpCase(.softmax, [[2, 3]]), OpCase(.logSoftmax, [[4]]), OpCase(.logSoftmax, [[2, 3]]),
+        OpCase(.mse, [[3], [3]]), OpCase(.mse, [[2, 3], [3]]), OpCase(.mse, [[], []]),
+        OpCase(.bce, [[3], [3]], [0.1...0.9, 0...1]), OpCase(.bce, [[], []], [0.1...0.9, 0...1]),
+        OpCase(.crossEntropy, [[4], []], fixed: [1: Tensor(2)]),
+        OpCase(.crossEntropy, [[3, 4], [3]], fixed: [1: Tensor(vector: [0, 3, 1])]),
+        OpCase(.crossEntropy, [[2, 3], [2, 3]], [-2...2, 0...1]),
+        OpCase(.logisticLoss, [[], []]), OpCase(.logisticLoss, [[3], [3]]), OpCase(.logisticLoss, [[3], []]),
+        OpCase(.hinge, [[], []], [-0.4...0.4, -1.5...1.5]), OpCase(.hinge, [[4], [4]], [-3...3, -1.5...1.5]),
+    ]
+    return cases
+}()
+
+@Suite("Every op's VJP and Jacobian")
+struct OpGradientTests {
+    /// Tolerance for central differences with h = 1e-6: truncation ~h², rounding ~1e-16/h, so 1e-6 relative is generous.
+    static let tolerance = 1e-6
+
+    @Test("VJP matches central finite differences of ⟨g, f(x)⟩", arguments: opCases)
+    func vjpMatchesFiniteDifferences(c: OpCase) throws {
+        let x = c.inputs(seed: 11)
+        let y = try c.op.forward(x)
+        var sampler = TensorSampler(seed: 99)
+        let g = sampler.tensor(y.shape)
+        let vjp = c.op.vjp(x, y, g)
+        #expect(vjp.count == x.count, "one gradient per input")
+        for i in x.indices {
+            guard let analytic = vjp[i] else {
+                #expect(c.fixed[i] != nil, "only fixed (index) inputs may be non-differentiable")
+                continue
+            }
+            let numeric = try numericalGradient(at: x[i]) { xi in
+                var inputs = x
+                inputs[i] = xi
+                return inner(g, try c.op.forward(inputs))
+            }
+            #expect(analytic.shape == x[i].shape, "gradient keeps the input's shape")
+            #expect(isClose(analytic, numeric, tol: Self.tolerance), "input \(i): \(analytic.scalars) vs \(numeric.scalars)")
+        }
+    }
+
+    @Test("Jacobian (built from VJPs) matches finite differences, gᵀJ is the VJP, and the shape rule holds", arguments: opCases)
+    func jacobianAgreesWithVJP(c: OpCase) throws {
+        let x = c.inputs(seed: 5)
+        var graph = Graph()
+        let leaves = x.enumerated().map { graph.addLeaf(.constant, value: $1, label: "x\($0)") }
+        let node = try graph.add(c.op, leaves, label: "f")
+        let y = graph.value(node)
+        var sampler = TensorSampler(seed: 3)
+        let g = sampler.tensor(y.shape)
+        let vjp = c.op.vjp(x, y, g)
+        for i in x.indices where vjp[i] != nil {
+            let J = try graph.jacobian(of: node, withRespectTo: leaves[i])
+            let rule = c.op.jacobianShape(input: i, inputShapes: x.map(\.shape), outputShape: y.shape)
+            #expect(J.shape == [rule.rows, rule.cols], "m x n: m = elements of the output, n of the input")
+            let numeric = try numericalJacobian(at: x[i]) { xi in
+                var inputs = x
+                inputs[i] = xi
+                return try c.op.forward(inputs)
+            }
+            #expect(isClose(J, numeric, tol: Self.tolerance))
+            // gᵀ J, reshaped to the input, is the VJP.
+            let gJ = try Tensor.matmul(g.reshaped([g.count]), J).reshaped(x[i].shape)
+            #expect(isClose(gJ, vjp[i] ?? gJ, tol: 1e-12))
+            switch rule.kind {
+            case .identity:
+                #expect(J == Tensor(rows: (0..<rule.rows).map { r in (0..<rule.cols).map { $0 == r ? 1 : 0 } }))
+            case .diagonal:
+                for r in 0..<rule.rows { for col in 0..<rule.cols where r != col { #expect(J.scalars[r * rule.cols + col] == 0) } }
+            default:
+                break
+            }
+        }
+    }
+
+    @Test("every op gives a local derivative text per input")
+    func derivativeTexts() throws {
+        for c in opCases {
+            let x = c.inputs(seed: 1)
+            let texts = c.op.derivativeText(x.indices.map { "a\($0)" }, shapes: x.map(\.shape))
+            #expect(texts.count == x.count, "\(c.testDescription)")
+            #expect(!texts.contains("?"), "\(c.testDescription)")
+        }
+        #expect(Op.sigmoid.derivativeText(["y*z"], shapes: [[]]) == ["σ(y*z)(1-σ(y*z))"])
+        #expect(Op.log.derivativeText(["p"], shapes: [[]]) == ["1/p"])
+        #expect(Op.mul.derivativeText(["w1", "x1"], shapes: [[], []]) == ["x1", "w1"])
+        #expect(Op.div.derivativeText(["a", "b+c"], shapes: [[], []]) == ["1/(b+c)", "-a/(b+c)²"])
+    }
+}
