@@ -1,0 +1,34 @@
+import NablaSession
+
+/// A session whose output is captured, to compare with expected transcripts.
+final class Transcript {
+    var out: [String] = []
+    var err: [String] = []
+    let session: Session
+
+    init(seed: UInt64 = 42) {
+        let box = Box()
+        session = Session(output: SessionOutput(out: { box.out.append($0) }, err: { box.err.append($0) }), seed: seed)
+        self.box = box
+    }
+
+    private let box: Box
+    private final class Box {
+        var out: [String] = []
+        var err: [String] = []
+    }
+
+    /// Runs a script; returns true when no error stopped it.
+    @discardableResult
+    func run(_ script: String, file: String? = nil) -> Bool {
+        box.out = []
+        box.err = []
+        let ok = session.runScript(script, file: file)
+        out = box.out
+        err = box.err
+        return ok
+    }
+
+    var stdout: String { out.joined(separator: "\n") }
+    var stderr: String { err.joined(separator: "\n") }
+}
