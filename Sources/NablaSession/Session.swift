@@ -246,6 +246,11 @@ public final class Session {
         for id in nodes { origins[id] = nil }
     }
 
+    /// The current value of an expression typed as text (for tests and tools).
+    public func value(_ text: String) throws(Diagnostic) -> Tensor {
+        try evaluate(Parser.parseExpression(text))
+    }
+
     /// Evaluates an expression without defining anything.
     func evaluate(_ expr: Expr) throws(Diagnostic) -> Tensor {
         let (root, created) = try compile(expr)

@@ -29,6 +29,17 @@ final class Transcript {
         return ok
     }
 
+    /// Runs a script file as `nabla FILE` does.
+    @discardableResult
+    func runFile(_ path: String) -> Bool {
+        box.out = []
+        box.err = []
+        let ok = session.runFile(path)
+        out = box.out
+        err = box.err
+        return ok
+    }
+
     var stdout: String { out.joined(separator: "\n") }
     var stderr: String { err.joined(separator: "\n") }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import NablaSession
+import Testing
+
+@Suite("Commands")
+struct CommandTests {
+    @Test(":save writes a script that :load reads back into the same values")
+    func saveAndLoad() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("net.nabla").path
+        let a = Transcript()
+        a.run("""
+            seed 3
+            x = [0.5, -1]
+            param W = glorot(2, 2)
+            param b = [0.1, 0.2]
+            h = tanh(W @ x + b)
+            L = sum(h^2)
+            :backward L
+            :update lr=0.3
+            :save \(file)
+            """)
+        #expect(a.err.isEmpty, "\(a.err)")
+        let b = Transcript(seed: 1)
+        #expect(b.run(":load \(file)"), "\(b.err)")
+        for name in ["W", "b", "x", "L"] {
+            #expect(try a.session.value(name) == b.session.value(name), "\(name)")
+        }
+        #expect(try b.session.value("W") != a.session.value("glorot(2, 2)"))
+    }
+
+    @Test(":load runs relative to the loading file and stops at an error inside it, naming the file")
+    func loadErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "x = 1\ny = x +\n".write(to: dir.appendingPathComponent("bad.nabla"), atomically: true, encoding: .utf8)
+        try ":load bad.nabla\n".write(to: dir.appendingPathComponent("main.nabla"), atomically: true, encoding: .utf8)
+        try ":load self.nabla\n".write(to: dir.appendingPathComponent("self.nabla"), atomically: true, encoding: .utf8)
+        let t = Transcript()
+        #expect(!t.runFile(dir.appendingPathComponent("main.nabla").path))
+        #expect(t.err.first?.hasPrefix("bad.nabla, line 2, column 8: error: expected a value") == true)
+        let u = Transcript()
+        #expect(!u.runFile(dir.appendingPathComponent("self.nabla").path))
+        #expect(u.err.contains { $0.contains(":load nested more than 16 deep") })
+    }
+
+    @Test(":check passes on smooth graphs and catches a kink where backprop and differences disagree")
+    func check() {
+        let t = Transcript()
+        t.run("param w = [0.3, -0.2]\nx = [1, 2]\nL = sigmoid(w · x)\n:check L")
+        #expect(t.session.passed == 1 && t.session.failed == 0, "\(t.out)")
+        let k = Transcript()
+        k.run("param w = 0\nL = relu(w)\n:check L")
+        // relu'(0) is 0 by convention; the central difference sees 1/2.
+        #expect(k.session.failed == 1)
+        #expect(k.out.first { $0.contains("✗ w") }?.contains("backprop 0, numeric 0.5") == true, "\(k.out)")
+    }
+
+    @Test(":grad of an intermediate node by its label, and of a name L does not use")
+    func gradLabels() {
+        let t = Transcript()
+        t.run("x1 = 2\nparam w1 = -1\nparam w2 = 5\nz = w1*x1 + 1\nL = z^2\n:backward L\n:grad w1*x1 w2")
+        // ∂L/∂(w1*x1) = 2z = 2(-2 + 1) = -2
+        #expect(t.out.suffix(2) == [
+            "∂L/∂(w1*x1) = -2   (shape: scalar)",
+            "∂L/∂w2 = 0   (shape: scalar)   L does not depend on w2",
+        ])
+    }
+
+    @Test(":vars lists names, kinds, shapes and values")
+    func vars() {
+        let t = Transcript()
+        t.run("x = 2\nparam W = [[1, 2], [3, 4]]\ny = x * 3\n:vars")
+        #expect(t.out.last == """
+            name  kind   shape   value
+            x     input  scalar  2
+            W     param  [2, 2]  (matrix)
+            y     def    scalar  6   = x * 3
+            """)
+    }
+
+    @Test("values print as the course writes them")
+    func printing() {
+        let t = Transcript()
+        t.run("W = [[1, -2.5], [30, 4]]\nV = W * 1\nW'\n[1, 2] * 0.5\nsoftmax([0, 0])")
+        #expect(t.out == ["V = [[ 1, -2.5],\n     [30,    4]]", "[[   1, 30],\n [-2.5,  4]]", "[0.5, 1]", "[0.5, 0.5]"])
+    }
+
+    @Test(":help lists every command and function; :help topic gives one entry")
+    func help() {
+        let t = Transcript()
+        t.run(":help")
+        for word in [":backward L", ":expect expr == value [tol t]", "sigmoid(x), σ(x)", "cross_entropy(logits, class)", "grad(L, w)"] {
+            #expect(t.stdout.contains(word), "\(word)")
+        }
+        t.run(":help update")
+        #expect(t.out == [":update [lr=0.1] [opt=sgd]\n  one SGD step on every param: w -= lr · ∂L/∂w\n  example: :update lr=0.25"])
+        #expect(!t.run(":help sigmod"))
+        #expect(t.err.first?.contains("did you mean 'sigmoid'?") == true)
+    }
+
+    @Test("seed makes the random builders repeat")
+    func seed() {
+        let t = Transcript()
+        t.run("seed 5\na = randn(3)\n:seed 5\nb = randn(3)\n:expect a == b tol 0")
+        #expect(t.session.passed == 1)
+    }
+}
+
