@@ -6,7 +6,7 @@ enum Suggest {
         var best: (String, Int)?
         for candidate in candidates.sorted() {
             let d = distance(word, candidate)
-            if d <= limit, d < (best?.1 ?? .max) { best = (candidate, d) }
+            if d <= limit, d < word.count, d < (best?.1 ?? .max) { best = (candidate, d) }
         }
         return best?.0
     }

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// Runs the built `nabla` binary with arguments and optional standard input.
+func nabla(_ args: [String], stdin: String? = nil, in directory: URL? = nil) throws -> (out: String, err: String, status: Int32) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nabla")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = args
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self), process.terminationStatus)
+}
+
+/// A fresh folder with the given files.
+func folder(_ files: [String: String]) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    for (name, text) in files { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+    return dir
+}
+
+let neuron = """
+    # the course's neuron with logistic loss
+    x1 = 2
+    x2 = 1
+    y = 1
+    param w1 = -1
+    param w2 = 1
+    z = w1*x1 + w2*x2
+    p = σ(y*z)
+    L = -log(p)
+    :backward L
+    :expect ∂L/∂w1 == -1.46212 tol 1e-5
+    :expect ∂L/∂w2 == -0.731059 tol 1e-5
+
+    """
+
+@Suite("The nabla command line")
+struct CommandLineTests {
+    @Test("nabla check: a line per script and 'N passed, N failed' last; non-zero on any failure")
+    func check() throws {
+        let dir = try folder([
+            "good.nabla": neuron,
+            "wrong.nabla": "x = 2\n:expect x^2 == 5\n:expect x == 2\n",
+            "broken.nabla": "x = 2\ny = x +\n:expect 1 == 1\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ok = try nabla(["check", "good.nabla"], in: dir)
+        #expect(ok.status == 0)
+        #expect(ok.out == "✓ good.nabla: 2 passed, 0 failed\n2 passed, 0 failed\n")
+        let all = try nabla(["check", "good.nabla", "wrong.nabla", "broken.nabla"], in: dir)
+        #expect(all.status == 1)
+        let lines = all.out.split(separator: "\n").map(String.init)
+        #expect(lines.last == "3 passed, 2 failed")
+        #expect(lines.contains("✗ wrong.nabla, line 2: x^2 == 5: got 4, expected 5 (tolerance 1e-06)"))
+        #expect(lines.contains("✗ broken.nabla: 0 passed, 0 failed, stopped by an error"))
+        #expect(all.err.contains("broken.nabla, line 2, column 8: error: expected a value"))
+    }
+
+    @Test("nabla FILE prints what the REPL would and stops at the first error with status 1")
+    func script() throws {
+        let dir = try folder(["n.nabla": neuron + ":grad w1\n", "e.nabla": "a = 1\nb = c\nd = 2\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try nabla(["n.nabla"], in: dir)
+        #expect(r.status == 0)
+        #expect(r.out.hasPrefix("z = -1\np = 0.268941\nL = 1.31326\n"))
+        #expect(r.out.hasSuffix("∂L/∂w1 = -1.46212   (shape: scalar)\n"))
+        let e = try nabla(["e.nabla"], in: dir)
+        #expect(e.status == 1)
+        #expect(e.err == "e.nabla, line 2, column 5: error: unknown name 'c'\n  b = c\n      ^\n")
+        let missing = try nabla(["nope.nabla"], in: dir)
+        #expect(missing.status == 1 && missing.err == "error: cannot open 'nope.nabla': no such file\n")
+    }
+
+    @Test("nabla -e evaluates lines; a script on stdin runs without prompts")
+    func evaluateAndStdin() throws {
+        let e = try nabla(["-e", "x = 3", "-e", "x^2 + 1"])
+        #expect(e.status == 0 && e.out == "10\n")
+        let s = try nabla([], stdin: "W = [[1, 2],\n     [3, 4]]\nW @ [1, 1]\n")
+        #expect(s.status == 0 && s.out == "[3, 7]\n" && s.err.isEmpty)
+        let bad = try nabla(["-e", "x = [1, 2"])
+        #expect(bad.status == 1 && bad.err.hasPrefix("line 1, column 10: error: expected ']' to close '[' at column 5"))
+    }
+
+    @Test("bad arguments get the usage and status 2", arguments: [["--frobnicate"], ["-e"], ["check"], ["a", "b"]])
+    func badArguments(args: [String]) throws {
+        let r = try nabla(args)
+        #expect(r.status == 2)
+        #expect(r.err.contains("usage: nabla"))
+    }
+}
