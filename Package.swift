@@ -12,9 +12,13 @@ let package = Package(
         .target(name: "NablaGraph", dependencies: ["NablaTensor"]),
         .target(name: "NablaSyntax"),
         .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax"]),
+        .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit"]),
+
+        // MARK: - C, walled off: libedit's variadic API and the SIGINT flag
+        .target(name: "CNablaEdit", linkerSettings: [.linkedLibrary("edit")]),
 
         // MARK: - Executables
-        .executableTarget(name: "nabla", dependencies: ["NablaSession"]),
+        .executableTarget(name: "nabla", dependencies: ["NablaREPL"]),
         .executableTarget(name: "nabla-bench", dependencies: ["NablaSession"], path: "Sources/nabla-bench"),
 
         // MARK: - Tests
@@ -24,5 +28,6 @@ let package = Package(
         .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
         .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport"]),
         .testTarget(name: "NablaCLITests", dependencies: ["nabla"]),
+        .testTarget(name: "NablaREPLTests", dependencies: ["nabla"]),
     ]
 )

@@ -55,7 +55,7 @@ struct CommandArguments {
 
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
-    case help, vars, backward, grad, jacobian, check, expect, update, load, save, seed, reset
+    case help, vars, backward, grad, jacobian, check, expect, update, load, save, seed, reset, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -73,15 +73,16 @@ extension Session {
         Command(kind: .help, usage: ":help [topic]", summary: "every command and function, or one in full", example: ":help grad"),
         Command(kind: .vars, usage: ":vars", summary: "names, kinds, shapes and values", example: ":vars"),
         Command(kind: .backward, usage: ":backward L", summary: "backprop from the scalar L (every path summed)", example: ":backward L"),
-        Command(kind: .grad, usage: ":grad [w ...]", summary: "∂L/∂w with its shape, for the last :backward (all params if none named)", example: ":grad w1"),
+        Command(kind: .grad, usage: ":grad [w ...]", summary: "∂L/∂w and its shape (no name: every param)", example: ":grad w1"),
         Command(kind: .jacobian, usage: ":jacobian y x", summary: "the m x n Jacobian ∂y/∂x", example: ":jacobian h x"),
-        Command(kind: .check, usage: ":check [L]", summary: "every param's gradient against central differences", example: ":check L"),
-        Command(kind: .expect, usage: ":expect expr == value [tol t]", summary: "an assertion for scripts: |a - b| <= t·max(1, |b|), t = 1e-6", example: ":expect ∂L/∂w1 == -1.46212 tol 1e-5"),
+        Command(kind: .check, usage: ":check [L]", summary: "gradients against central differences", example: ":check L"),
+        Command(kind: .expect, usage: ":expect expr == value [tol t]", summary: "assert |a - b| <= t·max(1, |b|); t = 1e-6", example: ":expect ∂L/∂w1 == -1.46212 tol 1e-5"),
         Command(kind: .update, usage: ":update [lr=0.1] [opt=sgd]", summary: "one SGD step on every param: w -= lr · ∂L/∂w", example: ":update lr=0.25"),
         Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),
-        Command(kind: .save, usage: ":save file", summary: "write the definitions (params with their current values) as a script", example: ":save mynet.nabla"),
-        Command(kind: .seed, usage: ":seed n", summary: "seed the random builders (same as the statement `seed n`)", example: ":seed 42"),
+        Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
+        Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
         Command(kind: .reset, usage: ":reset", summary: "forget every definition", example: ":reset"),
+        Command(kind: .quit, usage: ":quit", summary: "leave nabla (Ctrl-D does the same)", example: ":quit"),
     ]
 
     static let commandsByName: [String: Command] = Dictionary(commands.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -110,6 +111,7 @@ extension Session {
         case .save: try saveCommand(args)
         case .seed: try seedCommand(args)
         case .reset: resetCommand(args)
+        case .quit: wantsToQuit = true
         }
     }
 

@@ -5,7 +5,7 @@ import NablaSyntax
 extension Session {
     static let syntaxHelp = """
         syntax:
-          x = 2                 a live definition (redefine x and everything using it follows)
+          x = 2                 a live definition (redefine x: its users follow)
           param w = -1          a trainable value (:update changes it)
           seed 42               make randn, glorot, he, lecun reproducible
           + -   * / @ ·   -x   x^2   W'   x[0]   W[1, 2]   [1, 2]   [[1, 2], [3, 4]]
@@ -19,9 +19,9 @@ extension Session {
             var lines = ["commands:"]
             lines.append(Session.table(Session.commands.map { ["  " + $0.usage, $0.summary] }))
             lines.append("functions:")
-            lines.append(Session.table(Builtins.all.map { ["  " + $0.signature, $0.summary, "e.g. " + $0.example] }))
+            lines.append(Session.table(Builtins.all.filter { $0.name != "σ" }.map { ["  " + $0.signature, "e.g. " + $0.example] }))
             lines.append(Session.syntaxHelp)
-            lines.append(":help NAME shows one command or function in full.")
+            lines.append(":help NAME explains one command or function, e.g. :help cross_entropy")
             say(lines.joined(separator: "\n"))
             return
         }

@@ -70,16 +70,22 @@ extension Session {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             if isInterrupted() { return false }
+            if pending != nil {
+                answer(String(line))
+                continue
+            }
             switch reader.feed(String(line.hasSuffix("\r") ? line.dropLast() : line), lineNumber: lineNumber) {
             case .needMore:
                 continue
             case let .statement(statement, source):
                 if !run(statement, source: source) { return false }
+                if wantsToQuit { return true }
             case let .failure(diagnostic, source):
                 report(diagnostic, in: source)
                 return false
             }
         }
+        pending = nil
         if let (diagnostic, source) = reader.finish() {
             report(diagnostic, in: source)
             return false

@@ -77,6 +77,35 @@ public final class Session {
     var directoryStack: [String] = []
     /// Polled by long computations; set from a SIGINT handler by the REPL.
     public var isInterrupted: () -> Bool = { false }
+    /// True at a terminal prompt: `:step` then waits for Enter between nodes.
+    public var interactive = false
+    /// True when output goes to a colour terminal (and NO_COLOR is not set).
+    public var colors = false
+    /// Set by `:quit`.
+    public internal(set) var wantsToQuit = false
+
+    /// A command waiting for the user's next line (`:step`, `:exercise`): it gets
+    /// each line until it returns false. Scripts feed it their next lines too.
+    struct PendingInteraction {
+        var prompt: String
+        var respond: (String) -> Bool
+    }
+    var pending: PendingInteraction?
+
+    /// The prompt of a command waiting for an answer, if one is.
+    public var pendingPrompt: String? { pending?.prompt }
+
+    /// Gives the waiting command the user's line.
+    public func answer(_ line: String) {
+        guard let p = pending else { return }
+        if !p.respond(line) { pending = nil }
+    }
+
+    /// Ends a waiting command (Ctrl-C).
+    public func cancelPending() {
+        if pending != nil { say("(left)") }
+        pending = nil
+    }
 
     public init(output: SessionOutput = .standard, seed: UInt64? = nil) {
         self.output = output
@@ -89,7 +118,7 @@ public final class Session {
         if !quiet { output.out(text) }
     }
 
-    func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
+    public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
         output.err(diagnostic.rendered(in: source ?? currentSource))
     }
 

@@ -135,7 +135,8 @@ public struct Lexer {
         c == "_" || (c.isLetter && c != "∂")
     }
 
-    static func isIdentifierPart(_ c: Character) -> Bool {
+    /// True for a character that can continue a name (letters, digits, `_`).
+    public static func isIdentifierPart(_ c: Character) -> Bool {
         isIdentifierStart(c) || c.isNumber
     }
 }

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NablaSession
+import NablaREPL
 
-// The command line: parse the arguments, hand the work to NablaSession, exit with its status.
+// The command line: parse the arguments, hand the work to NablaREPL, exit with its status.
 exit(CommandLineTool.main(Array(CommandLine.arguments.dropFirst())))

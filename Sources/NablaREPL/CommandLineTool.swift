@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NablaSession
 
 /// What the command line asked for.
 public enum Invocation: Equatable {
@@ -31,13 +32,13 @@ public enum Invocation: Equatable {
         var rest: [String] = []
         var lines: [String] = []
         var seed: UInt64?
+        let args = args.filter { $0 != "--no-color" }
         var i = 0
         while i < args.count {
             let a = args[i]
             switch a {
             case "-h", "--help": return .success((.help, seed))
             case "--version": return .success((.version, seed))
-            case "--no-color": break
             case "-e":
                 guard i + 1 < args.count else { return .failure(.init("-e needs a line to evaluate, as in: nabla -e 'x = 2'")) }
                 lines.append(args[i + 1])
@@ -88,6 +89,7 @@ public enum CommandLineTool {
             return 2
         }
         let session = Session(seed: seed)
+        let colors = !args.contains("--no-color") && (getenv("NO_COLOR").map { $0.pointee == 0 } ?? true)
         switch invocation {
         case .help:
             print(Invocation.usage)
@@ -107,7 +109,9 @@ public enum CommandLineTool {
             return check(paths, seed: seed)
         case .interactive:
             if Terminal.isInteractive {
-                LineLoop(session: session).run()
+                session.interactive = true
+                session.colors = colors
+                REPL(session: session).run()
                 return 0
             }
             var text = ""
@@ -134,31 +138,5 @@ public enum CommandLineTool {
         }
         print("\(passed) passed, \(failed) failed")
         return failed == 0 ? 0 : 1
-    }
-}
-
-/// The simple prompt loop for a terminal (the libedit REPL replaces it).
-struct LineLoop {
-    let session: Session
-
-    func run() {
-        print("nabla \(CommandLineTool.version): type :help for commands, Ctrl-D to quit")
-        var reader = StatementReader()
-        var lineNumber = 0
-        while true {
-            print(reader.isContinuing ? "  ...> " : "nabla> ", terminator: "")
-            fflush(nil)
-            guard let line = readLine() else {
-                print("")
-                return
-            }
-            lineNumber += 1
-            switch reader.feed(line, lineNumber: lineNumber) {
-            case .needMore: continue
-            case let .statement(statement, source): session.run(statement, source: source)
-            case let .failure(diagnostic, source): session.report(diagnostic, in: source)
-            }
-            fflush(nil)
-        }
     }
 }
