@@ -1,0 +1,185 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+
+/// True when tmux is installed (scripts/test installs it; the terminal tests need it).
+let tmuxAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux")
+
+/// A nabla REPL running in a real terminal inside tmux: type with `send`, read with `screen`.
+final class Terminal {
+    let name = "nabla-test-\(UUID().uuidString.prefix(8))"
+    let state: URL
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nabla").path
+
+    init(state: URL? = nil) throws {
+        self.state = state ?? FileManager.default.temporaryDirectory.appendingPathComponent("nabla-state-\(UUID().uuidString)")
+        try start()
+    }
+
+    /// Starts nabla in a shell that reports how it ended and whether the terminal still echoes.
+    func start() throws {
+        let script = "XDG_STATE_HOME='\(state.path)' '\(binary)'; echo \"EXITED $?\"; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 30"
+        try tmux(["new-session", "-d", "-s", name, "-x", "100", "-y", "40", "sh", "-c", script])
+        try waitFor("nabla>")  // capture-pane drops trailing spaces
+    }
+
+    /// Runs tmux on this terminal's own server (`-L name`), so tests never touch a user's tmux.
+    /// Spawned with posix_spawn and reaped with waitpid; output goes through a file, since
+    /// the server that `new-session` forks inherits the client's descriptors (a pipe it held
+    /// would never reach end-of-file).
+    @discardableResult
+    func tmux(_ args: [String]) throws -> String {
+        let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).out").path
+        defer { unlink(outPath) }
+        let argv = ["/usr/bin/tmux", "-L", name] + args
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard rc == 0 else { throw TerminalError.spawn(rc) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Types keys one by one (tmux key names like Enter, Up, Tab, C-c, C-d, or text).
+    func send(_ keys: String...) throws {
+        for key in keys {
+            try tmux(["send-keys", "-t", name, key])
+            Thread.sleep(forTimeInterval: 0.15)
+        }
+    }
+
+    /// Types a line and presses Enter.
+    func line(_ text: String) throws { try send(text, "Enter") }
+
+    var screen: String { (try? tmux(["capture-pane", "-p", "-t", name])) ?? "" }
+
+    /// Waits until the screen contains `text` `count` times (up to 10 s).
+    @discardableResult
+    func waitFor(_ text: String, count: Int = 1) throws -> String {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let s = screen
+            if s.components(separatedBy: text).count - 1 >= count { return s }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw TerminalError.timeout(text, screen)
+    }
+
+    func close() {
+        _ = try? tmux(["kill-server"])
+    }
+
+    deinit { close() }
+}
+
+enum TerminalError: Error, CustomStringConvertible {
+    case timeout(String, String)
+    case spawn(Int32)
+    var description: String {
+        switch self {
+        case let .timeout(text, screen): return "waited for \(text.debugDescription); screen:\n\(screen)"
+        case let .spawn(rc): return "could not start tmux (posix_spawn: \(rc))"
+        }
+    }
+}
+
+@Suite("The REPL in a real terminal (tmux)", .serialized, .enabled(if: tmuxAvailable))
+struct TerminalTests {
+    @Test("a definition is typed, recalled with Up and run again")
+    func historyRecall() throws {
+        let t = try Terminal()
+        try t.line("a = 20 + 1")
+        try t.waitFor("a = 21")
+        try t.send("Up", "Enter")
+        try t.waitFor("a = 21", count: 2)
+    }
+
+    @Test("TAB completes a partial name and a function")
+    func tabCompletion() throws {
+        let t = try Terminal()
+        try t.line("weight = 3 + 0")
+        try t.waitFor("weight = 3")
+        try t.send("wei", "Tab", " * 2", "Enter")
+        try t.waitFor("\n6\n")
+        try t.send("sigm", "Tab", "0)", "Enter")
+        try t.waitFor("sigmoid(0)")
+        try t.waitFor("0.5")
+    }
+
+    @Test("Ctrl-C cancels a half-typed line and the next line works")
+    func ctrlCCancels() throws {
+        let t = try Terminal()
+        try t.send("b = this is not finished", "C-c")
+        try t.waitFor("^C")
+        try t.line("b = 2 * 4")
+        try t.waitFor("b = 8")
+        #expect(!t.screen.contains("unknown name 'this'"))
+    }
+
+    @Test("an unclosed bracket continues on the next line")
+    func continuation() throws {
+        let t = try Terminal()
+        try t.line("v = [1,")
+        try t.waitFor("...>")
+        try t.line("2] * 3")
+        try t.waitFor("v = [3, 6]")
+    }
+
+    @Test("UTF-8 names are typed, computed and kept in the history file")
+    func unicode() throws {
+        let t = try Terminal()
+        try t.line("σσ = 2 + 1")
+        try t.waitFor("σσ = 3")
+        try t.line("λ = σσ · 2")
+        try t.waitFor("λ = 6")
+        try t.line(":backward λ")
+        try t.line("∂λ/∂σσ + 40")
+        try t.waitFor("\n42\n")
+        let history = try String(contentsOf: t.state.appendingPathComponent("nabla/history"), encoding: .utf8)
+        #expect(history.contains("σσ"))
+    }
+
+    @Test("history survives a restart; Ctrl-D quits and leaves the terminal echoing")
+    func historyPersists() throws {
+        let t = try Terminal()
+        try t.line("kept = 41 + 1")
+        try t.waitFor("kept = 42")
+        try t.send("C-d")
+        let screen = try t.waitFor("EXITED 0")
+        try t.waitFor("\necho")  // stty reports echo on, not -echo
+        #expect(!screen.contains("-echo"))
+        t.close()
+        let again = try Terminal(state: t.state)
+        try again.send("Up", "Enter")
+        try again.waitFor("kept = 42")
+        let mode = try FileManager.default.attributesOfItem(atPath: t.state.appendingPathComponent("nabla/history").path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test("Ctrl-C interrupts a long :check and returns to the prompt with the state intact")
+    func ctrlCInterrupts() throws {
+        let t = try Terminal()
+        try t.line("seed 1")
+        try t.line("param W = randn(120, 120)")
+        try t.line("X = randn(120, 400)")
+        try t.line("L = sum(tanh(W @ X))")
+        try t.waitFor("L = ")
+        try t.line(":check L")
+        Thread.sleep(forTimeInterval: 1.0)
+        try t.send("C-c")
+        try t.waitFor("interrupted")
+        try t.line(":expect W[0, 0] == W[0, 0] + 0")
+        try t.line("1 + 1")
+        try t.waitFor("\n2\n")
+    }
+}
