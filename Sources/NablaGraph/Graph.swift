@@ -271,25 +271,9 @@ public struct Graph: Sendable {
     /// The vector-Jacobian product seeded with `seed` at the last node of `order`
     /// (a topological order ending at the root). Accumulates over every path.
     public func backward(order: [NodeID], seed: Tensor) -> Gradients {
-        var grads = [Tensor?](repeating: nil, count: nodes.count)
-        guard let root = order.last else { return Gradients(grads) }
-        grads[root.raw] = seed
-        for id in order.reversed() {
-            guard let g = grads[id.raw] else { continue }
-            let node = self[id]
-            if node.inputs.isEmpty { continue }
-            let local = node.op.vjp(node.inputs.map { self[$0].value }, node.value, g)
-            assert(local.count == node.inputs.count, "\(node.op) must give one gradient per input")
-            for (input, contribution) in zip(node.inputs, local) {
-                guard let contribution else { continue }
-                if grads[input.raw] == nil {
-                    grads[input.raw] = contribution
-                } else {
-                    grads[input.raw]?.accumulate(contribution)
-                }
-            }
-        }
-        return Gradients(grads)
+        var walk = BackwardWalk(order: order, seed: seed, capacity: nodes.count)
+        while walk.step(in: self) != nil {}
+        return walk.gradients
     }
 
     /// The Jacobian ∂y/∂x as an m x n matrix (m elements of y, n of x), one VJP per row.
@@ -313,7 +297,7 @@ public struct Graph: Sendable {
 
 /// The gradients of one backward pass, by node.
 public struct Gradients: Sendable {
-    private var byNode: [Tensor?]
+    fileprivate var byNode: [Tensor?]
     init(_ byNode: [Tensor?]) { self.byNode = byNode }
 
     /// ∂root/∂node, or `nil` when the root does not depend on the node.
@@ -331,5 +315,76 @@ extension Tensor {
     /// Adds `other` (same shape) into this tensor in place.
     mutating func accumulate(_ other: Tensor) {
         for i in 0..<Swift.min(count, other.count) { scalars[i] += other.scalars[i] }
+    }
+}
+
+// MARK: - Backward, one node at a time
+
+/// What one node of a backward pass did: its upstream gradient, and for each
+/// input the VJP it sent down and the input's gradient after accumulating it.
+public struct BackwardStep: Sendable {
+    public struct Contribution: Sendable {
+        /// Which input of the node (0-based).
+        public var input: Int
+        public var id: NodeID
+        /// The VJP for this input, `nil` where the input is not differentiable.
+        public var vjp: Tensor?
+        /// The input's gradient after adding `vjp`.
+        public var accumulated: Tensor?
+        /// How many contributions the input has received so far, this one included.
+        public var received: Int
+    }
+    public var node: NodeID
+    public var upstream: Tensor
+    public var contributions: [Contribution]
+}
+
+/// A backward pass that can be walked one node at a time (`:step`), and that
+/// `Graph.backward` runs to the end: the one place where gradients accumulate.
+public struct BackwardWalk: Sendable {
+    /// Root first, leaves last.
+    public let order: [NodeID]
+    public private(set) var gradients: Gradients
+    /// How many nodes of `order` have been visited.
+    public private(set) var position = 0
+    private var received: [Int]
+
+    public init(order topological: [NodeID], seed: Tensor, capacity: Int) {
+        order = topological.reversed()
+        var grads = [Tensor?](repeating: nil, count: capacity)
+        if let root = topological.last { grads[root.raw] = seed }
+        gradients = Gradients(grads)
+        received = [Int](repeating: 0, count: capacity)
+    }
+
+    public var isFinished: Bool { position >= order.count }
+
+    /// Visits the next node that has a gradient and sends its VJP to its inputs;
+    /// `nil` when every node has been visited.
+    public mutating func step(in graph: Graph) -> BackwardStep? {
+        while position < order.count {
+            let id = order[position]
+            position += 1
+            guard let g = gradients[id] else { continue }
+            let node = graph[id]
+            if node.inputs.isEmpty { continue }
+            let local = node.op.vjp(node.inputs.map { graph[$0].value }, node.value, g)
+            assert(local.count == node.inputs.count, "\(node.op) must give one gradient per input")
+            var contributions: [BackwardStep.Contribution] = []
+            for (i, (input, contribution)) in zip(node.inputs, local).enumerated() {
+                if let contribution {
+                    if gradients.byNode[input.raw] == nil {
+                        gradients.byNode[input.raw] = contribution
+                    } else {
+                        gradients.byNode[input.raw]?.accumulate(contribution)
+                    }
+                    received[input.raw] += 1
+                }
+                contributions.append(.init(
+                    input: i, id: input, vjp: contribution, accumulated: gradients[input], received: received[input.raw]))
+            }
+            return BackwardStep(node: id, upstream: g, contributions: contributions)
+        }
+        return nil
     }
 }

@@ -224,6 +224,12 @@ extension Op {
 /// `a^b` (C's `pow`: integer powers of negative numbers are defined, other powers of them are NaN).
 @inline(__always) func power(_ a: Double, _ b: Double) -> Double { pow(a, b) }
 
+extension Op {
+    /// A formula or label in parentheses unless it is a single name, number or call
+    /// (how the views put factors side by side).
+    public static func grouped(_ label: String) -> String { wrap(label) }
+}
+
 /// Puts parentheses around a label unless it is a single name, number or call.
 func wrap(_ label: String) -> String {
     var depth = 0

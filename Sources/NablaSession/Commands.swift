@@ -55,7 +55,8 @@ struct CommandArguments {
 
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
-    case help, vars, backward, grad, jacobian, check, expect, update, load, save, seed, reset, quit
+    case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
+    case graph, dot, exercise, load, save, seed, reset, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -72,12 +73,20 @@ extension Session {
     static let commands: [Command] = [
         Command(kind: .help, usage: ":help [topic]", summary: "every command and function, or one in full", example: ":help grad"),
         Command(kind: .vars, usage: ":vars", summary: "names, kinds, shapes and values", example: ":vars"),
+        Command(kind: .forward, usage: ":forward L", summary: "the forward pass node by node, in topological order", example: ":forward L"),
         Command(kind: .backward, usage: ":backward L", summary: "backprop from the scalar L (every path summed)", example: ":backward L"),
         Command(kind: .grad, usage: ":grad [w ...]", summary: "∂L/∂w and its shape (no name: every param)", example: ":grad w1"),
+        Command(kind: .step, usage: ":step L | :step all L", summary: "backprop one node per Enter: upstream, local Jacobian, VJP, accumulation", example: ":step L"),
         Command(kind: .jacobian, usage: ":jacobian y x", summary: "the m x n Jacobian ∂y/∂x", example: ":jacobian h x"),
+        Command(kind: .shapes, usage: ":shapes L w", summary: "the chain of Jacobian shapes, e.g. (1x1)(1x3)(3x3)(3x12) = 1x12", example: ":shapes L W"),
+        Command(kind: .explain, usage: ":explain L w", summary: "∂L/∂w as a sum over paths of products of local derivatives", example: ":explain L w1"),
         Command(kind: .check, usage: ":check [L]", summary: "gradients against central differences", example: ":check L"),
+        Command(kind: .verify, usage: ":verify dL/dw = value", summary: "judge a hand-computed gradient or value: ✓ correct, ≈ close, ✗ wrong", example: ":verify dL/dw1 = -1.48"),
         Command(kind: .expect, usage: ":expect expr == value [tol t]", summary: "assert |a - b| <= t·max(1, |b|); t = 1e-6", example: ":expect ∂L/∂w1 == -1.46212 tol 1e-5"),
         Command(kind: .update, usage: ":update [lr=0.1] [opt=sgd]", summary: "one SGD step on every param: w -= lr · ∂L/∂w", example: ":update lr=0.25"),
+        Command(kind: .graph, usage: ":graph [L]", summary: "the graph drawn in the terminal, values and gradients on it", example: ":graph L"),
+        Command(kind: .dot, usage: ":dot L [file]", summary: "the graph as Graphviz DOT (file.png/.svg/.pdf renders it with dot)", example: ":dot L neuron.png"),
+        Command(kind: .exercise, usage: ":exercise [neuron|chain|vector] [n]", summary: "an exam-style exercise: compute by hand, get judged, see the solution", example: ":exercise neuron"),
         Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),
         Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
@@ -101,10 +110,18 @@ extension Session {
         switch command.kind {
         case .help: try help(args)
         case .vars: vars(args)
+        case .forward: try forwardCommand(args)
         case .backward: try backwardCommand(args)
         case .grad: try gradCommand(args)
+        case .step: try stepCommand(args)
         case .jacobian: try jacobianCommand(args)
+        case .shapes: try shapesCommand(args)
+        case .explain: try explainCommand(args)
         case .check: try checkCommand(args)
+        case .verify: try verifyCommand(args)
+        case .graph: try graphCommand(args)
+        case .dot: try dotCommand(args)
+        case .exercise: try exerciseCommand(args)
         case .expect: try expectCommand(args)
         case .update: try updateCommand(args)
         case .load: try loadCommand(args)
@@ -160,6 +177,8 @@ extension Session {
         definitions = [:]
         origins = [:]
         lastBackward = nil
+        verifyLog = []
+        pending = nil
         nextSequence = 0
         version += 1
         say("every definition is forgotten")

@@ -39,6 +39,7 @@ extension Session {
         if state.version != version {
             if let g = try? graph.backward(from: state.root) { state.gradients = g }
             state.version = version
+            state.note = nil
             lastBackward = state
         }
         return state
@@ -80,6 +81,7 @@ extension Session {
             if g == nil { line += "   \(state.label) does not depend on \(word)" }
             say(line)
         }
+        if let note = state.note { say("(\(note))") }
     }
 
     func jacobianCommand(_ args: CommandArguments) throws(Diagnostic) {

@@ -63,8 +63,12 @@ public final class Session {
         var source: SourceText
         var gradients: Gradients
         var version: Int
+        /// Said by :grad when the gradients are incomplete (a :step left early).
+        var note: String? = nil
     }
     var lastBackward: BackwardState?
+    /// The gradients judged by `:verify`, to find the first wrong link of a chain.
+    var verifyLog: [VerifyRecord] = []
     /// Bumped whenever a value in the graph may have changed.
     var version = 0
 

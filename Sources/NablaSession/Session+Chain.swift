@@ -1,0 +1,289 @@
+import NablaGraph
+import NablaSyntax
+import NablaTensor
+
+/// One factor of a chain-rule product: ∂top/∂bottom along some edges of the graph.
+///
+/// Definitions' name nodes are identities and a negation merges into the factor
+/// after it, so the factors read as the course writes them:
+/// `∂L/∂p · ∂p/∂(y*z) · ...` with `∂L/∂p = -1/p` for `L = -log(p)`.
+struct ChainFactor {
+    var top: NodeID
+    var bottom: NodeID
+    var edges: [Edge]
+    /// The local derivative as a formula in the inputs' labels.
+    var formula: String
+    /// The op that gives the factor its form (nil for a pure identity).
+    var op: Op?
+}
+
+/// A path from a root down to a target, as chain-rule factors.
+struct ChainPath {
+    var edges: [Edge]
+    var factors: [ChainFactor]
+}
+
+extension Session {
+    // MARK: - Names of nodes, as the views print them
+
+    /// For each node that is a definition's root, the definition's name.
+    var aliases: [NodeID: String] {
+        var out: [NodeID: String] = [:]
+        for d in definitions.values {
+            guard let root = graph[d.slot].inputs.first else { continue }
+            if case .name = graph[root].op { continue }
+            out[root] = d.name
+        }
+        return out
+    }
+
+    /// A node's name in the views: a definition's name for its name node and its
+    /// root, else the node's own text.
+    func displayName(_ id: NodeID, aliases: [NodeID: String]) -> String {
+        if case let .name(n) = graph[id].op { return n }
+        return aliases[id] ?? graph[id].label
+    }
+
+    /// A node with its definition, for tables: `p = sigmoid(y*z)`, `w1 (param)`, `x1 = 2`.
+    func describedNode(_ id: NodeID, aliases: [NodeID: String]) -> String {
+        let node = graph[id]
+        guard let alias = aliases[id] else {
+            if node.op == .constant { return "\(node.label) (constant)" }
+            return node.label
+        }
+        if node.op == .param { return "\(alias) (param)" }
+        return alias == node.label ? alias : "\(alias) = \(node.label)"
+    }
+
+    /// `∂L/∂(y*z)`.
+    static func partial(_ top: String, _ bottom: String) -> String {
+        "∂\(partialName(top))/∂\(partialName(bottom))"
+    }
+
+    // MARK: - Paths as factors
+
+    /// The factors of a path, with identities folded away and negations merged.
+    func factors(of path: [Edge], from root: NodeID) -> [ChainFactor] {
+        var factors: [ChainFactor] = []
+        var top = root
+        var pending: [Edge] = []
+        var negated = false
+        for edge in path {
+            let node = graph[edge.node]
+            pending.append(edge)
+            if case .name = node.op { continue }
+            if node.op == .neg {
+                negated.toggle()
+                continue
+            }
+            let bottom = node.inputs[edge.input]
+            let labels = node.inputs.map { graph[$0].label }
+            let shapes = node.inputs.map { graph[$0].value.shape }
+            let text = node.op.derivativeText(labels, shapes: shapes)[edge.input]
+            factors.append(ChainFactor(
+                top: top, bottom: bottom, edges: pending, formula: negated ? Session.negated(text) : text, op: node.op))
+            pending = []
+            negated = false
+            top = bottom
+        }
+        if let last = pending.last {
+            let bottom = graph[last.node].inputs[last.input]
+            if negated || factors.isEmpty {
+                factors.append(ChainFactor(top: top, bottom: bottom, edges: pending, formula: negated ? "-1" : "1", op: negated ? .neg : nil))
+            } else {
+                factors[factors.count - 1].edges += pending
+                factors[factors.count - 1].bottom = bottom
+            }
+        }
+        return factors
+    }
+
+    /// `-f`, written simply: `-1/p` for `1/p`, `x` for `-x`.
+    static func negated(_ formula: String) -> String {
+        if formula == "1" { return "-1" }
+        if formula.hasPrefix("-") && Op.grouped(String(formula.dropFirst())) == String(formula.dropFirst()) {
+            return String(formula.dropFirst())
+        }
+        if formula.first?.isNumber == true || Op.grouped(formula) == formula { return "-" + formula }
+        return "-(\(formula))"
+    }
+
+    /// The paths from `root` to `target` as factors (at most `limit`), and how many there are.
+    func chainPaths(from root: NodeID, to target: NodeID, limit: Int = 12) -> (paths: [ChainPath], total: Int) {
+        let total = graph.pathCount(from: root, to: target)
+        let paths = graph.paths(from: root, to: target, limit: limit).map {
+            ChainPath(edges: $0, factors: factors(of: $0, from: root))
+        }
+        return (paths, total)
+    }
+
+    /// The value of one factor when it is a single number, else nil.
+    func scalarValue(of factor: ChainFactor) -> Double? {
+        let top = graph.value(factor.top), bottom = graph.value(factor.bottom)
+        guard top.isSingleElement, bottom.isSingleElement else { return nil }
+        return graph.carry(Tensor(shape: top.shape, scalars: [1]), along: factor.edges).scalar
+    }
+
+    /// The m x n of a factor: elements of its top by elements of its bottom.
+    func jacobianSize(of factor: ChainFactor) -> (Int, Int) {
+        (graph.value(factor.top).count, graph.value(factor.bottom).count)
+    }
+
+    /// How the local Jacobian of a factor looks (its op edge's kind; identity when there is none).
+    func kind(of factor: ChainFactor) -> JacobianKind {
+        guard let edge = factor.edges.last(where: { edge in
+            if case .name = graph[edge.node].op { return false }
+            return true
+        }) else { return .identity }
+        let kind = graph.jacobianShape(edge).kind
+        if kind == .identity && factor.edges.contains(where: { graph[$0.node].op == .neg }) { return .diagonal }
+        return kind
+    }
+
+    // MARK: - Resolving the two ends
+
+    /// The root and target named by `L` and `w` in `:explain L w` and friends.
+    func chainEnds(_ args: CommandArguments, usage: String) throws(Diagnostic) -> (NodeID, String, NodeID, String) {
+        let words = args.words
+        guard words.count == 2 else {
+            throw args.missing(words.count < 2 ? "two names, the output and the input" : "exactly two names", usage: usage)
+        }
+        let root = try resolve(words[0].0, at: words[0].1, within: lastBackward?.root)
+        let target = try resolve(words[1].0, at: words[1].1, within: root)
+        return (root, words[0].0, target, words[1].0)
+    }
+
+    /// Refuses a root that is not a single number (the chain views start from a loss).
+    func requireScalar(_ root: NodeID, _ label: String, at range: SourceRange, command: String) throws(Diagnostic) {
+        let value = graph.value(root)
+        guard value.isSingleElement else {
+            throw Diagnostic(
+                .error,
+                "\(label) has shape \(Shape.describe(value.shape)), not a scalar: \(command) starts from one number, "
+                    + "such as a loss (use :jacobian for a vector output, or reduce it: sum(\(label)))",
+                at: range)
+        }
+    }
+
+    // MARK: - :explain
+
+    func explainCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let (root, rootLabel, target, targetLabel) = try chainEnds(args, usage: ":explain L w")
+        try requireScalar(root, rootLabel, at: args.words[0].1, command: ":explain")
+        say(explanation(of: root, rootLabel, wrt: target, targetLabel).joined(separator: "\n"))
+    }
+
+    /// ∂root/∂target as the sum over paths of products of local derivatives:
+    /// symbols, formulas, numbers (shapes for tensors), the result.
+    func explanation(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
+        explanationText(of: root, rootLabel, wrt: target, targetLabel).flatMap { $0.split(separator: "\n").map(String.init) }
+    }
+
+    func explanationText(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
+        let head = Session.partial(rootLabel, targetLabel)
+        let (paths, total) = chainPaths(from: root, to: target)
+        let targetValue = graph.value(target)
+        guard total > 0 else {
+            let zero = Printer.value(Tensor.zeros(targetValue.shape))
+            return ["\(head) = \(zero): no path leads from \(rootLabel) to \(targetLabel) (\(rootLabel) does not depend on it)"]
+        }
+        let aliases = self.aliases
+        let seed = Tensor(shape: graph.value(root).shape, scalars: [1])
+        let terms = paths.map { graph.carry(seed, along: $0.edges) }
+        let gradient = (try? graph.backward(from: root))?[target] ?? Tensor.zeros(targetValue.shape)
+
+        func symbols(_ p: ChainPath) -> String {
+            p.factors.map { Session.partial(displayName($0.top, aliases: aliases), displayName($0.bottom, aliases: aliases)) }
+                .joined(separator: " · ")
+        }
+        func formulas(_ p: ChainPath) -> String { p.factors.map { Op.grouped($0.formula) }.joined(separator: " · ") }
+        func numbers(_ p: ChainPath) -> String {
+            p.factors.map { f in
+                if let v = scalarValue(of: f) { return "(\(Format.number(v)))" }
+                let (m, n) = jacobianSize(of: f)
+                return "(\(m)x\(n)\(kind(of: f) == .diagonal ? " diag" : ""))"
+            }.joined(separator: " · ")
+        }
+        func term(_ t: Tensor) -> String { t.isSingleElement ? Format.number(t.scalar) : Shape.describe(t.shape) }
+
+        let more = total > paths.count ? ["(\(total - paths.count) more paths are not shown; the result includes them)"] : []
+        let result = Printer.value(gradient, indent: head.count + 3)
+        let pad = String(repeating: " ", count: head.count)
+        if paths.count == 1 {
+            return ["\(head) = \(symbols(paths[0]))", "\(pad) = \(formulas(paths[0]))", "\(pad) = \(numbers(paths[0]))", "\(pad) = \(result)"] + more
+        }
+        let joined = [paths.map(symbols), paths.map(formulas), paths.map(numbers)].map { $0.joined(separator: "  +  ") }
+        if joined.allSatisfy({ $0.count + head.count < 110 }) {
+            return [
+                "\(head) = \(joined[0])", "\(pad) = \(joined[1])", "\(pad) = \(joined[2])",
+                "\(pad) = \(terms.map(term).joined(separator: " + "))", "\(pad) = \(result)",
+            ] + more
+        }
+        var lines = ["\(head) is a sum over \(total) paths from \(rootLabel) to \(targetLabel):"]
+        for (i, p) in paths.enumerated() {
+            let tag = "  path \(i + 1): "
+            let under = String(repeating: " ", count: tag.count - 2)
+            lines += ["\(tag)\(symbols(p))", "\(under)= \(formulas(p))", "\(under)= \(numbers(p))", "\(under)= \(Printer.value(terms[i], indent: under.count + 2))"]
+        }
+        lines += more
+        lines.append("\(head) = \(terms.count <= 8 ? terms.map(term).joined(separator: " + ") + " = " : "")\(result)")
+        return lines
+    }
+
+    // MARK: - :shapes
+
+    func shapesCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let (root, rootLabel, target, targetLabel) = try chainEnds(args, usage: ":shapes L w")
+        try requireScalar(root, rootLabel, at: args.words[0].1, command: ":shapes")
+        say(shapeChain(of: root, rootLabel, wrt: target, targetLabel).joined(separator: "\n"))
+    }
+
+    /// The chain of Jacobian shapes along each path, the diagonal ones marked,
+    /// and the VJP shapes that backprop carries instead.
+    func shapeChain(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
+        let head = Session.partial(rootLabel, targetLabel)
+        let (paths, total) = chainPaths(from: root, to: target)
+        guard total > 0 else { return ["\(head): no path leads from \(rootLabel) to \(targetLabel) (\(rootLabel) does not depend on it)"] }
+        let aliases = self.aliases
+        let m = graph.value(root).count, n = graph.value(target).count
+        var lines: [String] = []
+        for (i, p) in paths.enumerated() {
+            let chain = p.factors.map { f -> String in
+                let (r, c) = jacobianSize(of: f)
+                return "(\(r)x\(c))"
+            }.joined()
+            lines.append("\(paths.count > 1 ? "path \(i + 1): " : "")\(head) = \(chain) = \(m)x\(n)")
+        }
+        if total > paths.count { lines.append("(\(total - paths.count) more paths, each \(m)x\(n); the gradient sums them)") }
+        var rows: [[String]] = []
+        var seen: Set<String> = []
+        for p in paths {
+            for f in p.factors {
+                let symbol = Session.partial(displayName(f.top, aliases: aliases), displayName(f.bottom, aliases: aliases))
+                guard seen.insert(symbol).inserted else { continue }
+                let (r, c) = jacobianSize(of: f)
+                rows.append(["  " + symbol, "\(r)x\(c)", note(for: f, rows: r, cols: c)])
+            }
+        }
+        lines.append(Session.table(rows))
+        let first = paths[0]
+        let carried = [Shape.describe(graph.value(root).shape)] + first.factors.map { Shape.describe(graph.value($0.bottom).shape) }
+        lines.append("backprop never builds these matrices: it carries one gradient shaped like each node,")
+        lines.append("  " + carried.joined(separator: " → ") + "   (∂\(Session.partialName(rootLabel))/∂· keeps the shape of ·)")
+        return lines
+    }
+
+    /// What to say about one factor's Jacobian in `:shapes`.
+    func note(for f: ChainFactor, rows: Int, cols: Int) -> String {
+        let opName = f.op.map { $0 == .sigmoid ? "σ" : $0.symbol } ?? "identity"
+        switch kind(of: f) {
+        case .identity: return "identity: the gradient passes through unchanged"
+        case .diagonal:
+            return rows == 1 ? "(\(opName) is elementwise)" : "diagonal (\(opName) is elementwise): the VJP multiplies by its \(rows) diagonal entries"
+        case .broadcast: return "broadcast: the VJP sums the gradient over the stretched axes"
+        case .selection: return "selection (zeros and ones): the VJP moves entries"
+        case .zero: return "not differentiated"
+        case .dense: return rows * cols == 1 ? "" : "dense (\(opName))"
+        }
+    }
+}
