@@ -204,7 +204,7 @@ extension Session {
                 return "(\(m)x\(n)\(kind(of: f) == .diagonal ? " diag" : ""))"
             }.joined(separator: " · ")
         }
-        func term(_ t: Tensor) -> String { t.isSingleElement ? Format.number(t.scalar) : Shape.describe(t.shape) }
+        func term(_ t: Tensor) -> String { t.isSingleElement ? Format.number(t.scalar) : Session.inline(t, limit: 4) }
 
         let more = total > paths.count ? ["(\(total - paths.count) more paths are not shown; the result includes them)"] : []
         let result = Printer.value(gradient, indent: head.count + 3)

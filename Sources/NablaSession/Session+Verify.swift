@@ -273,7 +273,7 @@ extension Session {
         let exactText = Printer.value(exact), yours = Printer.value(typed)
         switch j.kind {
         case .correct:
-            return "\(style.ok("✓ correct")): \(title) = \(Printer.value(exact, indent: title.count + 13))"
+            return "\(style.ok("✓ correct")): \(title) = \(Printer.value(exact, indent: title.count + 14))"
         case .close:
             var why: String
             if let d = j.tooFewDigits {

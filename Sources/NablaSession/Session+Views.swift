@@ -283,7 +283,7 @@ extension Session {
         if big {
             var counts: [String: Int] = [:]
             for id in nodes { counts[graph[id].op.isLeaf ? (graph[id].op == .param ? "param" : "input") : graph[id].op.symbol, default: 0] += 1 }
-            let parts = counts.sorted { $0.value > $1.value }.prefix(6).map { "\($0.value) \($0.key)" }
+            let parts = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(6).map { "\($0.value) \($0.key)" }
             lines.append("\(label): \(nodes.count) nodes (\(parts.joined(separator: ", "))); the top \(maxDepth) levels:")
         }
         var drawn: Set<NodeID> = []

@@ -29,6 +29,15 @@ final class Transcript {
         return ok
     }
 
+    /// Runs `body` (lines typed at a prompt, answers to a waiting command) and keeps what it printed.
+    func capture(_ body: (Session) -> Void) {
+        box.out = []
+        box.err = []
+        body(session)
+        out = box.out
+        err = box.err
+    }
+
     /// Runs a script file as `nabla FILE` does.
     @discardableResult
     func runFile(_ path: String) -> Bool {
