@@ -66,6 +66,23 @@ struct Command: Sendable {
     var summary: String
     var example: String
     var name: String { kind.rawValue }
+
+    /// What `:help NAME` adds to the one-line summary.
+    var details: String {
+        switch kind {
+        case .forward: return "Lists every node L depends on, each after its inputs: its text, op, shape and value.\nNames of definitions are folded in: `p = sigmoid(y*z)` is one row."
+        case .step: return "Backprop from L one node at a time: at each node the upstream gradient ∂L/∂node, the local\nderivative of the node with respect to each input (its Jacobian, or only the diagonal for an\nelementwise op), the VJP, and what the input accumulates (+= when a node feeds several others).\nAt a prompt: Enter shows the next node, `a` the rest, `q` leaves and keeps the gradients so far.\nIn a script, or with `:step all L`, every step is printed at once."
+        case .explain: return "∂L/∂w as the chain rule writes it: one product of local derivatives per path from L to w,\nsummed over the paths. Four lines: the symbols, the formulas, the numbers, the result.\nFor tensors the Jacobians' shapes stand in for numbers that would not fit. w may be any node:\n:explain L y*z. A negation is merged into the next factor (∂L/∂p = -1/p for L = -log(p))."
+        case .shapes: return "The m x n shape of every local Jacobian along each path from L to w, and their product:\n∂L/∂W = (1x1)(1x3)(3x3)(3x12) = 1x12. Diagonal Jacobians (elementwise ops) are marked; the last\nline shows the gradient shapes backprop carries instead of building any of these matrices."
+        case .verify: return "Judges a value you computed by hand: `:verify dL/dw1 = -1.48`, `:verify ∂L/∂W = [[..], [..]]`,\nor a forward value, `:verify p = 0.27`. ✓ correct when it matches to the digits you typed (at\nleast 3 significant digits); ≈ close when it is within 5% or rounding intermediate values to 2\nor 3 digits explains the difference (it says which); ✗ wrong otherwise, with the exact value and\nthe :explain derivation. Verify the gradients along the chain (dL/dp, dL/dz, ...) and nabla names\nthe first wrong link."
+        case .graph: return "The graph below L as a tree: each node's text, value and, after a :backward, its gradient.\nA node used twice is drawn once and then named. Graphs over 40 nodes are summarised (node\ncount by op) and drawn 3 levels deep. With no L: the last :backward's, else the newest definition."
+        case .dot: return "Graphviz DOT of the graph below L: values, gradients, params in yellow, L in blue.\nWithout a file the DOT text is printed; `file.dot` writes it; `file.png`, `.svg` or `.pdf` draws it\nwith Graphviz's dot (apt-get install graphviz)."
+        case .exercise: return "A small graph with friendly numbers, printed as definitions; you compute a forward value and two\ngradients by hand and type them one by one (Enter skips, q leaves); each answer is judged as\n:verify does, then the solution is derived. Kinds: neuron (logistic loss), chain (a ReLU unit with\nsquared error), vector (a 2x2 layer). `:exercise chain 12` gives exercise 12 again. Your own\ndefinitions are not touched."
+        case .check: return "For every param, each element is moved by ±h, h = 1e-5·max(1, |x|), and the central difference\nis compared with backprop. A relative error under 1e-5 passes. Large params are sampled (1,000\nelements). Ctrl-C stops a long check."
+        case .update: return "w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows."
+        default: return ""
+        }
+    }
 }
 
 extension Session {

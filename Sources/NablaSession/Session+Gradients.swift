@@ -76,8 +76,8 @@ extension Session {
             let value = graph.value(id)
             let g = state.gradients[id]
             let head = "∂\(of)/∂\(Session.partialName(word)) = "
-            var line = head + Printer.value(g ?? Tensor.zeros(value.shape), indent: head.count)
-            line += "   (shape: \(Shape.describe(value.shape)))"
+            var line = head + style.value(Printer.value(g ?? Tensor.zeros(value.shape), indent: head.count))
+            line += "   " + style.shape("(shape: \(Shape.describe(value.shape)))")
             if g == nil { line += "   \(state.label) does not depend on \(word)" }
             say(line)
         }
@@ -138,7 +138,7 @@ extension Session {
             }
             let ok = r.maxRelativeError < tolerance
             if ok { passed += 1 } else { failed += 1 }
-            var cells = ["  \(ok ? "✓" : "✗") \(name)", Format.printf("%.1e", r.maxRelativeError)]
+            var cells = ["  \(ok ? style.ok("✓") : style.bad("✗")) \(name)", Format.printf("%.1e", r.maxRelativeError)]
             if r.checked < r.total { cells.append("(\(r.checked) of \(r.total) elements sampled)") }
             if !ok {
                 cells.append("at element \(r.worstIndex): backprop \(Format.number(r.analytic)), numeric \(Format.number(r.numeric))")
@@ -195,10 +195,10 @@ extension Session {
         }
         if let problem {
             failed += 1
-            output.out("✗ \(where_): \(left.text) == \(right.text): \(problem)")
+            output.out("\(style.bad("✗")) \(where_): \(left.text) == \(right.text): \(problem)")
         } else {
             passed += 1
-            say("✓ \(left.text) == \(right.text)")
+            say("\(style.ok("✓")) \(left.text) == \(right.text)")
         }
     }
 

@@ -16,8 +16,8 @@ extension Session {
     func help(_ args: CommandArguments) throws(Diagnostic) {
         let topic = args.text.hasPrefix(":") ? String(args.text.dropFirst()) : args.text
         if topic.isEmpty {
-            var lines = ["commands:"]
-            lines.append(Session.table(Session.commands.map { ["  " + $0.usage, $0.summary] }))
+            var lines = ["commands (an example of each; :help NAME gives the usage and the details):"]
+            lines.append(Session.table(Session.commands.map { ["  " + $0.example, $0.summary] }))
             lines.append("functions:")
             lines.append(Session.table(Builtins.all.filter { $0.name != "σ" }.map { ["  " + $0.signature, "e.g. " + $0.example] }))
             lines.append(Session.syntaxHelp)
@@ -26,7 +26,9 @@ extension Session {
             return
         }
         if let command = Session.commandsByName[topic] {
-            say("\(command.usage)\n  \(command.summary)\n  example: \(command.example)")
+            var entry = "\(command.usage)\n  \(command.summary)\n  example: \(command.example)"
+            if !command.details.isEmpty { entry += "\n" + command.details.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") }
+            say(entry)
             return
         }
         if let f = Builtins.byName[topic] {

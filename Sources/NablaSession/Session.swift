@@ -1,3 +1,4 @@
+import Foundation
 import NablaGraph
 import NablaSyntax
 import NablaTensor
@@ -123,7 +124,17 @@ public final class Session {
     }
 
     public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
-        output.err(diagnostic.rendered(in: source ?? currentSource))
+        var text = diagnostic.rendered(in: source ?? currentSource)
+        if colors {
+            let word = "\(diagnostic.severity.rawValue):"
+            let painted = diagnostic.severity.rawValue == "error" ? style.bad(word) : style.close(word)
+            if let r = text.range(of: word) { text.replaceSubrange(r, with: painted) }
+            if let caret = text.range(of: "\n  ", options: .backwards) {
+                let tail = String(text[caret.upperBound...])
+                text = String(text[..<caret.upperBound]) + style.bad(tail)
+            }
+        }
+        output.err(text)
     }
 
     // MARK: - Running statements
@@ -152,7 +163,7 @@ public final class Session {
             try define(name, nameRange: nameRange, isParam: isParam, expr)
         case let .expression(expr):
             let value = try evaluate(expr)
-            say(Printer.value(value))
+            say(style.value(Printer.value(value)))
         case let .seed(n, _):
             random = RandomSource(seed: n)
         case let .command(name, nameRange, arguments, argumentsStart):
@@ -212,7 +223,7 @@ public final class Session {
         version += 1
         if !expr.isLiteral {
             let prefix = "\(name) = "
-            say(prefix + Printer.value(graph.value(root), indent: prefix.count))
+            say(prefix + style.value(Printer.value(graph.value(root), indent: prefix.count)))
         }
     }
 

@@ -13,14 +13,20 @@ final class Terminal {
     let state: URL
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nabla").path
 
-    init(state: URL? = nil) throws {
+    let arguments: String
+    let environment: String
+
+    init(state: URL? = nil, arguments: String = "", environment: String = "") throws {
         self.state = state ?? FileManager.default.temporaryDirectory.appendingPathComponent("nabla-state-\(UUID().uuidString)")
+        self.arguments = arguments
+        self.environment = environment
         try start()
     }
 
     /// Starts nabla in a shell that reports how it ended and whether the terminal still echoes.
     func start() throws {
-        let script = "XDG_STATE_HOME='\(state.path)' '\(binary)'; echo \"EXITED $?\"; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 30"
+        // The test runner may set NO_COLOR; each terminal gets exactly the environment a test asks for.
+        let script = "env -u NO_COLOR \(environment) XDG_STATE_HOME='\(state.path)' '\(binary)' \(arguments); echo \"EXITED $?\"; stty -a | tr ' ' '\\n' | grep -x -e echo -e -echo; sleep 30"
         try tmux(["new-session", "-d", "-s", name, "-x", "100", "-y", "40", "sh", "-c", script])
         try waitFor("nabla>")  // capture-pane drops trailing spaces
     }
@@ -62,6 +68,9 @@ final class Terminal {
     func line(_ text: String) throws { try send(text, "Enter") }
 
     var screen: String { (try? tmux(["capture-pane", "-p", "-t", name])) ?? "" }
+
+    /// The screen with its colours, as ANSI escapes.
+    var colouredScreen: String { (try? tmux(["capture-pane", "-p", "-e", "-t", name])) ?? "" }
 
     /// Waits until the screen contains `text` `count` times (up to 10 s).
     @discardableResult
@@ -181,5 +190,44 @@ struct TerminalTests {
         try t.line(":expect W[0, 0] == W[0, 0] + 0")
         try t.line("1 + 1")
         try t.waitFor("\n2\n")
+    }
+
+    @Test(":step at a prompt: Enter shows the next node, q leaves with the gradients so far")
+    func stepInteractive() throws {
+        let t = try Terminal()
+        for line in ["x1 = 2", "x2 = 1", "y = 1", "param w1 = -1", "param w2 = 1", "z = w1*x1 + w2*x2", "p = sigmoid(y*z)", "L = -log(p)"] {
+            try t.line(line)
+        }
+        try t.waitFor("L = 1.31326")
+        try t.line(":step L")
+        try t.waitFor("step 1 of 7")
+        try t.waitFor("step (Enter: next, a: all, q: leave)>")
+        try t.send("Enter")
+        try t.waitFor("step 2 of 7: log(p)")
+        try t.send("Enter")
+        try t.waitFor("step 3 of 7: p = sigmoid(y*z)")
+        try t.line("q")
+        try t.waitFor("left after 3 of 7 steps")
+        try t.line(":grad p")
+        try t.waitFor("∂L/∂p = -3.71828")
+        try t.line(":backward L")
+        try t.line(":grad w1")
+        try t.waitFor("∂L/∂w1 = -1.46212")
+    }
+
+    @Test("colour on a terminal; --no-color and NO_COLOR turn it off")
+    func colour() throws {
+        let on = try Terminal()
+        try on.line(":expect 1 + 1 == 2")
+        try on.waitFor("✓ 1 + 1 == 2")
+        #expect(on.colouredScreen.contains("\u{1B}[32m✓"))
+        on.close()
+        for (arguments, environment) in [("--no-color", ""), ("", "NO_COLOR=1")] {
+            let off = try Terminal(arguments: arguments, environment: environment)
+            try off.line(":expect 1 + 1 == 2")
+            try off.waitFor("✓ 1 + 1 == 2")
+            #expect(!off.colouredScreen.contains("\u{1B}[32m"), "\(arguments) \(environment)")
+            off.close()
+        }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import NablaSession
+@testable import NablaSession
 import Testing
 
 @Suite("Commands")
@@ -93,11 +93,15 @@ struct CommandTests {
     func help() {
         let t = Transcript()
         t.run(":help")
-        for word in [":backward L", ":expect expr == value [tol t]", "sigmoid(x), σ(x)", "cross_entropy(logits, class)", "grad(L, w)"] {
+        // Every command and every function appears, each with an example.
+        for command in Session.commands {
+            #expect(t.stdout.contains("  \(command.example) "), "\(command.name)")
+        }
+        for word in ["sigmoid(x), σ(x)", "cross_entropy(logits, class)", "grad(L, w)", "e.g. σ(y*z)"] {
             #expect(t.stdout.contains(word), "\(word)")
         }
         t.run(":help update")
-        #expect(t.out == [":update [lr=0.1] [opt=sgd]\n  one SGD step on every param: w -= lr · ∂L/∂w\n  example: :update lr=0.25"])
+        #expect(t.out == [":update [lr=0.1] [opt=sgd]\n  one SGD step on every param: w -= lr · ∂L/∂w\n  example: :update lr=0.25\n  w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows."])
         #expect(!t.run(":help sigmod"))
         #expect(t.err.first?.contains("did you mean 'sigmoid'?") == true)
     }
