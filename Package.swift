@@ -11,7 +11,8 @@ let package = Package(
         .target(name: "NablaTensor"),
         .target(name: "NablaGraph", dependencies: ["NablaTensor"]),
         .target(name: "NablaSyntax"),
-        .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax"]),
+        .target(name: "NablaNN", dependencies: ["NablaTensor"]),
+        .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
         .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit"]),
 
         // MARK: - C, walled off: libedit's variadic API and the SIGINT flag
@@ -26,6 +27,7 @@ let package = Package(
         .testTarget(name: "NablaTensorTests", dependencies: ["NablaTensor", "NablaTestSupport"]),
         .testTarget(name: "NablaGraphTests", dependencies: ["NablaGraph", "NablaTestSupport"]),
         .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
+        .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "NablaTestSupport"]),
         .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport"]),
         .testTarget(name: "NablaCLITests", dependencies: ["nabla"]),
         .testTarget(name: "NablaREPLTests", dependencies: ["nabla"]),

@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NablaTensor
+
+/// A data set: one sample per row of `x`, its target in the same row of `y`.
+///
+/// Two classes: `y` is a column [N, 1] of 0/1 (or −1/+1 with `pm1`), so that
+/// `bce(P, Y)` with `P` of shape [N, 1] compares row by row. More classes:
+/// `y` is a vector [N] of class indices, as `cross_entropy(logits, Y)` takes.
+/// Regression: `y` is a column [N, 1] of numbers.
+public struct Dataset: Sendable {
+    public var x: Tensor
+    public var y: Tensor
+    /// How many classes (nil for regression).
+    public var classes: Int?
+    public var name: String
+
+    public init(x: Tensor, y: Tensor, classes: Int?, name: String) {
+        self.x = x
+        self.y = y
+        self.classes = classes
+        self.name = name
+    }
+
+    public var count: Int { x.rows }
+    public var features: Int { x.cols }
+
+    /// The rows `indices`, in that order.
+    public func rows(_ indices: some Collection<Int>) -> Dataset {
+        Dataset(x: x.selectRows(indices), y: y.selectRows(indices), classes: classes, name: name)
+    }
+
+    /// Labels −1/+1 instead of 0/1 (for the perceptron's sign, hinge and logistic losses).
+    public func plusMinusOne() -> Dataset {
+        var d = self
+        if classes == 2 { d.y = y.map { $0 > 0.5 ? 1 : -1 } }
+        return d
+    }
+
+    /// Shuffled with `random`, then cut into train / validation / test by the given fractions.
+    public func split(validation: Double, test: Double, random: inout RandomSource) -> (train: Dataset, validation: Dataset, test: Dataset) {
+        var order = Array(0..<count)
+        random.shuffle(&order)
+        let nTest = Int((Double(count) * test).rounded())
+        let nVal = Int((Double(count) * validation).rounded())
+        let nTrain = Swift.max(count - nTest - nVal, 0)
+        return (rows(order[0..<nTrain]), rows(order[nTrain..<nTrain + nVal]), rows(order[(nTrain + nVal)...]))
+    }
+
+    // MARK: - The course's toy sets
+
+    /// AND, OR, XOR: the four rows of a truth table.
+    public static func truthTable(_ name: String) -> Dataset? {
+        let inputs: [[Double]] = [[0, 0], [0, 1], [1, 0], [1, 1]]
+        let outputs: [Double]
+        switch name {
+        case "and": outputs = [0, 0, 0, 1]
+        case "or": outputs = [0, 1, 1, 1]
+        case "xor": outputs = [0, 1, 1, 0]
+        case "nand": outputs = [1, 1, 1, 0]
+        default: return nil
+        }
+        return Dataset(x: Tensor(rows: inputs), y: Tensor(shape: [4, 1], scalars: outputs), classes: 2, name: name)
+    }
+
+    /// Two Gaussian blobs, centred at (−1.5, −1.5) and (1.5, 1.5), σ = `noise` (linearly separable for small noise).
+    public static func blobs(_ n: Int, noise: Double, random: inout RandomSource) -> Dataset {
+        twoClass(n, name: "blobs", random: &random) { label, r in
+            let c = label == 1 ? 1.5 : -1.5
+            return [c + noise * r.normal(), c + noise * r.normal()]
+        }
+    }
+
+    /// Two concentric circles (radius 1 for class 0, 0.5 for class 1) with noise.
+    public static func circles(_ n: Int, noise: Double, random: inout RandomSource) -> Dataset {
+        twoClass(n, name: "circles", random: &random) { label, r in
+            let angle = 2 * Double.pi * r.uniform()
+            let radius = label == 1 ? 0.5 : 1.0
+            return [radius * cos(angle) + noise * r.normal(), radius * sin(angle) + noise * r.normal()]
+        }
+    }
+
+    /// Two interleaving half circles (scikit-learn's make_moons) with noise.
+    public static func moons(_ n: Int, noise: Double, random: inout RandomSource) -> Dataset {
+        twoClass(n, name: "moons", random: &random) { label, r in
+            let t = Double.pi * r.uniform()
+            let p = label == 0 ? [cos(t), sin(t)] : [1 - cos(t), 0.5 - sin(t)]
+            return [p[0] + noise * r.normal(), p[1] + noise * r.normal()]
+        }
+    }
+
+    /// `k` interleaved spiral arms (CS231n's spiral data), n points in all; y holds class indices.
+    public static func spirals(_ n: Int, classes k: Int, noise: Double, random: inout RandomSource) -> Dataset {
+        var xs: [Double] = []
+        var ys: [Double] = []
+        for i in 0..<n {
+            let c = i % k
+            let t = Double(i / k) / Double(Swift.max(n / k, 1))
+            let radius = t
+            let angle = Double(c) * 4 + t * 4 + noise * r(&random)
+            xs += [radius * sin(angle), radius * cos(angle)]
+            ys.append(Double(c))
+        }
+        let x = Tensor(shape: [n, 2], scalars: xs)
+        if k == 2 { return Dataset(x: x, y: Tensor(shape: [n, 1], scalars: ys), classes: 2, name: "spirals") }
+        return Dataset(x: x, y: Tensor(shape: [n], scalars: ys), classes: k, name: "spirals")
+    }
+
+    private static func r(_ random: inout RandomSource) -> Double { random.normal() }
+
+    /// y = sin(x) + noise for x uniform on [−3, 3]: a 1-D regression set.
+    public static func regression(_ n: Int, noise: Double, random: inout RandomSource) -> Dataset {
+        var xs: [Double] = [], ys: [Double] = []
+        for _ in 0..<n {
+            let x = -3 + 6 * random.uniform()
+            xs.append(x)
+            ys.append(sin(x) + noise * random.normal())
+        }
+        return Dataset(x: Tensor(shape: [n, 1], scalars: xs), y: Tensor(shape: [n, 1], scalars: ys), classes: nil, name: "regression")
+    }
+
+    /// n points, half of each class (alternating), drawn by `point(label, random)`.
+    static func twoClass(_ n: Int, name: String, random: inout RandomSource, point: (Int, inout RandomSource) -> [Double]) -> Dataset {
+        var xs: [Double] = [], ys: [Double] = []
+        for i in 0..<n {
+            let label = i % 2
+            xs += point(label, &random)
+            ys.append(Double(label))
+        }
+        return Dataset(x: Tensor(shape: [n, 2], scalars: xs), y: Tensor(shape: [n, 1], scalars: ys), classes: 2, name: name)
+    }
+}
+
+/// A problem in a data file, with where it is.
+public struct DataError: Error, Sendable, Equatable {
+    public var message: String
+    public var line: Int?
+    public var column: Int?
+
+    public init(_ message: String, line: Int? = nil, column: Int? = nil) {
+        self.message = message
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String {
+        var place = ""
+        if let line { place = "line \(line)" + (column.map { ", column \($0)" } ?? "") + ": " }
+        return place + message
+    }
+}
+
+extension Dataset {
+    /// A CSV file: one sample per line, numbers separated by commas, the last
+    /// column the target. A first line that is not numbers is a header. Whole
+    /// non-negative targets with at most 20 distinct values are classes.
+    public static func csv(_ text: String, name: String) throws(DataError) -> Dataset {
+        var rows: [[Double]] = []
+        var width: Int?
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            var values: [Double] = []
+            var column = 1
+            for cell in cells {
+                let trimmed = cell.trimmingSpaces
+                guard let v = Double(trimmed), v.isFinite else {
+                    if rows.isEmpty && width == nil && i == 0 { break }  // a header
+                    throw DataError(trimmed.isEmpty ? "an empty cell" : "'\(trimmed)' is not a number", line: i + 1, column: column)
+                }
+                values.append(v)
+                column += cell.count + 1
+            }
+            if values.isEmpty && rows.isEmpty && width == nil && i == 0 {
+                width = cells.count
+                continue
+            }
+            guard values.count >= 2 else {
+                throw DataError("a row needs at least 2 columns (features, then the target)", line: i + 1, column: 1)
+            }
+            if let w = width, values.count != w {
+                throw DataError("\(values.count) columns, but the first row has \(w)", line: i + 1, column: 1)
+            }
+            width = values.count
+            rows.append(values)
+        }
+        guard let w = width, !rows.isEmpty else { throw DataError("no data rows (an empty file?)") }
+        let n = rows.count
+        let x = Tensor(shape: [n, w - 1], scalars: rows.flatMap { $0.dropLast() })
+        let targets = rows.map { $0[w - 1] }
+        let distinct = Set(targets)
+        let isClasses = distinct.count <= 20 && targets.allSatisfy { $0 >= 0 && $0 == $0.rounded() }
+        guard isClasses else {
+            return Dataset(x: x, y: Tensor(shape: [n, 1], scalars: targets), classes: nil, name: name)
+        }
+        let k = Int(distinct.max() ?? 1) + 1
+        if k <= 2 { return Dataset(x: x, y: Tensor(shape: [n, 1], scalars: targets), classes: 2, name: name) }
+        return Dataset(x: x, y: Tensor(shape: [n], scalars: targets), classes: k, name: name)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}
+
+extension Tensor {
+    /// The rows `indices` of a matrix (or entries of a vector), in that order.
+    public func selectRows(_ indices: some Collection<Int>) -> Tensor {
+        let width = rank == 2 ? shape[1] : 1
+        var out: [Double] = []
+        out.reserveCapacity(indices.count * width)
+        for i in indices { out.append(contentsOf: scalars[i * width..<(i + 1) * width]) }
+        return Tensor(shape: rank == 2 ? [indices.count, width] : [indices.count], scalars: out)
+    }
+}
+
+extension RandomSource {
+    /// Fisher–Yates.
+    public mutating func shuffle<T>(_ a: inout [T]) {
+        guard a.count > 1 else { return }
+        for i in stride(from: a.count - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            a.swapAt(i, j)
+        }
+    }
+}

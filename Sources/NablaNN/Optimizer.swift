@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NablaTensor
+
+/// The optimizers of the course, written as the course writes them
+/// (Géron, *Hands-On Machine Learning*, ch. 11; g = ∇J(θ), η the learning rate):
+///
+/// | optimizer | update |
+/// | --- | --- |
+/// | sgd | θ ← θ − η g |
+/// | momentum | m ← β m − η g;  θ ← θ + m |
+/// | nesterov | m ← β m − η ∇J(θ + β m);  θ ← θ + m |
+/// | adagrad | s ← s + g ⊗ g;  θ ← θ − η g ⊘ √(s + ε) |
+/// | rmsprop | s ← ρ s + (1 − ρ) g ⊗ g;  θ ← θ − η g ⊘ √(s + ε) |
+/// | adam | m ← β1 m − (1 − β1) g;  s ← β2 s + (1 − β2) g ⊗ g;  m̂ = m / (1 − β1ᵗ);  ŝ = s / (1 − β2ᵗ);  θ ← θ + η m̂ ⊘ √(ŝ + ε) |
+///
+/// Weight decay (L2) adds λ θ to g before the update (the gradient of λ/2 ‖θ‖²).
+public enum OptimizerKind: String, CaseIterable, Sendable {
+    case sgd, momentum, nesterov, adagrad, rmsprop, adam
+}
+
+/// An optimizer's settings.
+public struct OptimizerSettings: Sendable, Equatable {
+    public var kind: OptimizerKind
+    public var lr: Double
+    /// β for momentum and Nesterov, β1 for Adam.
+    public var beta1: Double
+    /// β2 for Adam, ρ for RMSProp.
+    public var beta2: Double
+    public var epsilon: Double
+    /// λ of the L2 penalty (weight decay).
+    public var decay: Double
+
+    public init(kind: OptimizerKind, lr: Double, beta1: Double? = nil, beta2: Double? = nil, epsilon: Double = 1e-7, decay: Double = 0) {
+        self.kind = kind
+        self.lr = lr
+        self.beta1 = beta1 ?? 0.9
+        self.beta2 = beta2 ?? (kind == .rmsprop ? 0.9 : 0.999)
+        self.epsilon = epsilon
+        self.decay = decay
+    }
+
+    /// The update rule as text, for `:opt`.
+    public var formula: String {
+        switch kind {
+        case .sgd: return "θ ← θ − η g"
+        case .momentum: return "m ← β m − η g;  θ ← θ + m   (β = \(beta1))"
+        case .nesterov: return "m ← β m − η ∇J(θ + β m);  θ ← θ + m   (β = \(beta1))"
+        case .adagrad: return "s ← s + g⊗g;  θ ← θ − η g ⊘ √(s + ε)   (ε = \(epsilon))"
+        case .rmsprop: return "s ← ρ s + (1−ρ) g⊗g;  θ ← θ − η g ⊘ √(s + ε)   (ρ = \(beta2), ε = \(epsilon))"
+        case .adam:
+            return "m ← β1 m − (1−β1) g;  s ← β2 s + (1−β2) g⊗g;  m̂ = m/(1−β1ᵗ);  ŝ = s/(1−β2ᵗ);  θ ← θ + η m̂ ⊘ √(ŝ + ε)   "
+                + "(β1 = \(beta1), β2 = \(beta2), ε = \(epsilon))"
+        }
+    }
+}
+
+/// What an optimizer keeps per param between steps.
+public struct OptimizerSlot: Sendable, Equatable {
+    /// Momentum / Nesterov velocity, or Adam's first moment.
+    public var m: [Double]
+    /// AdaGrad / RMSProp / Adam's second moment.
+    public var s: [Double]
+    /// Steps taken (Adam's t).
+    public var t: Int
+    /// Adam's bias-corrected moments after the last step (for `:opt`).
+    public var mHat: [Double]
+    public var sHat: [Double]
+
+    public init(count: Int) {
+        m = [Double](repeating: 0, count: count)
+        s = [Double](repeating: 0, count: count)
+        t = 0
+        mHat = []
+        sHat = []
+    }
+}
+
+extension OptimizerSettings {
+    /// Whether the gradient must be taken at the look-ahead point θ + β m (Nesterov).
+    public var needsLookahead: Bool { kind == .nesterov }
+
+    /// The look-ahead point θ + β m for Nesterov (θ itself for the others).
+    public func lookahead(_ theta: [Double], _ slot: OptimizerSlot) -> [Double] {
+        guard kind == .nesterov else { return theta }
+        return zip(theta, slot.m).map { $0 + beta1 * $1 }
+    }
+
+    /// One step: the new θ, with the slot updated. `g` is ∇J at θ (at θ + β m for Nesterov);
+    /// `lr` overrides η (a schedule's value for this step).
+    public func step(_ theta: [Double], gradient g: [Double], slot: inout OptimizerSlot, lr: Double? = nil) -> [Double] {
+        let eta = lr ?? self.lr
+        var out = theta
+        slot.t += 1
+        for i in 0..<theta.count {
+            let gi = g[i] + decay * theta[i]
+            switch kind {
+            case .sgd:
+                out[i] = theta[i] - eta * gi
+            case .momentum, .nesterov:
+                slot.m[i] = beta1 * slot.m[i] - eta * gi
+                out[i] = theta[i] + slot.m[i]
+            case .adagrad:
+                slot.s[i] += gi * gi
+                out[i] = theta[i] - eta * gi / (slot.s[i] + epsilon).squareRoot()
+            case .rmsprop:
+                slot.s[i] = beta2 * slot.s[i] + (1 - beta2) * gi * gi
+                out[i] = theta[i] - eta * gi / (slot.s[i] + epsilon).squareRoot()
+            case .adam:
+                slot.m[i] = beta1 * slot.m[i] - (1 - beta1) * gi
+                slot.s[i] = beta2 * slot.s[i] + (1 - beta2) * gi * gi
+            }
+        }
+        if kind == .adam {
+            let c1 = 1 - pow(beta1, Double(slot.t)), c2 = 1 - pow(beta2, Double(slot.t))
+            slot.mHat = slot.m.map { $0 / c1 }
+            slot.sHat = slot.s.map { $0 / c2 }
+            for i in 0..<theta.count { out[i] = theta[i] + eta * slot.mHat[i] / (slot.sHat[i] + epsilon).squareRoot() }
+        }
+        return out
+    }
+}

@@ -1,0 +1,144 @@
+import NablaNN
+import NablaTensor
+import Testing
+
+/// Two steps of an optimizer on J(θ) = θ², θ0 = 1 (so g = 2θ), lr 0.1.
+func twoSteps(_ settings: OptimizerSettings) -> (Double, Double) {
+    var slot = OptimizerSlot(count: 1)
+    var theta = [1.0]
+    var out: [Double] = []
+    for _ in 0..<2 {
+        let at = settings.lookahead(theta, slot)
+        theta = settings.step(theta, gradient: [2 * at[0]], slot: &slot)
+        out.append(theta[0])
+    }
+    return (out[0], out[1])
+}
+
+@Suite("Optimizers, schedules, initializers, data")
+struct NNTests {
+    // By hand from the formulas (θ0 = 1, g = 2θ, η = 0.1, β = 0.9, ρ = 0.9, β2 = 0.999, ε = 1e-7):
+    // sgd:      θ1 = 1 - 0.1·2 = 0.8;             θ2 = 0.8 - 0.1·1.6 = 0.64
+    // momentum: m1 = -0.2, θ1 = 0.8;               m2 = 0.9·(-0.2) - 0.1·1.6 = -0.34, θ2 = 0.46
+    // nesterov: m1 = -0.2, θ1 = 0.8;               look-ahead 0.8 + 0.9·(-0.2) = 0.62, g = 1.24,
+    //           m2 = -0.18 - 0.124 = -0.304, θ2 = 0.496
+    // adagrad:  s1 = 4, θ1 = 1 - 0.2/√4 = 0.9;     s2 = 4 + 1.8² = 7.24, θ2 = 0.9 - 0.18/√7.24 = 0.833104
+    // rmsprop:  s1 = 0.4, θ1 = 1 - 0.2/√0.4 = 0.683772;  s2 = 0.36 + 0.1·1.367544² = 0.547018,
+    //           θ2 = 0.683772 - 0.1367544/√0.547018 = 0.498871
+    // adam:     m1 = -0.2, s1 = 0.004, m̂ = -2, ŝ = 4, θ1 = 1 - 0.1·2/2 = 0.9;
+    //           m2 = -0.18 - 0.18 = -0.36, s2 = 0.003996 + 0.00324 = 0.007236,
+    //           m̂ = -0.36/0.19, ŝ = 0.007236/0.001999, θ2 = 0.9 - 0.1·1.894737/1.902580 = 0.800412
+    @Test("every optimizer's first two steps match the hand computation", arguments: [
+        (OptimizerKind.sgd, 0.8, 0.64),
+        (.momentum, 0.8, 0.46),
+        (.nesterov, 0.8, 0.496),
+        (.adagrad, 0.9, 0.8331035),
+        (.rmsprop, 0.6837723, 0.4988707),
+        (.adam, 0.9, 0.8004122),
+    ] as [(OptimizerKind, Double, Double)])
+    func optimizers(kind: OptimizerKind, first: Double, second: Double) {
+        let (a, b) = twoSteps(OptimizerSettings(kind: kind, lr: 0.1))
+        #expect(abs(a - first) < 1e-6, "\(kind) step 1: \(a)")
+        #expect(abs(b - second) < 1e-6, "\(kind) step 2: \(b)")
+    }
+
+    @Test("weight decay adds λθ to the gradient: one SGD step with λ = 0.5 from θ = 1, g = 2 gives 1 - 0.1·2.5 = 0.75")
+    func weightDecay() {
+        var slot = OptimizerSlot(count: 1)
+        let theta = OptimizerSettings(kind: .sgd, lr: 0.1, decay: 0.5).step([1], gradient: [2], slot: &slot)
+        #expect(abs(theta[0] - 0.75) < 1e-12)
+    }
+
+    // η0 = 0.1 over 100 epochs. power s = 10: 0.1/(1 + t/10); exponential s = 20: 0.1·0.1^(t/20);
+    // piecewise 5:0.01,10:0.001; 1cycle up to 1: 0.1 → 1 over epochs 0..45, back to 0.1 at 90, then → 0.0001 at 99.
+    @Test("every schedule's learning rates", arguments: [
+        ("power:10", 0, 0.1), ("power:10", 10, 0.05), ("power:10", 30, 0.025), ("power:10:2", 10, 0.025),
+        ("exponential:20", 0, 0.1), ("exponential:20", 20, 0.01), ("exponential:20", 40, 0.001),
+        ("piecewise:5:0.01,10:0.001", 4, 0.1), ("piecewise:5:0.01,10:0.001", 5, 0.01), ("piecewise:5:0.01,10:0.001", 50, 0.001),
+        ("1cycle:1", 0, 0.1), ("1cycle:1", 45, 1.0), ("1cycle:1", 90, 0.1), ("1cycle:1", 99, 0.0001),
+        ("1cycle:1", 22, 0.1 + 0.9 * 22 / 45),
+    ] as [(String, Int, Double)])
+    func schedules(text: String, epoch: Int, rate: Double) throws {
+        let s = try #require(Schedule.parse(text))
+        #expect(abs(s.rate(0.1, epoch: epoch, of: 100) - rate) < 1e-12, "\(text) at \(epoch)")
+    }
+
+    @Test("schedules that do not parse", arguments: ["power", "power:0", "exponential:-1", "piecewise:", "piecewise:5", "warp:3"])
+    func badSchedules(text: String) {
+        #expect(Schedule.parse(text) == nil)
+    }
+
+    // A [400, 300] matrix: 120,000 samples; the sample variance's standard error is about
+    // σ²·√(2/n) = 0.4% of σ², so 3% bounds are loose yet would catch a wrong formula.
+    @Test("every initializer's sample mean and variance", arguments: [
+        ("lecun", 1.0 / 400), ("lecun_uniform", 1.0 / 400), ("glorot", 2.0 / 700), ("glorot_uniform", 2.0 / 700),
+        ("he", 2.0 / 400), ("he_uniform", 2.0 / 400), ("normal:0.01", 0.0001),
+    ] as [(String, Double)])
+    func initializers(text: String, variance: Double) throws {
+        let initializer = try #require(Initializer.parse(text))
+        var random = RandomSource(seed: 7)
+        let w = try initializer.weights(fanIn: 400, fanOut: 300, random: &random)
+        #expect(w.shape == [400, 300])
+        let n = Double(w.count)
+        let mean = w.scalars.reduce(0, +) / n
+        let v = w.scalars.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+        #expect(abs(mean) < 4 * (variance / n).squareRoot(), "\(text) mean \(mean)")
+        #expect(abs(v / variance - 1) < 0.03, "\(text) variance \(v), expected \(variance)")
+        if text.hasSuffix("uniform") {
+            let r = (3 * variance).squareRoot()
+            #expect(w.scalars.allSatisfy { abs($0) <= r })
+        }
+    }
+
+    @Test("constant init gives every weight the same value")
+    func constantInit() throws {
+        var random = RandomSource(seed: 1)
+        let w = try #require(Initializer.parse("constant:0.5")).weights(fanIn: 2, fanOut: 3, random: &random)
+        #expect(w.scalars == [0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    }
+
+    @Test("truth tables, splits and shuffles")
+    func data() throws {
+        let xor = try #require(Dataset.truthTable("xor"))
+        #expect(xor.x.scalars == [0, 0, 0, 1, 1, 0, 1, 1])
+        #expect(xor.y.scalars == [0, 1, 1, 0])
+        var random = RandomSource(seed: 3)
+        let moons = Dataset.moons(200, noise: 0.1, random: &random)
+        #expect(moons.x.shape == [200, 2] && moons.y.shape == [200, 1])
+        #expect(moons.y.scalars.reduce(0, +) == 100)
+        let (train, val, test) = moons.split(validation: 0.2, test: 0.1, random: &random)
+        #expect(train.count == 140 && val.count == 40 && test.count == 20)
+        // A split is a permutation: every sample lands in exactly one part.
+        let all = (train.x.scalars + val.x.scalars + test.x.scalars).sorted()
+        #expect(all == moons.x.scalars.sorted())
+        let spirals = Dataset.spirals(300, classes: 3, noise: 0.2, random: &random)
+        #expect(spirals.y.shape == [300] && Set(spirals.y.scalars) == [0, 1, 2])
+    }
+
+    @Test("CSV: header, classes or regression targets")
+    func csv() throws {
+        let d = try Dataset.csv("x1,x2,label\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n", name: "xor.csv")
+        #expect(d.x.shape == [4, 2] && d.y.shape == [4, 1] && d.classes == 2)
+        let r = try Dataset.csv("1.5,2.25\n2,4\n", name: "r.csv")
+        #expect(r.classes == nil && r.y.scalars == [2.25, 4])
+        let k = try Dataset.csv("1,0\n2,1\n3,2\n", name: "k.csv")
+        #expect(k.classes == 3 && k.y.shape == [3])
+    }
+
+    @Test("CSV errors name the line and column", arguments: [
+        ("", "no data rows (an empty file?)"),
+        ("a,b,c\n", "no data rows (an empty file?)"),
+        ("1,2,3\n4,5\n", "line 2, column 1: 2 columns, but the first row has 3"),
+        ("1,2,3\n4,x,6\n", "line 2, column 3: 'x' is not a number"),
+        ("1,2,3\n4,,6\n", "line 2, column 3: an empty cell"),
+        ("5\n", "line 1, column 1: a row needs at least 2 columns (features, then the target)"),
+    ] as [(String, String)])
+    func csvErrors(text: String, message: String) {
+        #expect(throws: DataError.self) { try Dataset.csv(text, name: "f.csv") }
+        do {
+            _ = try Dataset.csv(text, name: "f.csv")
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+}
