@@ -54,6 +54,7 @@ extension Op {
         case .name, .vec, .reshape: return .identity
         case .transpose, .index, .stack: return .selection
         case .gradient, .jacobian: return .zero
+        case .dropout: return i == 0 ? .diagonal : .zero
         case .crossEntropy where i == 1 && inputShapes[1] != inputShapes[0]: return .zero
         default: return .dense
         }
@@ -81,6 +82,8 @@ extension Op {
             return ["1"]
         case .gradient, .jacobian:
             return ["0", "0"]
+        case let .dropout(rate):
+            return ["mask/\(1 - rate) (the kept elements; 1 in evaluation)", "0"]
         case .matmul:
             let (ra, rb) = (shapes[0].count, shapes[1].count)
             switch (ra, rb) {

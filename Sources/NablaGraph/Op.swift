@@ -24,11 +24,17 @@ public enum Op: Sendable, Hashable {
 
     // MARK: - Unary elementwise
     case neg, exp, log, sqrt, abs, sigmoid, tanh, relu, softplus, step, sin, cos
+    /// LeCun's scaled tanh, `1.7159 tanh(2x/3)`.
+    case scaledTanh
 
     // MARK: - Binary elementwise (with broadcasting)
     case add, sub, mul, div, pow, maximum, minimum
     /// `leaky_relu(x, a)`: x where x > 0, a*x elsewhere.
     case leakyRelu
+    /// `dropout(x, p)`: inputs x and a mask seed (a hidden constant). In training the seed is
+    /// a number ≥ 0 and each element is kept with probability 1 - p and scaled by 1/(1 - p)
+    /// (inverted dropout); the seed -1 means evaluation: the identity.
+    case dropout(rate: Double)
 
     // MARK: - Linear algebra
     /// `a @ b`: matrix-matrix, matrix-vector, vector-matrix, vector-vector (dot).
@@ -86,10 +92,10 @@ extension Op {
     public var arity: Int? {
         switch self {
         case .constant, .param: return 0
-        case .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+        case .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .scaledTanh,
             .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .softmax, .logSoftmax:
             return 1
-        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul, .dot,
+        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul, .dot, .dropout,
             .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian:
             return 2
         case .stack: return nil
@@ -118,6 +124,8 @@ extension Op {
         case .maximum: return "max"
         case .minimum: return "min"
         case .leakyRelu: return "leaky_relu"
+        case .scaledTanh: return "scaled_tanh"
+        case .dropout: return "dropout"
         case .logSoftmax: return "log_softmax"
         case .crossEntropy: return "cross_entropy"
         case .logisticLoss: return "logistic_loss"
@@ -181,6 +189,11 @@ extension Op {
         case .step: return UnaryRule(f: { $0 >= 0 ? 1 : 0 }, df: { _, _ in 0 }, text: { _ in "0" })
         case .sin: return UnaryRule(f: { scalarSin($0) }, df: { x, _ in scalarCos(x) }, text: { "cos(\($0))" })
         case .cos: return UnaryRule(f: { scalarCos($0) }, df: { x, _ in -scalarSin(x) }, text: { "-sin(\($0))" })
+        case .scaledTanh:
+            return UnaryRule(
+                f: { 1.7159 * scalarTanh($0 * 2 / 3) },
+                df: { _, y in 1.7159 * 2 / 3 * (1 - (y / 1.7159) * (y / 1.7159)) },
+                text: { "1.14393(1-tanh²(2\(wrap($0))/3))" })
         default: return nil
         }
     }
@@ -270,6 +283,8 @@ extension Op {
             return x[0]
         case .matmul:
             return try Tensor.matmul(x[0], x[1])
+        case let .dropout(rate):
+            return x[0].droppedOut(rate: rate, seed: x[1].scalars.first ?? -1)
         case .dot:
             guard x[0].shape == x[1].shape else { throw .shapeMismatch(op: "dot", x[0].shape, x[1].shape) }
             return Tensor(zip(x[0].scalars, x[1].scalars).reduce(0) { $0 + $1.0 * $1.1 })
@@ -341,6 +356,28 @@ extension Op {
             offset += i * strides[axis]
         }
         return (offset, Array(shape.dropFirst(indices.count)))
+    }
+}
+
+extension Tensor {
+    /// Inverted dropout with a mask drawn from `seed` (counter-based, so the VJP
+    /// redraws the same mask): each element kept with probability 1 - rate and
+    /// scaled by 1/(1 - rate). A negative seed is evaluation mode: unchanged.
+    func droppedOut(rate: Double, seed: Double) -> Tensor {
+        guard seed >= 0, rate > 0 else { return self }
+        guard rate < 1 else { return Tensor.zeros(shape) }
+        let base = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15
+        let scale = 1 / (1 - rate)
+        var out = scalars
+        for i in 0..<out.count {
+            var z = base &+ UInt64(i) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let u = Double(z >> 11) / Double(1 << 53)
+            out[i] = u < rate ? 0 : out[i] * scale
+        }
+        return Tensor(shape: shape, scalars: out)
     }
 }
 
@@ -440,6 +477,8 @@ extension Op {
             return [gA.reshaped(a.shape), gB.reshaped(b.shape)]
         case .dot:
             return [x[1].map { $0 * g.scalar }, x[0].map { $0 * g.scalar }]
+        case let .dropout(rate):
+            return [g.droppedOut(rate: rate, seed: x[1].scalars.first ?? -1), nil]
         case .transpose:
             return [g.transposed.reshaped(x[0].shape)]
         case let .sum(axis), let .mean(axis):

@@ -15,6 +15,14 @@ struct Builtin: Sendable {
         case reshape
         /// `zeros(dims...)` and friends: a constant made once, at definition time.
         case builder(Builder)
+        /// `sigmoid(x)` or `sigmoid(x, a)`: σ(a x), a logistic of steepness a.
+        case sigmoid
+        /// `dropout(x, p)`: inverted dropout with rate p, off (the identity) outside :train.
+        case dropout
+        /// `neuron(x, w, b, act)` and `dense(X, W, b, act)`: act(x @ w + b).
+        case neuron
+        /// `linear(x)`: x itself (an activation name for `dense`).
+        case identity
     }
 
     enum Builder: Sendable {
@@ -30,6 +38,13 @@ struct Builtin: Sendable {
     var example: String
 }
 
+extension Builtin {
+    /// True for the functions `neuron` and `dense` take as an activation.
+    var isActivation: Bool {
+        ["sigmoid", "σ", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "softmax", "linear"].contains(name)
+    }
+}
+
 enum Builtins {
     /// Every function, in the order `:help` lists them.
     static let all: [Builtin] = [
@@ -38,13 +53,17 @@ enum Builtins {
         .init(name: "log", kind: .op(.log), arity: 1...1, signature: "log(x)", summary: "natural logarithm, elementwise", example: "log(p)"),
         .init(name: "sqrt", kind: .op(.sqrt), arity: 1...1, signature: "sqrt(x)", summary: "square root, elementwise", example: "sqrt(2)"),
         .init(name: "abs", kind: .op(.abs), arity: 1...1, signature: "abs(x)", summary: "absolute value (derivative sign(x), 0 at 0)", example: "abs(-3)"),
-        .init(name: "sigmoid", kind: .op(.sigmoid), arity: 1...1, signature: "sigmoid(x), σ(x)", summary: "the logistic function 1/(1+exp(-x))", example: "σ(y*z)"),
-        .init(name: "σ", kind: .op(.sigmoid), arity: 1...1, signature: "σ(x)", summary: "alias of sigmoid", example: "σ(0)"),
+        .init(name: "sigmoid", kind: .sigmoid, arity: 1...2, signature: "sigmoid(x), σ(x), sigmoid(x, a)", summary: "the logistic function 1/(1+exp(-x)); with a steepness a: σ(a x)", example: "σ(y*z)"),
+        .init(name: "σ", kind: .sigmoid, arity: 1...2, signature: "σ(x)", summary: "alias of sigmoid", example: "σ(0)"),
         .init(name: "tanh", kind: .op(.tanh), arity: 1...1, signature: "tanh(x)", summary: "hyperbolic tangent", example: "tanh(W @ x)"),
+        .init(name: "scaled_tanh", kind: .op(.scaledTanh), arity: 1...1, signature: "scaled_tanh(x)", summary: "LeCun's 1.7159 tanh(2x/3)", example: "scaled_tanh(z)"),
         .init(name: "relu", kind: .op(.relu), arity: 1...1, signature: "relu(x)", summary: "max(x, 0) (derivative 0 at 0)", example: "relu(w1*x + b1)"),
         .init(name: "leaky_relu", kind: .leakyRelu, arity: 1...2, signature: "leaky_relu(x, a)", summary: "x where x > 0, a*x elsewhere (a defaults to 0.01)", example: "leaky_relu(z, 0.1)"),
         .init(name: "softplus", kind: .op(.softplus), arity: 1...1, signature: "softplus(x)", summary: "log(1 + exp(x))", example: "softplus(z)"),
         .init(name: "step", kind: .op(.step), arity: 1...1, signature: "step(x)", summary: "the unit step: 1 where x ≥ 0, else 0 (derivative 0)", example: "step(w · x + b)"),
+        .init(name: "dropout", kind: .dropout, arity: 2...2, signature: "dropout(x, p)", summary: "during :train zero each element with probability p, scale the rest by 1/(1-p); the identity otherwise", example: "dropout(H, 0.5)"),
+        .init(name: "neuron", kind: .neuron, arity: 3...4, signature: "neuron(x, w, b, act)", summary: "act(x @ w + b): a neuron (x, w vectors) with an activation function's name", example: "neuron(x, w, b, sigmoid)"),
+        .init(name: "dense", kind: .neuron, arity: 3...4, signature: "dense(X, W, b, act)", summary: "act(X @ W + b): a layer, one sample per row of X (act may be omitted: linear)", example: "H = dense(X, W1, b1, relu)"),
         .init(name: "sin", kind: .op(.sin), arity: 1...1, signature: "sin(x)", summary: "sine", example: "sin(x)"),
         .init(name: "cos", kind: .op(.cos), arity: 1...1, signature: "cos(x)", summary: "cosine", example: "cos(x)"),
         // Reductions and linear algebra
@@ -57,6 +76,7 @@ enum Builtins {
         .init(name: "reshape", kind: .reshape, arity: 1...3, signature: "reshape(x, m, n)", summary: "the same elements under another shape", example: "reshape(x, 2, 3)"),
         .init(name: "transpose", kind: .op(.transpose), arity: 1...1, signature: "transpose(X), X'", summary: "the transpose of a matrix", example: "W'"),
         .init(name: "softmax", kind: .op(.softmax), arity: 1...1, signature: "softmax(z)", summary: "exp(z)/sum(exp(z)), along each row", example: "softmax([1, 2, 3])"),
+        .init(name: "linear", kind: .identity, arity: 1...1, signature: "linear(x)", summary: "the identity, as an activation name: dense(X, W, b, linear)", example: "dense(H, W2, b2, linear)"),
         .init(name: "log_softmax", kind: .op(.logSoftmax), arity: 1...1, signature: "log_softmax(z)", summary: "log(softmax(z)), computed stably", example: "log_softmax(z)"),
         // Losses
         .init(name: "mse", kind: .op(.mse), arity: 2...2, signature: "mse(yhat, t)", summary: "mean squared error: mean((yhat - t)^2)", example: "mse(y, t)"),

@@ -107,6 +107,36 @@ extension Session {
         case let .extremum(isMax):
             if args.count == 1 { return try add(isMax ? .max : .min, [input(0)]) }
             return try add(isMax ? .maximum : .minimum, [input(0), input(1)])
+        case .sigmoid:
+            guard args.count == 2 else { return try add(.sigmoid, [input(0)]) }
+            let scaled = try labelled(.mul, [input(1), input(0)], "\(args[1].text)*\(Op.grouped(args[0].text))", e, created)
+            return try add(.sigmoid, [scaled])
+        case .dropout:
+            let rate = try constantNumber(args[1], what: "a dropout rate")
+            guard rate >= 0 && rate < 1 else {
+                throw Diagnostic(.error, "a dropout rate is a probability in [0, 1), like 0.5", at: args[1].range)
+            }
+            // The hidden mask seed: -1 (evaluation: the identity) until :train draws masks.
+            let seed = graph.addLeaf(.constant, value: Tensor(-1), label: "dropout mask")
+            created.ids.append(seed)
+            return try add(.dropout(rate: rate), [input(0), seed])
+        case .neuron:
+            let x = try input(0), w = try input(1), b = try input(2)
+            let text = "\(Op.grouped(args[0].text)) @ \(Op.grouped(args[1].text)) + \(Op.grouped(args[2].text))"
+            let product = try labelled(.matmul, [x, w], "\(Op.grouped(args[0].text)) @ \(Op.grouped(args[1].text))", e, created)
+            let sum = try labelled(.add, [product, b], text, e, created)
+            guard args.count == 4 else { return sum }
+            guard case let .name(act) = args[3].kind, let f = Builtins.byName[act], f.isActivation else {
+                throw Diagnostic(
+                    .error, "the activation must be a function's name: sigmoid, tanh, relu, leaky_relu, softplus, step, scaled_tanh, softmax or linear",
+                    at: args[3].range)
+            }
+            if case let .op(op) = f.kind { return try add(op, [sum]) }
+            if case .sigmoid = f.kind { return try add(.sigmoid, [sum]) }
+            if case .leakyRelu = f.kind { return try add(.leakyRelu, [sum, constant(Tensor(0.01))]) }
+            return sum
+        case .identity:
+            return try input(0)
         case .leakyRelu:
             let slope = args.count == 2 ? try input(1) : constant(Tensor(0.01))
             return try add(.leakyRelu, [input(0), slope])
@@ -124,6 +154,18 @@ extension Session {
             }
         }
         throw Diagnostic(.error, "internal: no rule for \(name)", at: e.range)
+    }
+
+    /// A node of a call that is not the call's own (its label says what it computes).
+    private func labelled(_ op: Op, _ inputs: [NodeID], _ label: String, _ e: Expr, _ created: CreatedNodes) throws(Diagnostic) -> NodeID {
+        do {
+            let id = try graph.add(op, inputs, label: label)
+            created.ids.append(id)
+            origins[id] = NodeOrigin(range: e.range, source: currentSource)
+            return id
+        } catch {
+            throw Diagnostic(.error, error.reason.message, at: e.range)
+        }
     }
 
     /// The node a gradient is taken with respect to: it must be a name.
@@ -148,6 +190,13 @@ extension Session {
         case .he: return try random.normal(dims, std: (2 / fanIn).squareRoot())
         case .lecun: return try random.normal(dims, std: (1 / fanIn).squareRoot())
         }
+    }
+
+    /// A number written in the source (a rate).
+    func constantNumber(_ e: Expr, what: String) throws(Diagnostic) -> Double {
+        if case let .number(v) = e.kind { return v }
+        if case let .negate(x) = e.kind, case let .number(v) = x.kind { return -v }
+        throw Diagnostic(.error, "\(what) must be a number written out, like 0.5", at: e.range)
     }
 
     /// A whole number written in the source (an index, an axis, a dimension).

@@ -29,6 +29,7 @@ struct OpCase: CustomTestStringConvertible, Sendable {
 let unaryOps: [(Op, ClosedRange<Double>)] = [
     (.neg, -2...2), (.exp, -2...2), (.log, 0.2...3), (.sqrt, 0.2...3), (.abs, -2...2), (.sigmoid, -3...3),
     (.tanh, -2...2), (.relu, -2...2), (.softplus, -3...3), (.step, -2...2), (.sin, -3...3), (.cos, -3...3),
+    (.scaledTanh, -2...2),
 ]
 let binaryOps: [(Op, ClosedRange<Double>, ClosedRange<Double>)] = [
     (.add, -2...2, -2...2), (.sub, -2...2, -2...2), (.mul, -2...2, -2...2), (.div, -2...2, 0.5...2),
@@ -49,6 +50,7 @@ let opCases: [OpCase] = {
         OpCase(.leakyRelu, [[4], []], [-2...2, 0.01...0.3]), OpCase(.leakyRelu, [[2, 3], []], [-2...2, 0.01...0.3]),
         OpCase(.matmul, [[2, 3], [3, 4]]), OpCase(.matmul, [[2, 3], [3]]), OpCase(.matmul, [[3], [3, 2]]),
         OpCase(.matmul, [[3], [3]]), OpCase(.matmul, [[1, 3], [3, 1]]),
+        OpCase(.dropout(rate: 0.5), [[2, 3], []], fixed: [1: Tensor(7)]), OpCase(.dropout(rate: 0.3), [[4], []], fixed: [1: Tensor(-1)]),
         OpCase(.dot, [[3], [3]]), OpCase(.dot, [[], []]), OpCase(.dot, [[2, 2], [2, 2]]),
         OpCase(.transpose, [[2, 3]]), OpCase(.transpose, [[3]]),
         OpCase(.sum(axis: nil), [[2, 3]]), OpCase(.sum(axis: 0), [[2, 3]]), OpCase(.sum(axis: 1), [[2, 3]]),
