@@ -60,6 +60,15 @@ extension Session {
         "∂\(partialName(top))/∂\(partialName(bottom))"
     }
 
+    /// A product too long to read, with its middle left out.
+    static func elided(_ items: [String], separator: String = " · ", keep: Int = 8) -> String {
+        guard items.count > 2 * keep + 1 else { return items.joined(separator: separator) }
+        return (items.prefix(keep) + ["… (\(items.count - 2 * keep) more factors) …"] + items.suffix(keep)).joined(separator: separator)
+    }
+
+    /// A path count; `pathCount` saturates, so the largest counts are said in words.
+    static func count(_ n: Int) -> String { n >= Int.max / 4 ? "more than 10^18" : "\(n)" }
+
     // MARK: - Paths as factors
 
     /// The factors of a path, with identities folded away and negations merged.
@@ -181,11 +190,13 @@ extension Session {
 
     func explanationText(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
         let head = Session.partial(rootLabel, targetLabel)
+        if throughNames(root) == throughNames(target) { return ["\(head) = 1 (a node's derivative with respect to itself)"] }
         let (paths, total) = chainPaths(from: root, to: target)
         let targetValue = graph.value(target)
         guard total > 0 else {
             let zero = Printer.value(Tensor.zeros(targetValue.shape))
-            return ["\(head) = \(zero): no path leads from \(rootLabel) to \(targetLabel) (\(rootLabel) does not depend on it)"]
+            return ["\(head) = \(zero): no gradient flows from \(rootLabel) to \(targetLabel) "
+                + "(\(rootLabel) does not depend on it, or only through class indices or grad/jacobian values)"]
         }
         let aliases = self.aliases
         let seed = Tensor(shape: graph.value(root).shape, scalars: [1])
@@ -193,20 +204,19 @@ extension Session {
         let gradient = (try? graph.backward(from: root))?[target] ?? Tensor.zeros(targetValue.shape)
 
         func symbols(_ p: ChainPath) -> String {
-            p.factors.map { Session.partial(displayName($0.top, aliases: aliases), displayName($0.bottom, aliases: aliases)) }
-                .joined(separator: " · ")
+            Session.elided(p.factors.map { Session.partial(displayName($0.top, aliases: aliases), displayName($0.bottom, aliases: aliases)) })
         }
-        func formulas(_ p: ChainPath) -> String { p.factors.map { Op.grouped($0.formula) }.joined(separator: " · ") }
+        func formulas(_ p: ChainPath) -> String { Session.elided(p.factors.map { Op.grouped($0.formula) }) }
         func numbers(_ p: ChainPath) -> String {
-            p.factors.map { f in
+            Session.elided(p.factors.map { f in
                 if let v = scalarValue(of: f) { return "(\(Format.number(v)))" }
                 let (m, n) = jacobianSize(of: f)
                 return "(\(m)x\(n)\(kind(of: f) == .diagonal ? " diag" : ""))"
-            }.joined(separator: " · ")
+            })
         }
         func term(_ t: Tensor) -> String { t.isSingleElement ? Format.number(t.scalar) : Session.inline(t, limit: 4) }
 
-        let more = total > paths.count ? ["(\(total - paths.count) more paths are not shown; the result includes them)"] : []
+        let more = total > paths.count ? ["(\(Session.count(total - paths.count)) more paths are not shown; the result includes them)"] : []
         let result = Printer.value(gradient, indent: head.count + 3)
         let pad = String(repeating: " ", count: head.count)
         if paths.count == 1 {
@@ -242,23 +252,24 @@ extension Session {
     /// and the VJP shapes that backprop carries instead.
     func shapeChain(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
         let head = Session.partial(rootLabel, targetLabel)
+        if throughNames(root) == throughNames(target) { return ["\(head) = 1: the identity"] }
         let (paths, total) = chainPaths(from: root, to: target)
-        guard total > 0 else { return ["\(head): no path leads from \(rootLabel) to \(targetLabel) (\(rootLabel) does not depend on it)"] }
+        guard total > 0 else { return ["\(head): no gradient flows from \(rootLabel) to \(targetLabel) (\(rootLabel) does not depend on it, or only through class indices or grad/jacobian values)"] }
         let aliases = self.aliases
         let m = graph.value(root).count, n = graph.value(target).count
         var lines: [String] = []
         for (i, p) in paths.enumerated() {
-            let chain = p.factors.map { f -> String in
+            let chain = Session.elided(p.factors.map { f -> String in
                 let (r, c) = jacobianSize(of: f)
                 return "(\(r)x\(c))"
-            }.joined()
+            }, separator: "")
             lines.append("\(paths.count > 1 ? "path \(i + 1): " : "")\(head) = \(chain) = \(m)x\(n)")
         }
-        if total > paths.count { lines.append("(\(total - paths.count) more paths, each \(m)x\(n); the gradient sums them)") }
+        if total > paths.count { lines.append("(\(Session.count(total - paths.count)) more paths, each \(m)x\(n); the gradient sums them)") }
         var rows: [[String]] = []
         var seen: Set<String> = []
         for p in paths {
-            for f in p.factors {
+            for f in p.factors where rows.count < 40 {
                 let symbol = Session.partial(displayName(f.top, aliases: aliases), displayName(f.bottom, aliases: aliases))
                 guard seen.insert(symbol).inserted else { continue }
                 let (r, c) = jacobianSize(of: f)

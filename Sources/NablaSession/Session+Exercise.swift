@@ -44,7 +44,16 @@ struct Exercise {
             let x = [pick([-1, 1, 2]), pick([-1, 1, 2])]
             var w = (0..<4).map { _ in pick([-1, 0, 1, 2]) }
             // Keep both ReLUs active so the exercise is about the matrix product.
-            for r in 0..<2 where w[2 * r] * x[0] + w[2 * r + 1] * x[1] <= 0 { w[2 * r] = x[0] > 0 ? 2 : -2 }
+            for r in 0..<2 {
+                var tries = 0
+                while w[2 * r] * x[0] + w[2 * r + 1] * x[1] <= 0 && tries < 50 {
+                    w[2 * r] = pick([-1, 0, 1, 2])
+                    w[2 * r + 1] = pick([-1, 0, 1, 2])
+                    tries += 1
+                }
+                // Always reachable: the row (sign(x0), sign(x1)) gives |x0| + |x1| > 0.
+                if w[2 * r] * x[0] + w[2 * r + 1] * x[1] <= 0 { (w[2 * r], w[2 * r + 1]) = (x[0] > 0 ? 1 : -1, x[1] > 0 ? 1 : -1) }
+            }
             let v = [pick([-1, 1, 2]), pick([-2, -1, 1])]
             let t = pick([0, 1, 2])
             return Exercise(kind: kind, number: number, lines: [

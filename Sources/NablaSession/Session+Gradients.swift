@@ -224,6 +224,10 @@ extension Session {
             }
         }
         let state = try currentGradients(for: args)
+        if state.note != nil {
+            throw Diagnostic(
+                .error, "the gradients are partial (:step was left early): run :backward \(state.label) first", at: args.nameRange)
+        }
         let params = paramNames
         guard !params.isEmpty else {
             throw Diagnostic(.error, "no params to update: declare trainable values with param w = ...", at: args.nameRange)

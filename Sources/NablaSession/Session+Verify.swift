@@ -95,14 +95,15 @@ struct Judgement {
                     digits.append(chars[j])
                     j += 1
                 }
-                if let e = Int(digits) {
-                    exponent = e
+                if let e = Int(digits.prefix(6)) {
+                    exponent = Swift.min(Swift.max(e, -400), 400)
                     i = j
                 }
             }
             let decimals = mantissa.firstIndex(of: ".").map { mantissa.distance(from: $0, to: mantissa.endIndex) - 1 } ?? 0
             let significant = mantissa.filter(\.isNumber).drop { $0 == "0" }.count
-            out.append((0.5 * power10(exponent - decimals), Swift.max(significant, 1)))
+            // A typed 0 claims no precision: it is judged as exactly 0.
+            out.append(significant == 0 ? (0, 17) : (0.5 * power10(exponent - Swift.min(decimals, 400)), significant))
         }
         return out
     }
@@ -118,11 +119,12 @@ struct Judgement {
     }
 }
 
-/// 10^n for small integers, exactly where Double can.
+/// 10^n, exactly for small n (clamped far outside Double's range).
 func power10(_ n: Int) -> Double {
+    let e = Swift.min(Swift.max(n, -400), 400)
     var r = 1.0
-    for _ in 0..<Swift.abs(n) { r *= 10 }
-    return n >= 0 ? r : 1 / r
+    for _ in 0..<Swift.abs(e) { r *= 10 }
+    return e >= 0 ? r : 1 / r
 }
 
 extension Double {
@@ -259,7 +261,10 @@ extension Session {
     /// `, where y*z = -1` — the values a definition's top node reads.
     func inputsText(of d: Definition) -> String {
         guard let root = graph[d.slot].inputs.first else { return "" }
-        let parts = graph[root].inputs.filter { !graph[$0].value.scalars.isEmpty }.map { id -> String in
+        let aliases = self.aliases
+        let parts = graph[root].inputs.filter { id in
+            !graph[id].value.scalars.isEmpty && !(graph[id].op == .constant && aliases[id] == nil)
+        }.map { id -> String in
             let v = graph.value(id)
             return "\(graph[id].label) = \(v.count <= 4 ? Printer.value(v) : Shape.describe(v.shape))"
         }
@@ -269,7 +274,7 @@ extension Session {
     /// The one line of the verdict: ✓, ≈ or ✗ with the exact value and the error.
     func verdictLine(_ j: Judgement, title: String, exact: Tensor, typed: Tensor) -> String {
         let r = j.relativeError * 100
-        let percent = (r < 10 ? Format.number(r, digits: 2) : r.isFinite ? String(Int(r.rounded())) : "∞") + "%"
+        let percent = r < 10 ? Format.number(r, digits: 2) + "%" : r < 1e6 ? "\(Int(r.rounded()))%" : "more than 1,000,000%"
         let exactText = Printer.value(exact), yours = Printer.value(typed)
         switch j.kind {
         case .correct:
@@ -314,6 +319,7 @@ extension Session {
 
     /// The relative error that rounding each local derivative to `digits` significant digits can cause.
     func roundingBound(from root: NodeID, to node: NodeID, digits: Int) -> Double? {
+        guard graph.pathCount(from: root, to: node) <= 64 else { return nil }
         let (paths, total) = chainPaths(from: root, to: node, limit: 64)
         guard total == paths.count, !paths.isEmpty else { return nil }
         var weighted = 0.0, sum = 0.0

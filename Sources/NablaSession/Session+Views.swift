@@ -98,6 +98,14 @@ extension Session {
             return
         }
         say(first)
+        // The next step is computed ahead, so the last one ends the walk without another Enter;
+        // what `q` keeps is what was shown.
+        stepper.snapshot()
+        var upcoming = stepper.next()
+        guard upcoming != nil else {
+            say(stepper.finish(stopped: false))
+            return
+        }
         pending = PendingInteraction(prompt: "step (Enter: next, a: all, q: leave)> ") { [unowned self] line in
             let answer = line.trimmingCharacters(in: .whitespaces)
             if answer == "q" || answer == "quit" {
@@ -105,12 +113,15 @@ extension Session {
                 return false
             }
             repeat {
-                guard let text = stepper.next() else {
-                    self.say(stepper.finish(stopped: false))
-                    return false
-                }
+                guard let text = upcoming else { break }
                 self.say(text)
+                stepper.snapshot()
+                upcoming = stepper.next()
             } while answer == "a" || answer == "all"
+            if upcoming == nil {
+                self.say(stepper.finish(stopped: false))
+                return false
+            }
             return true
         }
     }
@@ -137,16 +148,19 @@ extension Session {
             let order = graph.topologicalOrder(from: root)
             walk = BackwardWalk(order: order, seed: Tensor(shape: graph.value(root).shape, scalars: [1]), capacity: graph.capacity)
             aliases = session.aliases
+            // The nodes a gradient reaches: the root, then through differentiable edges.
+            var reached: Set<NodeID> = [root]
             var expected: [NodeID: Int] = [:]
-            for id in order {
+            for id in order.reversed() where reached.contains(id) {
                 for (i, input) in graph[id].inputs.enumerated() where graph.isDifferentiable(Edge(node: id, input: i)) {
                     expected[input, default: 0] += 1
+                    reached.insert(input)
                 }
             }
             self.expected = expected
             total = order.filter { id in
                 if case .name = graph[id].op { return false }
-                return !graph[id].inputs.isEmpty
+                return !graph[id].inputs.isEmpty && reached.contains(id)
             }.count
         }
 
@@ -219,12 +233,19 @@ extension Session {
         }
 
         /// Ends the walk: the gradients computed so far become the session's last backward.
+        /// Remembers the gradients and the count as they are now (what has been shown).
+        mutating func snapshot() {
+            kept = (walk.gradients, shown)
+        }
+        var kept: (Gradients, Int)?
+
         func finish(stopped: Bool) -> String {
+            let (gradients, shown) = stopped ? (kept ?? (walk.gradients, self.shown)) : (walk.gradients, self.shown)
             let owned = self.owned
             if let previous = session.lastBackward { session.discard(previous.ownedNodes) }
             session.lastBackward = BackwardState(
                 root: root, label: label, ownedNodes: owned, source: session.currentSource,
-                gradients: walk.gradients, version: session.version,
+                gradients: gradients, version: session.version,
                 note: stopped ? "partial: :step stopped after \(shown) of \(total) nodes; :backward \(label) completes it" : nil)
             if stopped {
                 return "left after \(shown) of \(total) steps; the gradients computed so far are kept (:grad shows them)"
@@ -331,6 +352,9 @@ extension Session {
         let path = resolvePath(file)
         let ext = (file as NSString).pathExtension.lowercased()
         let rendered = ["png", "svg", "pdf"].contains(ext)
+        guard rendered || ["dot", "gv", "txt"].contains(ext) else {
+            throw Diagnostic(.error, "'\(file)': the file must end in .dot or .gv (DOT text), or .png, .svg or .pdf (drawn by Graphviz)", at: fileRange)
+        }
         let dotPath = rendered ? path + ".dot" : path
         do {
             try text.write(toFile: dotPath, atomically: true, encoding: .utf8)
@@ -360,6 +384,7 @@ extension Session {
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
+            try? FileManager.default.removeItem(atPath: dotPath)
             throw Diagnostic(.error, "dot failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))", at: fileRange)
         }
         try? FileManager.default.removeItem(atPath: dotPath)

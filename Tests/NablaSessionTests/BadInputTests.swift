@@ -18,7 +18,7 @@ struct BadInputTests {
         (":grad w", "line 1, column 1: error: no gradients yet: run :backward L first", "  ^~~~~"),
         (":bakward L", "line 1, column 1: error: unknown command ':bakward' (did you mean ':backward'?)", "  ^~~~~~~~"),
         ("y = sigmod(2)", "line 1, column 5: error: unknown function 'sigmod' (did you mean 'sigmoid'?)", "      ^~~~~~"),
-        ("y = sigmoid(1, 2)", "line 1, column 5: error: sigmoid takes 1 argument, got 2 (usage: sigmoid(x), σ(x))", "      ^~~~~~~~~~~~~"),
+        ("y = tanh(1, 2)", "line 1, column 5: error: tanh takes 1 argument, got 2 (usage: tanh(x))", "      ^~~~~~~~~~"),
         ("exp = 3", "line 1, column 1: error: 'exp' is a built-in function; choose another name", "  ^~~"),
         ("param = 3", "line 1, column 1: error: 'param' is a keyword; choose another name", "  ^~~~~"),
         ("x = [1, 2, 3]\ny = x[3]", "line 2, column 5: error: index 3 is out of range for axis 0 of length 3 (valid: 0...2)", "      ^~~~"),

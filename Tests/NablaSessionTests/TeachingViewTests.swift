@@ -386,3 +386,82 @@ struct JudgementTests {
         #expect(Judgement.roundingError(0.25, digits: 2) == 0)
     }
 }
+
+@Suite("The views on awkward input (found by review)")
+struct TeachingViewEdgeTests {
+    @Test("huge or extreme answers are judged, never crash", arguments: [
+        "a = 0\n:verify a = 100000",
+        "a = 0.5\n:verify a = 1e-9223372036854775808",
+        "a = 0.5\n:verify a = 0e999999999999999999",
+        "a = 0.5\n:verify a = 1.55e-9223372036854775807",
+    ])
+    func extremes(script: String) {
+        let t = Transcript()
+        t.run(script)
+        #expect(t.out.count == 1, "\(t.out) \(t.stderr)")
+    }
+
+    @Test("a typed 0 is judged as exactly 0, not as a rounding of 0.27")
+    func zero() {
+        let t = transcript(neuronScript, ":verify p = 0")
+        #expect(t.out.first?.hasPrefix("✗ wrong: exact 0.268941, yours 0") == true, "\(t.out)")
+    }
+
+    @Test("a node with respect to itself, and a target reached only through a class index")
+    func degenerate() {
+        let t = transcript(neuronScript, ":explain L L\n:shapes L L")
+        #expect(t.out == ["∂L/∂L = 1 (a node's derivative with respect to itself)", "∂L/∂L = 1: the identity"])
+        let u = transcript("param a = 2\nk = a - 1\nL = cross_entropy([1, 2, 3], k) + a*a", ":explain L k\n:step all L")
+        #expect(u.out.first?.hasPrefix("∂L/∂k = 0: no gradient flows from L to k") == true, "\(u.out)")
+        // k is reached only through the class index: it receives no contribution, and a gets 2 (a*a).
+        #expect(u.stdout.contains("a accumulates: ∂L/∂a += 2 → 4   (contribution 2 of 2: the sum over paths)"), "\(u.stdout)")
+        #expect(u.stdout.contains("step 3 of 3: cross_entropy([1, 2, 3], k)"))
+        #expect(!u.stdout.contains("of 3: the sum over paths"))
+    }
+
+    @Test(":update refuses the partial gradients of a :step left early")
+    func partialUpdate() {
+        let t = Transcript()
+        t.session.interactive = true
+        t.run("param a = 3\nL = a*a + a")
+        t.capture { $0.runLine(":step L") }
+        t.capture { $0.answer("q") }
+        t.capture { $0.runLine(":update lr=1") }
+        #expect(t.err.first?.contains("the gradients are partial (:step was left early): run :backward L first") == true, "\(t.err)")
+        t.capture { $0.runLine(":backward L") }
+        t.capture { $0.runLine(":update lr=1") }
+        // ∂L/∂a = 2·3 + 1 = 7: a = 3 - 7 = -4.
+        #expect(t.out.first?.hasPrefix("a = -4") == true, "\(t.out)")
+    }
+
+    @Test("interactive :step ends by itself after the last node")
+    func stepEnds() {
+        let t = Transcript()
+        t.session.interactive = true
+        t.run("param a = 3\nL = a*a")
+        t.capture { $0.runLine(":step L") }
+        #expect(t.session.pendingPrompt == nil)
+        #expect(t.out.last == "backprop done: every gradient of L is known (:grad w shows one)")
+    }
+
+    @Test("every vector exercise keeps its ReLUs active (no kink at 0)")
+    func vectorExercises() {
+        for n in 0..<200 {
+            let e = Exercise.make(.vector, number: n)
+            let t = Transcript()
+            t.session.quiet = true
+            t.run(e.lines.joined(separator: "\n"))
+            let h = t.session.definitions["h"].map { t.session.graph.value($0.slot) }
+            #expect(h?.scalars.allSatisfy { $0 > 0 } == true, "exercise \(n): h = \(String(describing: h))")
+        }
+    }
+
+    @Test("explaining a graph with very many paths stays short")
+    func manyPaths() {
+        var script = "param x0 = 1"
+        for i in 1...80 { script += "\nx\(i) = x\(i - 1)*0.5 + x\(i - 1)*0.5" }
+        let t = transcript(script, ":explain x80 x0")
+        #expect(t.stdout.count < 20_000, "\(t.stdout.count) characters")
+        #expect(t.stdout.contains("more than 10^18 more paths are not shown"), "\(t.stdout.suffix(300))")
+    }
+}

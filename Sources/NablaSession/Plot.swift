@@ -1,0 +1,77 @@
+import NablaTensor
+
+/// Drawings in the terminal: curves over epochs and 2-D decision regions.
+enum Plot {
+    /// Curves sharing one y axis, `height` rows by up to `width` columns; each
+    /// series is drawn with its own mark, later series over earlier ones.
+    static func curves(_ series: [(label: String, values: [Double], mark: Character)], width: Int = 60, height: Int = 10, title: String) -> [String] {
+        let finite = series.flatMap { $0.values.filter(\.isFinite) }
+        guard let lo0 = finite.min(), let hi0 = finite.max(), let longest = series.map(\.values.count).max(), longest > 0 else {
+            return []
+        }
+        let (lo, hi) = lo0 == hi0 ? (lo0 - 0.5, hi0 + 0.5) : (lo0, hi0)
+        let columns = Swift.min(width, longest)
+        var grid = [[Character]](repeating: [Character](repeating: " ", count: columns), count: height)
+        for s in series where !s.values.isEmpty {
+            for c in 0..<columns {
+                let i = longest <= 1 ? 0 : Int((Double(c) / Double(Swift.max(columns - 1, 1)) * Double(longest - 1)).rounded())
+                guard i < s.values.count, s.values[i].isFinite else { continue }
+                let r = Int(((hi - s.values[i]) / (hi - lo) * Double(height - 1)).rounded())
+                grid[Swift.min(Swift.max(r, 0), height - 1)][c] = s.mark
+            }
+        }
+        let top = Format.number(hi, digits: 3), bottom = Format.number(lo, digits: 3)
+        let pad = Swift.max(top.count, bottom.count)
+        var lines = [title + "   " + series.map { "\($0.mark) \($0.label)" }.joined(separator: "   ")]
+        for (r, row) in grid.enumerated() {
+            let axis = r == 0 ? top : (r == height - 1 ? bottom : "")
+            lines.append(String(repeating: " ", count: pad - axis.count) + axis + " │" + String(row))
+        }
+        lines.append(String(repeating: " ", count: pad) + " └" + String(repeating: "─", count: columns))
+        let last = "epoch \(longest)"
+        lines.append(String(repeating: " ", count: pad + 2) + "epoch 1" + String(repeating: " ", count: Swift.max(1, columns - 7 - last.count)) + last)
+        return lines
+    }
+
+    /// Decision regions of a 2-D classifier: `classify` labels a batch of points (one per row);
+    /// the data points are drawn over the regions (a capital letter where misclassified).
+    static func regions(
+        points: Tensor, labels: [Int], width: Int = 64, height: Int = 24, classify: (Tensor) -> [Int]?
+    ) -> [String]? {
+        guard points.rank == 2, points.cols == 2, points.rows > 0 else { return nil }
+        let xs = stride(from: 0, to: points.count, by: 2).map { points.scalars[$0] }
+        let ys = stride(from: 1, to: points.count, by: 2).map { points.scalars[$0] }
+        guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else { return nil }
+        let mx = Swift.max((x1 - x0) * 0.1, 1e-3), my = Swift.max((y1 - y0) * 0.1, 1e-3)
+        let (left, right, bottom, top) = (x0 - mx, x1 + mx, y0 - my, y1 + my)
+        var grid: [Double] = []
+        for r in 0..<height {
+            for c in 0..<width {
+                grid.append(left + (Double(c) + 0.5) / Double(width) * (right - left))
+                grid.append(top - (Double(r) + 0.5) / Double(height) * (top - bottom))
+            }
+        }
+        guard let cells = classify(Tensor(shape: [width * height, 2], scalars: grid)), cells.count == width * height else { return nil }
+        let shades: [Character] = ["·", "░", "▒", "▓", ":", "="]
+        let marks: [Character] = ["o", "x", "+", "*", "#", "@"]
+        var canvas = cells.map { shades[Swift.abs($0) % shades.count] }
+        guard let predicted = classify(points) else { return nil }
+        var wrong = 0
+        for (i, label) in labels.enumerated() {
+            let c = Int((xs[i] - left) / (right - left) * Double(width))
+            let r = Int((top - ys[i]) / (top - bottom) * Double(height))
+            guard c >= 0, c < width, r >= 0, r < height else { continue }
+            var mark = marks[Swift.abs(label) % marks.count]
+            if i < predicted.count, predicted[i] != label {
+                wrong += 1
+                mark = Character(mark.uppercased())
+            }
+            canvas[r * width + c] = mark
+        }
+        var lines = ["decision regions (\(shades.prefix(Swift.max(2, Set(cells).count)).enumerated().map { "\($1) class \($0)" }.joined(separator: ", "))); "
+            + "points \(marks.prefix(Swift.max(2, Set(labels).count)).enumerated().map { "\($1) class \($0)" }.joined(separator: ", ")), capitals misclassified (\(wrong))"]
+        for r in 0..<height { lines.append("│" + String(canvas[r * width..<(r + 1) * width]) + "│") }
+        lines.append("x from \(Format.number(left, digits: 3)) to \(Format.number(right, digits: 3)), y from \(Format.number(bottom, digits: 3)) to \(Format.number(top, digits: 3))")
+        return lines
+    }
+}
