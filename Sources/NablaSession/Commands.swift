@@ -56,7 +56,7 @@ struct CommandArguments {
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, load, save, seed, reset, quit
+    case graph, dot, exercise, data, mlp, train, opt, predict, perceptron, stats, mode, load, save, seed, reset, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -100,10 +100,18 @@ extension Session {
         Command(kind: .check, usage: ":check [L]", summary: "gradients against central differences", example: ":check L"),
         Command(kind: .verify, usage: ":verify dL/dw = value", summary: "judge a hand-computed gradient or value: ✓ correct, ≈ close, ✗ wrong", example: ":verify dL/dw1 = -1.48"),
         Command(kind: .expect, usage: ":expect expr == value [tol t]", summary: "assert |a - b| <= t·max(1, |b|); t = 1e-6", example: ":expect ∂L/∂w1 == -1.46212 tol 1e-5"),
-        Command(kind: .update, usage: ":update [lr=0.1] [opt=sgd]", summary: "one SGD step on every param: w -= lr · ∂L/∂w", example: ":update lr=0.25"),
+        Command(kind: .update, usage: ":update [lr=0.1] [opt=sgd|momentum|nesterov|adagrad|rmsprop|adam] [beta=..] [decay=..]", summary: "one optimizer step on every param (SGD: w -= lr · ∂L/∂w)", example: ":update lr=0.25"),
         Command(kind: .graph, usage: ":graph [L]", summary: "the graph drawn in the terminal, values and gradients on it", example: ":graph L"),
         Command(kind: .dot, usage: ":dot L [file]", summary: "the graph as Graphviz DOT (file.png/.svg/.pdf renders it with dot)", example: ":dot L neuron.png"),
         Command(kind: .exercise, usage: ":exercise [neuron|chain|vector] [n]", summary: "an exam-style exercise: compute by hand, get judged, see the solution", example: ":exercise neuron"),
+        Command(kind: .data, usage: Session.dataUsage, summary: "load a data set: defines X, Y (and X_val, Y_val, X_test, Y_test)", example: ":data moons 200 noise=0.2"),
+        Command(kind: .mlp, usage: Session.mlpUsage, summary: "an MLP: params NAME_W1, NAME_b1, ... and layers NAME_h1, ..., NAME", example: ":mlp net 2-8-1 act=tanh"),
+        Command(kind: .train, usage: Session.trainUsage, summary: "mini-batch training with a progress bar, loss and accuracy curves, decision regions", example: ":train L epochs=200 opt=adam lr=0.01"),
+        Command(kind: .opt, usage: ":opt", summary: "the optimizer's formula and its state per param (m, s, m̂, ŝ)", example: ":opt"),
+        Command(kind: .predict, usage: ":predict P input", summary: "the output for new inputs (X replaced by the input)", example: ":predict net [0.5, -0.2]"),
+        Command(kind: .perceptron, usage: ":perceptron [epochs=20] [lr=1]", summary: "Rosenblatt's learning rule on X, Y: params w, b", example: ":perceptron epochs=10"),
+        Command(kind: .stats, usage: ":stats L [names...]", summary: "mean and std of activations and gradients per layer", example: ":stats L"),
+        Command(kind: .mode, usage: ":mode train|eval", summary: "dropout on (a fresh mask) or off", example: ":mode eval"),
         Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),
         Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
@@ -140,7 +148,15 @@ extension Session {
         case .dot: try dotCommand(args)
         case .exercise: try exerciseCommand(args)
         case .expect: try expectCommand(args)
-        case .update: try updateCommand(args)
+        case .update: try optimizerStep(args)
+        case .data: try dataCommand(args)
+        case .mlp: try mlpCommand(args)
+        case .train: try trainCommand(args)
+        case .opt: try optCommand(args)
+        case .predict: try predictCommand(args)
+        case .perceptron: try perceptronCommand(args)
+        case .stats: try statsCommand(args)
+        case .mode: try modeCommand(args)
         case .load: try loadCommand(args)
         case .save: try saveCommand(args)
         case .seed: try seedCommand(args)
@@ -195,6 +211,11 @@ extension Session {
         origins = [:]
         lastBackward = nil
         verifyLog = []
+        data = nil
+        layerNames = [:]
+        optimizer = nil
+        slots = [:]
+        history = nil
         pending = nil
         nextSequence = 0
         version += 1

@@ -169,12 +169,12 @@ extension Session {
         guard !args.text.isEmpty else { throw args.missing("a file", usage: ":save file.nabla") }
         var lines = ["# saved by nabla: params hold their current values", ""]
         for d in definitionsInDependencyOrder() {
-            if d.isParam {
+            if d.isParam || d.storesValue {
                 let value = graph.value(d.slot)
                 guard value.isFinite else {
-                    throw Diagnostic(.error, "param \(d.name) holds NaN or infinity; not saved", at: args.wholeRange)
+                    throw Diagnostic(.error, "\(d.name) holds NaN or infinity; not saved", at: args.wholeRange)
                 }
-                lines.append("param \(d.name) = \(Printer.literal(value))")
+                lines.append("\(d.isParam ? "param " : "")\(d.name) = \(Printer.literal(value))")
             } else {
                 lines.append("\(d.name) = \(d.expr.text)")
             }

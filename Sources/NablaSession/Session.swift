@@ -1,5 +1,6 @@
 import Foundation
 import NablaGraph
+import NablaNN
 import NablaSyntax
 import NablaTensor
 
@@ -34,6 +35,8 @@ struct Definition {
     var source: SourceText
     /// The order in which names were first defined.
     var sequence: Int
+    /// Defined by a command (`:data`, `:mlp`) with a value rather than a formula: `:save` writes the value.
+    var storesValue = false
 }
 
 /// Where a node came from, for carets under warnings and errors.
@@ -70,6 +73,14 @@ public final class Session {
     var lastBackward: BackwardState?
     /// The gradients judged by `:verify`, to find the first wrong link of a chain.
     var verifyLog: [VerifyRecord] = []
+    /// The data of the last `:data`.
+    var data: TrainingData?
+    /// The layers (hidden definitions and output) of each `:mlp`, by its name.
+    var layerNames: [String: [String]] = [:]
+    /// The optimizer of the last `:train` or `:update`, and its state per param.
+    var optimizer: OptimizerSettings?
+    var slots: [String: OptimizerSlot] = [:]
+    var history: TrainingHistory?
     /// Bumped whenever a value in the graph may have changed.
     var version = 0
 

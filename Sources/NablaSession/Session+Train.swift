@@ -1,0 +1,449 @@
+import Foundation
+import NablaGraph
+import NablaNN
+import NablaSyntax
+import NablaTensor
+
+extension Session {
+    static let trainUsage = ":train L [epochs=100] [batch=32] [opt=adam] [lr=0.01] [beta=0.9] [beta2=0.999] [decay=0] [schedule=exponential:50] [patience=10] [every=10]"
+
+    // MARK: - Optimizer settings shared by :train and :update
+
+    /// The optimizer a command asks for (`opt=`, `lr=`, `beta=`, `beta2=`, `eps=`, `decay=`).
+    func optimizerSettings(_ s: Settings, defaultKind: OptimizerKind, defaultLR: Double) throws(Diagnostic) -> OptimizerSettings {
+        var kind = defaultKind
+        if let (v, range) = s.string("opt") {
+            guard let k = OptimizerKind(rawValue: v) else {
+                let kinds = OptimizerKind.allCases.map(\.rawValue)
+                var message = "unknown optimizer '\(v)'"
+                if let near = Suggest.nearest(v, among: kinds) { message += " (did you mean '\(near)'?)" }
+                throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: range)
+            }
+            kind = k
+        }
+        let lr = try s.number("lr", default: defaultLR, in: 1e-12...1e6, what: "a positive number")
+        let beta = s.values["beta"] == nil ? nil : try s.number("beta", default: 0.9, in: 0...0.9999, what: "a number in [0, 1)")
+        let beta2 = s.values["beta2"] == nil ? nil : try s.number("beta2", default: 0.999, in: 0...0.999999, what: "a number in [0, 1)")
+        let eps = try s.number("eps", default: 1e-7, in: 1e-300...1, what: "a small positive number")
+        let decay = try s.number("decay", default: 0, in: 0...1e3, what: "a number ≥ 0")
+        var settings = OptimizerSettings(kind: kind, lr: lr, beta1: beta, beta2: beta2, epsilon: eps, decay: decay)
+        if kind == .rmsprop, let beta, beta2 == nil { settings.beta2 = beta }
+        return settings
+    }
+
+    /// Starts fresh optimizer state when the optimizer changes.
+    func adopt(_ settings: OptimizerSettings) {
+        if optimizer?.kind != settings.kind || optimizer?.beta1 != settings.beta1 || optimizer?.beta2 != settings.beta2 {
+            slots = [:]
+        }
+        optimizer = settings
+    }
+
+    /// The params with their leaves, in definition order.
+    func paramLeaves() -> [(String, NodeID)] {
+        paramNames.compactMap { name in paramLeaf(name).map { (name, $0) } }
+    }
+
+    // MARK: - The loss and its prediction
+
+    /// The loss op under `root` and how its first input reads as a class.
+    func predictionNode(under root: NodeID) -> (NodeID, PredictionKind)? {
+        for id in graph.topologicalOrder(from: root).reversed() {
+            let node = graph[id]
+            switch node.op {
+            case .bce: return (node.inputs[0], .probability)
+            case .crossEntropy: return (node.inputs[0], .argmax)
+            case .logisticLoss, .hinge: return (node.inputs[0], .sign)
+            case .mse where data?.train.classes == 2: return (node.inputs[0], .probability)
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// The classes a prediction stands for, one per row.
+    static func classes(_ p: Tensor, _ kind: PredictionKind) -> [Int] {
+        switch kind {
+        case .probability: return p.scalars.map { $0 > 0.5 ? 1 : 0 }
+        case .sign: return p.scalars.map { $0 > 0 ? 1 : -1 }
+        case .argmax:
+            let k = Swift.max(p.cols, 1)
+            return stride(from: 0, to: p.count, by: k).map { start in
+                var best = start
+                for j in start..<start + k where p.scalars[j] > p.scalars[best] { best = j }
+                return best - start
+            }
+        }
+    }
+
+    static func labels(_ y: Tensor, _ kind: PredictionKind) -> [Int] {
+        switch kind {
+        case .probability: return y.scalars.map { $0 > 0.5 ? 1 : 0 }
+        case .sign: return y.scalars.map { $0 > 0 ? 1 : -1 }
+        case .argmax: return y.scalars.map { Int($0) }
+        }
+    }
+
+    // MARK: - Feeding data
+
+    /// The leaves behind X and Y, or an error saying what is missing.
+    func dataLeaves(_ training: TrainingData, at range: SourceRange) throws(Diagnostic) -> (NodeID, NodeID) {
+        guard let x = valueLeaf(training.xName), let y = valueLeaf(training.yName) else {
+            throw Diagnostic(
+                .error, "\(training.xName) and \(training.yName) must hold data: run :data again (they were redefined)", at: range)
+        }
+        return (x, y)
+    }
+
+    /// The dropout nodes' hidden seeds under `root`.
+    func dropoutSeeds(under root: NodeID) -> [NodeID] {
+        graph.topologicalOrder(from: root).compactMap { id in
+            if case .dropout = graph[id].op { return graph[id].inputs[1] }
+            return nil
+        }
+    }
+
+    /// Evaluates the loss (and accuracy, when there are classes) on a whole data set, dropout off.
+    func evaluate(
+        on set: Dataset, root: NodeID, leaves: (NodeID, NodeID), prediction: (NodeID, PredictionKind)?, seeds: [NodeID]
+    ) throws(GraphError) -> (Double, Double?) {
+        try graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) })
+        let loss = graph.value(root).scalar
+        guard let (p, kind) = prediction else { return (loss, nil) }
+        let predicted = Session.classes(graph.value(p), kind)
+        let truth = Session.labels(set.y, kind)
+        guard predicted.count == truth.count, !truth.isEmpty else { return (loss, nil) }
+        let right = zip(predicted, truth).filter { $0 == $1 }.count
+        return (loss, Double(right) / Double(truth.count))
+    }
+
+    // MARK: - :train
+
+    func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let s = Settings(args.words)
+        try s.check(["epochs", "batch", "opt", "lr", "beta", "beta2", "eps", "decay", "schedule", "patience", "every"], usage: Session.trainUsage)
+        guard let (lossName, lossRange) = s.positional.first else { throw args.missing("the loss to minimise", usage: Session.trainUsage) }
+        guard let training = data else {
+            throw Diagnostic(.error, "no data to train on: load some first, e.g. :data moons 200 (it defines X and Y)", at: args.nameRange)
+        }
+        let root = try resolve(lossName, at: lossRange, within: nil)
+        try requireScalar(root, lossName, at: lossRange, command: ":train")
+        let epochs = try s.integer("epochs", default: 100, in: 1...1_000_000, what: "a whole number ≥ 1")
+        let n = training.train.count
+        var batch = Swift.min(32, n)
+        if let (v, range) = s.string("batch") {
+            if v == "all" { batch = n } else {
+                guard let b = Int(v), b >= 1 else { throw Diagnostic(.error, "batch must be a whole number ≥ 1, or all", at: range) }
+                batch = Swift.min(b, n)
+            }
+        }
+        let settings = try optimizerSettings(s, defaultKind: optimizer?.kind ?? .adam, defaultLR: 0.01)
+        var schedule = Schedule.constant
+        if let (v, range) = s.string("schedule") {
+            guard let parsed = Schedule.parse(v) else {
+                throw Diagnostic(
+                    .error, "unknown schedule '\(v)' (power:s, power:s:c, exponential:s, piecewise:e1:lr1,e2:lr2, 1cycle, 1cycle:max)", at: range)
+            }
+            schedule = parsed
+        }
+        let patience = s.values["patience"] == nil ? nil : try s.integer("patience", default: 10, in: 1...100_000, what: "a whole number ≥ 1")
+        if patience != nil && training.validation == nil {
+            throw Diagnostic(.error, "early stopping needs a validation set: :data ... val=0.2", at: s.values["patience"]?.1 ?? args.wholeRange)
+        }
+        let every = try s.integer("every", default: Swift.max(1, epochs / 10), in: 1...1_000_000, what: "a whole number ≥ 1")
+        let params = paramLeaves().filter { graph.depends(root, on: $0.1) }
+        guard !params.isEmpty else {
+            throw Diagnostic(.error, "\(lossName) depends on no param: declare trainable values with param (or :mlp)", at: lossRange)
+        }
+        let leaves = try dataLeaves(training, at: args.wholeRange)
+        adopt(settings)
+        let prediction = predictionNode(under: root)
+        let seeds = dropoutSeeds(under: root)
+        var theta: [String: [Double]] = [:]
+        for (name, leaf) in params {
+            theta[name] = graph.value(leaf).scalars
+            if slots[name]?.m.count != theta[name]?.count { slots[name] = OptimizerSlot(count: graph.value(leaf).count) }
+        }
+        var history = TrainingHistory()
+        var best: (loss: Double, epoch: Int, theta: [String: [Double]])?
+        var stopped: String?
+        let start = Date()
+        let bar = 20
+        let numbers = params.reduce(0) { $0 + graph.value($1.1).count }
+        say("training \(lossName): \(params.count) param\(params.count == 1 ? "" : "s") (\(numbers) numbers), \(n) samples, batch \(batch), \(settings.kind.rawValue) lr \(Format.number(settings.lr))"
+            + (schedule == .constant ? "" : ", schedule \(schedule.description)") + (settings.decay > 0 ? ", weight decay \(Format.number(settings.decay))" : ""))
+        func restoreData() {
+            try? graph.setValues([(leaves.0, training.train.x), (leaves.1, training.train.y)] + seeds.map { ($0, Tensor(-1)) })
+            version += 1
+        }
+        func setParams(_ values: [String: [Double]]) -> [(NodeID, Tensor)] {
+            params.compactMap { name, leaf in values[name].map { (leaf, Tensor(shape: graph.value(leaf).shape, scalars: $0)) } }
+        }
+        var order = Array(0..<n)
+        var finishedEpochs = 0
+        epochLoop: for epoch in 0..<epochs {
+            let lr = schedule.rate(settings.lr, epoch: epoch, of: epochs)
+            random.shuffle(&order)
+            for first in stride(from: 0, to: n, by: batch) {
+                if isInterrupted() {
+                    stopped = "interrupted in epoch \(epoch + 1): the weights are those of the last finished step"
+                    break epochLoop
+                }
+                let rows = order[first..<Swift.min(first + batch, n)]
+                var updates: [(NodeID, Tensor)] = [(leaves.0, training.train.x.selectRows(rows)), (leaves.1, training.train.y.selectRows(rows))]
+                updates += seeds.map { ($0, Tensor(Double(random.next() % 1_000_000_007))) }
+                if settings.needsLookahead {
+                    var ahead: [String: [Double]] = [:]
+                    for (name, _) in params { ahead[name] = settings.lookahead(theta[name] ?? [], slots[name] ?? OptimizerSlot(count: 0)) }
+                    updates += setParams(ahead)
+                } else {
+                    updates += setParams(theta)
+                }
+                let grads: Gradients
+                do {
+                    try graph.setValues(updates)
+                    grads = try graph.backward(from: root)
+                } catch {
+                    stopped = "stopped in epoch \(epoch + 1): \(error)"
+                    break epochLoop
+                }
+                let loss = graph.value(root).scalar
+                guard loss.isFinite else {
+                    stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?); the weights are those of the last finite step"
+                    break epochLoop
+                }
+                var next: [String: [Double]] = [:]
+                for (name, leaf) in params {
+                    guard let g = grads[leaf]?.scalars, var slot = slots[name], let current = theta[name] else { continue }
+                    let updated = settings.step(current, gradient: g, slot: &slot, lr: lr)
+                    guard updated.allSatisfy(\.isFinite) else {
+                        stopped = "stopped in epoch \(epoch + 1): param \(name) went NaN or infinite (lr \(Format.number(lr)) too large?); the weights are those of the last finite step"
+                        break epochLoop
+                    }
+                    next[name] = updated
+                    slots[name] = slot
+                }
+                for (name, value) in next { theta[name] = value }
+            }
+            finishedEpochs = epoch + 1
+            // The end of an epoch: the figures on the whole training and validation sets.
+            do {
+                try graph.setValues(setParams(theta))
+                let (loss, acc) = try evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds)
+                history.loss.append(loss)
+                if let acc { history.accuracy.append(acc) }
+                var line = "epoch \(String(repeating: " ", count: String(epochs).count - String(epoch + 1).count))\(epoch + 1)/\(epochs) "
+                let filled = (epoch + 1) * bar / epochs
+                line += "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: bar - filled) + "]"
+                line += " loss \(Format.number(loss, digits: 4))" + (acc.map { "  acc \(Session.percent($0))" } ?? "")
+                if let v = training.validation {
+                    let (vl, va) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds)
+                    history.validationLoss.append(vl)
+                    if let va { history.validationAccuracy.append(va) }
+                    line += "  │ val loss \(Format.number(vl, digits: 4))" + (va.map { "  acc \(Session.percent($0))" } ?? "")
+                    if let patience {
+                        if best == nil || vl < best!.loss { best = (vl, epoch + 1, theta) }
+                        if let b = best, epoch + 1 - b.epoch >= patience {
+                            say(line + "  \(Format.number(Date().timeIntervalSince(start), digits: 2)) s")
+                            stopped = "early stopping: no better validation loss for \(patience) epochs; the weights of epoch \(b.epoch) (val loss \(Format.number(b.loss, digits: 4))) are restored"
+                            theta = b.theta
+                            break epochLoop
+                        }
+                    }
+                }
+                line += "  \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
+                if (epoch + 1) % every == 0 || epoch == 0 || epoch + 1 == epochs { say(line) }
+            } catch {
+                stopped = "stopped in epoch \(epoch + 1): \(error)"
+                break
+            }
+        }
+        try? graph.setValues(setParams(theta))
+        restoreData()
+        self.history = history
+        if let stopped { say(stopped) }
+        // The weights changed: the last backward is stale.
+        lastBackward = nil
+        var summary = "trained \(finishedEpochs) epoch\(finishedEpochs == 1 ? "" : "s") in \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
+        if let (loss, acc) = try? evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds) {
+            summary += "; training loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
+        }
+        if let t = training.test, let (loss, acc) = try? evaluate(on: t, root: root, leaves: leaves, prediction: prediction, seeds: seeds) {
+            summary += "; test loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
+        }
+        restoreData()
+        say(summary)
+        if history.loss.count > 1 {
+            var curves: [(label: String, values: [Double], mark: Character)] = [("training", history.loss, "•")]
+            if !history.validationLoss.isEmpty { curves.append(("validation", history.validationLoss, "∘")) }
+            say(Plot.curves(curves, title: "loss").joined(separator: "\n"))
+            if !history.accuracy.isEmpty {
+                var acc: [(label: String, values: [Double], mark: Character)] = [("training", history.accuracy.map { $0 * 100 }, "•")]
+                if !history.validationAccuracy.isEmpty { acc.append(("validation", history.validationAccuracy.map { $0 * 100 }, "∘")) }
+                say(Plot.curves(acc, height: 8, title: "accuracy (%)").joined(separator: "\n"))
+            }
+        }
+        if training.train.features == 2, let (p, kind) = prediction, training.train.classes != nil {
+            let labels = Session.labels(training.train.y, kind)
+            let drawing = Plot.regions(points: training.train.x, labels: labels.map { kind == .sign ? ($0 > 0 ? 1 : 0) : $0 }) { grid in
+                let yShape = [grid.rows] + Array(training.train.y.shape.dropFirst())
+                guard (try? graph.setValues([(leaves.0, grid), (leaves.1, Tensor.zeros(yShape))])) != nil else { return nil }
+                let c = Session.classes(graph.value(p), kind)
+                return kind == .sign ? c.map { $0 > 0 ? 1 : 0 } : c
+            }
+            restoreData()
+            if let drawing { say(drawing.joined(separator: "\n")) }
+        }
+    }
+
+    static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
+
+    // MARK: - :opt
+
+    func optCommand(_ args: CommandArguments) throws(Diagnostic) {
+        guard let settings = optimizer else {
+            throw Diagnostic(.error, "no optimizer yet: :update opt=adam or :train L opt=adam sets one", at: args.nameRange)
+        }
+        var lines = ["\(settings.kind.rawValue), η = \(Format.number(settings.lr))" + (settings.decay > 0 ? ", weight decay λ = \(Format.number(settings.decay))" : ""),
+                     "  " + settings.formula]
+        for name in paramNames {
+            guard let slot = slots[name] else { continue }
+            var row = "  \(name): t = \(slot.t)"
+            func show(_ label: String, _ v: [Double]) {
+                guard !v.isEmpty else { return }
+                let t = Tensor(shape: v.count == 1 ? [] : [v.count], scalars: v)
+                row += "   \(label) = \(v.count <= 6 ? Printer.value(t) : "(\(v.count) numbers, |·| = \(Format.number(v.reduce(0) { $0 + $1 * $1 }.squareRoot())))")"
+            }
+            switch settings.kind {
+            case .sgd: break
+            case .momentum, .nesterov: show("m", slot.m)
+            case .adagrad, .rmsprop: show("s", slot.s)
+            case .adam:
+                show("m", slot.m)
+                show("s", slot.s)
+                show("m̂", slot.mHat)
+                show("ŝ", slot.sHat)
+            }
+            lines.append(row)
+        }
+        say(lines.joined(separator: "\n"))
+    }
+
+    /// `:update [lr=..] [opt=..]`: one optimizer step on every param, from the last backward.
+    func optimizerStep(_ args: CommandArguments) throws(Diagnostic) {
+        let s = Settings(args.words)
+        for (word, range) in s.positional {
+            throw Diagnostic(.error, "expected key=value, like lr=0.1, not '\(word)' (usage: :update [lr=0.1] [opt=sgd])", at: range)
+        }
+        try s.check(["lr", "opt", "beta", "beta2", "eps", "decay"], usage: ":update [lr=0.1] [opt=sgd|momentum|nesterov|adagrad|rmsprop|adam]")
+        let settings = try optimizerSettings(s, defaultKind: optimizer?.kind ?? .sgd, defaultLR: s.values["opt"] == nil ? (optimizer?.lr ?? 0.1) : 0.1)
+        let state = try currentGradients(for: args)
+        if state.note != nil {
+            throw Diagnostic(.error, "the gradients are partial (:step was left early): run :backward \(state.label) first", at: args.nameRange)
+        }
+        let params = paramLeaves()
+        guard !params.isEmpty else {
+            throw Diagnostic(.error, "no params to update: declare trainable values with param w = ...", at: args.nameRange)
+        }
+        adopt(settings)
+        var grads = state.gradients
+        if settings.needsLookahead {
+            // Nesterov: the gradient at the look-ahead point θ + β m.
+            let ahead = params.map { name, leaf in
+                (leaf, Tensor(shape: graph.value(leaf).shape, scalars: settings.lookahead(graph.value(leaf).scalars, slots[name] ?? OptimizerSlot(count: graph.value(leaf).count))))
+            }
+            let saved = params.map { ($0.1, graph.value($0.1)) }
+            do {
+                try graph.setValues(ahead)
+                grads = try graph.backward(from: state.root)
+                try graph.setValues(saved)
+            } catch {
+                try? graph.setValues(saved)
+                throw Diagnostic(.error, "\(error)", at: args.nameRange)
+            }
+        }
+        var updates: [(NodeID, Tensor)] = []
+        for (name, leaf) in params {
+            let w = graph.value(leaf)
+            guard let g = grads[leaf] else { continue }
+            var slot = slots[name] ?? OptimizerSlot(count: w.count)
+            if slot.m.count != w.count { slot = OptimizerSlot(count: w.count) }
+            updates.append((leaf, Tensor(shape: w.shape, scalars: settings.step(w.scalars, gradient: g.scalars, slot: &slot))))
+            slots[name] = slot
+        }
+        do {
+            try graph.setValues(updates)
+        } catch {
+            throw Diagnostic(.error, error.reason.message, at: args.nameRange)
+        }
+        version += 1
+        let shown = params.map { name, leaf -> String in
+            let v = graph.value(leaf)
+            return v.count <= 4 ? "\(name) = \(Printer.value(v))" : "\(name): \(Shape.describe(v.shape)) updated"
+        }
+        let loss = graph.value(state.root)
+        let now = loss.isSingleElement ? "; \(state.label) is now \(Format.number(loss.scalar))" : ""
+        let what = settings.kind == .sgd ? "SGD" : settings.kind.rawValue
+        say(shown.joined(separator: "   ") + "   (one \(what) step\(now))")
+    }
+
+    // MARK: - :predict, :mode
+
+    func predictCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let usage = ":predict P [x1, x2]  or  :predict P [[..], [..]]"
+        let text = args.text
+        guard let space = text.firstIndex(of: " ") else { throw args.missing("what to compute and the input", usage: usage) }
+        let name = String(text[..<space])
+        let root = try resolve(name, at: args.range(args.start.column, args.start.column + name.count), within: nil)
+        let inputText = String(text[text.index(after: space)...])
+        let expr = try Parser.parseExpression(inputText, line: args.start.line, column: args.start.column + name.count + 1)
+        var input = try evaluate(expr)
+        let xName = data?.xName ?? "X"
+        guard let leaf = valueLeaf(xName) else {
+            throw Diagnostic(.error, "no input \(xName) to replace: :data defines X", at: args.nameRange)
+        }
+        let saved = graph.value(leaf)
+        if input.rank == 1 && saved.rank == 2 { input = input.reshaped([1, input.count]) }
+        guard input.rank == saved.rank, input.shape.last == saved.shape.last else {
+            throw Diagnostic(
+                .error, "the input has shape \(Shape.describe(input.shape)) but \(xName) has \(saved.shape.last ?? 1) features per row", at: expr.range)
+        }
+        let seeds = dropoutSeeds(under: root)
+        do {
+            try graph.setValues([(leaf, input)] + seeds.map { ($0, Tensor(-1)) })
+        } catch {
+            try? graph.setValues([(leaf, saved)])
+            throw Diagnostic(.error, error.reason.message, at: expr.range)
+        }
+        let out = graph.value(root)
+        var line = "\(name) = \(Printer.value(out, indent: name.count + 3))"
+        // Read as classes: several outputs per row by the largest, one probability by > 0.5.
+        if data?.train.classes != nil, out.rank == 2 {
+            let kind: PredictionKind? = out.cols > 1 ? .argmax : (out.scalars.allSatisfy { $0 >= 0 && $0 <= 1 } ? .probability : nil)
+            if let kind {
+                line += "   (class\(out.rows > 1 ? "es" : "") \(Session.classes(out, kind).map(String.init).joined(separator: ", ")))"
+            }
+        }
+        try? graph.setValues([(leaf, saved)])
+        say(line)
+    }
+
+    func modeCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let seeds = (0..<graph.capacity).map(NodeID.init).compactMap { id -> NodeID? in
+            guard graph.contains(id), case .dropout = graph[id].op else { return nil }
+            return graph[id].inputs[1]
+        }
+        switch args.text {
+        case "train":
+            try? graph.setValues(seeds.map { ($0, Tensor(Double(random.next() % 1_000_000_007))) })
+            say("training mode: dropout drops (a fresh mask on every :mode train); \(seeds.count) dropout node\(seeds.count == 1 ? "" : "s")")
+        case "eval":
+            try? graph.setValues(seeds.map { ($0, Tensor(-1)) })
+            say("evaluation mode: dropout is the identity")
+        default:
+            throw args.missing("train or eval", usage: ":mode train|eval")
+        }
+        version += 1
+    }
+}
+

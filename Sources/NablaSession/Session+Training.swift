@@ -1,0 +1,294 @@
+import Foundation
+import NablaGraph
+import NablaNN
+import NablaSyntax
+import NablaTensor
+
+/// The data `:data` loaded: what `:train` feeds through `X` and `Y`.
+struct TrainingData {
+    var train: Dataset
+    var validation: Dataset?
+    var test: Dataset?
+    var xName = "X"
+    var yName = "Y"
+}
+
+/// The per-epoch figures of the last `:train`, for the curves.
+struct TrainingHistory {
+    var loss: [Double] = []
+    var accuracy: [Double] = []
+    var validationLoss: [Double] = []
+    var validationAccuracy: [Double] = []
+}
+
+/// How a loss's prediction is read as a class.
+enum PredictionKind {
+    /// `bce(P, Y)`, or `mse` on 0/1 targets: P > 0.5.
+    case probability
+    /// `cross_entropy(logits, Y)`: the largest logit.
+    case argmax
+    /// `logistic_loss(z, Y)`, `hinge(z, Y)` with Y in {-1, +1}: the sign of z.
+    case sign
+}
+
+// MARK: - Command arguments as key=value
+
+/// `epochs=100 opt=adam lr=0.01 pm1`: settings with their places, for errors.
+struct Settings {
+    var values: [String: (String, SourceRange)] = [:]
+    var flags: [String: SourceRange] = [:]
+    var positional: [(String, SourceRange)] = []
+
+    init(_ words: [(String, SourceRange)]) {
+        for (word, range) in words {
+            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { values[parts[0]] = (parts[1], range) } else { positional.append((word, range)) }
+        }
+    }
+
+    /// Refuses a key that is not one of `allowed`.
+    func check(_ allowed: [String], usage: String) throws(Diagnostic) {
+        for (key, (_, range)) in values where !allowed.contains(key) {
+            var message = "unknown setting '\(key)'"
+            if let near = Suggest.nearest(key, among: allowed) { message += " (did you mean '\(near)'?)" }
+            throw Diagnostic(.error, message + " (usage: \(usage))", at: range)
+        }
+    }
+
+    func number(_ key: String, default value: Double, in range: ClosedRange<Double>, what: String) throws(Diagnostic) -> Double {
+        guard let (text, place) = values[key] else { return value }
+        guard let v = Double(text), v.isFinite, range.contains(v) else {
+            throw Diagnostic(.error, "\(key) must be \(what), like \(key)=\(Format.number(value))", at: place)
+        }
+        return v
+    }
+
+    func integer(_ key: String, default value: Int, in range: ClosedRange<Int>, what: String) throws(Diagnostic) -> Int {
+        guard let (text, place) = values[key] else { return value }
+        guard let v = Int(text), range.contains(v) else {
+            throw Diagnostic(.error, "\(key) must be \(what), like \(key)=\(value)", at: place)
+        }
+        return v
+    }
+
+    func string(_ key: String) -> (String, SourceRange)? { values[key] }
+}
+
+extension Session {
+    // MARK: - Values defined by commands
+
+    /// Defines (or redefines) `name` as a stored value: an input, or a param when `isParam`.
+    /// `text` is how `:vars` describes it; `:save` writes the value itself.
+    func defineValue(_ name: String, _ value: Tensor, isParam: Bool, text: String, at range: SourceRange) throws(Diagnostic) {
+        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
+            throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
+        }
+        let leaf = graph.addLeaf(isParam ? .param : .constant, value: value, label: isParam ? name : text)
+        origins[leaf] = NodeOrigin(range: range, source: currentSource)
+        let expr = Expr(.name(text), range: range, text: text, height: 1)
+        if var existing = definitions[name] {
+            do {
+                try graph.rebind(existing.slot, to: leaf)
+            } catch {
+                discard([leaf])
+                throw brokenDependent(name, error, at: range)
+            }
+            discard(existing.nodes)
+            existing.nodes = [leaf]
+            existing.expr = expr
+            existing.isParam = isParam
+            existing.dependencies = []
+            existing.storesValue = true
+            definitions[name] = existing
+        } else {
+            let slot: NodeID
+            do {
+                slot = try graph.add(.name(name), [leaf], label: name)
+            } catch {
+                discard([leaf])
+                throw Diagnostic(.error, error.reason.message, at: range)
+            }
+            origins[slot] = NodeOrigin(range: range, source: currentSource)
+            definitions[name] = Definition(
+                name: name, slot: slot, nodes: [leaf], expr: expr, isParam: isParam,
+                dependencies: [], source: currentSource, sequence: nextSequence, storesValue: true)
+            nextSequence += 1
+        }
+        version += 1
+    }
+
+    /// The leaf holding a name's value, when the name is an input or a param defined by a value.
+    func valueLeaf(_ name: String) -> NodeID? {
+        guard let d = definitions[name], let root = graph[d.slot].inputs.first, graph[root].op.isLeaf else { return nil }
+        return root
+    }
+
+    // MARK: - :data
+
+    static let dataUsage = ":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE [n] [noise=0.1] [classes=3] [val=0.2] [test=0.2] [pm1]"
+
+    func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let s = Settings(args.words)
+        try s.check(["noise", "classes", "val", "test", "seed"], usage: Session.dataUsage)
+        guard let (kind, kindRange) = s.positional.first else { throw args.missing("a data set", usage: Session.dataUsage) }
+        var rest = Array(s.positional.dropFirst())
+        let pm1 = rest.contains { $0.0 == "pm1" }
+        rest.removeAll { $0.0 == "pm1" }
+        var local = s.values["seed"].flatMap { UInt64($0.0) }.map { RandomSource(seed: $0) } ?? random
+        let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1, in: 0...100, what: "a number ≥ 0")
+        var n = 200
+        if let (text, range) = rest.first, kind != "csv" {
+            guard let v = Int(text), v >= 4, v <= 1_000_000 else {
+                throw Diagnostic(.error, "the number of samples must be a whole number from 4 to 1,000,000", at: range)
+            }
+            n = v
+        }
+        var dataset: Dataset
+        switch kind {
+        case "and", "or", "xor", "nand":
+            dataset = Dataset.truthTable(kind) ?? Dataset(x: Tensor.zeros([0, 2]), y: Tensor.zeros([0, 1]), classes: 2, name: kind)
+        case "moons": dataset = Dataset.moons(n, noise: noise, random: &local)
+        case "circles": dataset = Dataset.circles(n, noise: noise, random: &local)
+        case "blobs": dataset = Dataset.blobs(n, noise: noise, random: &local)
+        case "spirals":
+            let k = try s.integer("classes", default: 3, in: 2...10, what: "a whole number from 2 to 10")
+            dataset = Dataset.spirals(n, classes: k, noise: noise, random: &local)
+        case "regression": dataset = Dataset.regression(n, noise: noise, random: &local)
+        case "csv":
+            guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
+            let path = resolvePath(file)
+            let text: String
+            do { text = try Session.readText(path) } catch { throw Diagnostic(.error, error.message, at: fileRange) }
+            do {
+                dataset = try Dataset.csv(text, name: file)
+            } catch {
+                throw Diagnostic(.error, "\(file): \(error.description)", at: fileRange)
+            }
+        default:
+            let kinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv"]
+            var message = "unknown data set '\(kind)'"
+            if let near = Suggest.nearest(kind, among: kinds) { message += " (did you mean '\(near)'?)" }
+            throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: kindRange)
+        }
+        if pm1 { dataset = dataset.plusMinusOne() }
+        let small = dataset.count <= 8
+        let val = try s.number("val", default: small ? 0 : 0.2, in: 0...0.9, what: "a fraction from 0 to 0.9")
+        let test = try s.number("test", default: small ? 0 : 0.2, in: 0...0.9, what: "a fraction from 0 to 0.9")
+        guard val + test < 1 else { throw Diagnostic(.error, "val + test must leave some data for training", at: args.wholeRange) }
+        let parts = small ? (dataset, nil, nil) : {
+            let p = dataset.split(validation: val, test: test, random: &local)
+            return (p.train, p.validation.count > 0 ? p.validation : nil, p.test.count > 0 ? p.test : nil)
+        }()
+        if s.values["seed"] == nil { random = local }
+        let training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
+        let origin = args.wholeRange
+        try defineValue("X", training.train.x, isParam: false, text: "\(kind) inputs", at: origin)
+        try defineValue("Y", training.train.y, isParam: false, text: "\(kind) targets", at: origin)
+        for (suffix, part) in [("val", training.validation), ("test", training.test)] {
+            guard let part else { continue }
+            try defineValue("X_\(suffix)", part.x, isParam: false, text: "\(kind) \(suffix) inputs", at: origin)
+            try defineValue("Y_\(suffix)", part.y, isParam: false, text: "\(kind) \(suffix) targets", at: origin)
+        }
+        data = training
+        let what = dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])"
+        var sizes = "X \(Shape.describe(training.train.x.shape)), Y \(Shape.describe(training.train.y.shape))"
+        if let v = training.validation { sizes += "; X_val, Y_val: \(v.count) samples" }
+        if let t = training.test { sizes += "; X_test, Y_test: \(t.count) samples" }
+        say("\(kind): \(dataset.count) samples, \(dataset.features) feature\(dataset.features == 1 ? "" : "s"), \(what); \(sizes)")
+    }
+
+    // MARK: - :mlp
+
+    static let mlpUsage = ":mlp NAME 2-4-1 [act=tanh] [out=sigmoid] [init=glorot] [input=X] [dropout=0.5]"
+
+    func mlpCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let s = Settings(args.words)
+        try s.check(["act", "out", "init", "input", "dropout"], usage: Session.mlpUsage)
+        guard s.positional.count == 2 else { throw args.missing("a name and an architecture such as 2-4-1", usage: Session.mlpUsage) }
+        let (name, nameRange) = s.positional[0]
+        let (arch, archRange) = s.positional[1]
+        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw Diagnostic(.error, "'\(name)' is not a name (letters, digits and _)", at: nameRange)
+        }
+        let sizes = arch.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 100_000 }) else {
+            throw Diagnostic(
+                .error, "'\(arch)' is not an architecture: layer sizes from 1 to 100,000 joined by '-', like 2-4-1 or 784-256-10",
+                at: archRange)
+        }
+        let layers = sizes.compactMap { $0 }
+        let activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "linear", "softmax"]
+        func activation(_ key: String, _ fallback: String) throws(Diagnostic) -> String {
+            guard let (v, range) = s.string(key) else { return fallback }
+            guard activations.contains(v) else {
+                throw Diagnostic(.error, "\(key) must be one of \(activations.joined(separator: ", "))", at: range)
+            }
+            return v
+        }
+        let act = try activation("act", "tanh")
+        let out = try activation("out", layers.last == 1 ? "sigmoid" : "linear")
+        var initializer: Initializer = act == "relu" || act == "leaky_relu" ? .he(uniform: false) : .glorot(uniform: false)
+        if let (v, range) = s.string("init") {
+            guard let i = Initializer.parse(v) else {
+                throw Diagnostic(.error, "unknown initializer '\(v)' (lecun, glorot, he, each also _uniform; normal:0.01; constant:0.5)", at: range)
+            }
+            initializer = i
+        }
+        let dropout = try s.number("dropout", default: 0, in: 0...0.95, what: "a rate from 0 to 0.95")
+        let input = s.string("input")?.0 ?? "X"
+        guard let inputDef = definitions[input] else {
+            throw Diagnostic(
+                .error, "the input '\(input)' is not defined: load data first (:data moons) or name it with input=", at: args.wholeRange)
+        }
+        let inputShape = graph.value(inputDef.slot).shape
+        guard inputShape.last == layers[0] else {
+            throw Diagnostic(
+                .error, "the architecture starts with \(layers[0]) inputs but \(input) has shape \(Shape.describe(inputShape)) "
+                    + "(\(inputShape.last ?? 1) features)", at: archRange)
+        }
+        var previous = input
+        var lines = ["\(name): \(arch), \(act) hidden layers, \(out) output, weights \(initializer.description)"]
+        var total = 0
+        layerNames[name] = []
+        for k in 1..<layers.count {
+            let (fanIn, fanOut) = (layers[k - 1], layers[k])
+            let w: Tensor
+            do { w = try initializer.weights(fanIn: fanIn, fanOut: fanOut, random: &random) } catch {
+                throw Diagnostic(.error, error.message, at: archRange)
+            }
+            let wName = "\(name)_W\(k)", bName = "\(name)_b\(k)"
+            try defineValue(wName, w, isParam: true, text: "\(initializer.description) [\(fanIn), \(fanOut)]", at: archRange)
+            try defineValue(bName, Tensor.zeros([fanOut]), isParam: true, text: "zeros(\(fanOut))", at: archRange)
+            total += fanIn * fanOut + fanOut
+            let last = k == layers.count - 1
+            let f = last ? out : act
+            let target = last ? name : "\(name)_h\(k)"
+            var body = "dense(\(previous), \(wName), \(bName), \(f))"
+            if !last && dropout > 0 { body = "dropout(\(body), \(Format.number(dropout)))" }
+            try runDefinition("\(target) = \(body)", quietly: true, at: args)
+            layerNames[name, default: []].append(target)
+            lines.append("  layer \(k): \(target) = \(body)   W \(Shape.describe([fanIn, fanOut])), b \(Shape.describe([fanOut]))")
+            previous = target
+        }
+        lines.append("  \(total) params; :vars lists them, :train trains them")
+        say(lines.joined(separator: "\n"))
+    }
+
+    /// Runs a definition made by a command (reported at the command's place if it fails).
+    func runDefinition(_ text: String, quietly: Bool, at args: CommandArguments) throws(Diagnostic) {
+        let statement: Statement
+        do {
+            statement = try Parser.parseStatement(text)
+        } catch {
+            throw Diagnostic(.error, "internal: \(text): \(error.message)", at: args.wholeRange)
+        }
+        let wasQuiet = quiet
+        quiet = quietly || quiet
+        defer { quiet = wasQuiet }
+        do {
+            try execute(statement)
+        } catch {
+            throw Diagnostic(.error, "\(text): \(error.message)", at: args.wholeRange)
+        }
+    }
+}
