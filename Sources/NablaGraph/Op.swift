@@ -324,9 +324,11 @@ extension Op {
         case .logSoftmax:
             return x[0].logSoftmax
         case .mse:
+            try Op.checkLossShapes("mse", x)
             let d = try Tensor.zip(x[0], x[1], op: "mse") { $0 - $1 }
             return Tensor(d.scalars.reduce(0) { $0 + $1 * $1 } / Double(Swift.max(d.count, 1)))
         case .bce:
+            try Op.checkLossShapes("bce", x)
             let l = try Tensor.zip(x[0], x[1], op: "bce") { p, d in -(d * scalarLog(p) + (1 - d) * scalarLog(1 - p)) }
             return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
         case .crossEntropy:
@@ -334,14 +336,28 @@ extension Op {
             let ls = x[0].logSoftmax
             return Tensor(-target.weightedSum(ls) / Double(target.rows))
         case .logisticLoss:
+            try Op.checkLossShapes("logistic_loss", x)
             let l = try Tensor.zip(x[0], x[1], op: "logistic_loss") { z, y in softplusValue(-y * z) }
             return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
         case .hinge:
+            try Op.checkLossShapes("hinge", x)
             let l = try Tensor.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
             return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
         default:
             throw .invalid("internal: no forward rule for \(self)")
         }
+    }
+
+    /// A loss compares a prediction with its target element by element: their shapes
+    /// must agree (or one be a single number). numpy would broadcast [N, 1] against [N]
+    /// to [N, N]; here that classic mistake is an error.
+    static func checkLossShapes(_ op: String, _ x: [Tensor]) throws(TensorError) {
+        let (p, t) = (x[0], x[1])
+        if p.shape == t.shape || p.isSingleElement || t.isSingleElement { return }
+        if p.count == t.count {
+            throw .invalid("\(op): the prediction has shape \(Shape.describe(p.shape)) but the target has shape \(Shape.describe(t.shape)); reshape one (e.g. reshape(t, \(p.shape.map(String.init).joined(separator: ", "))))")
+        }
+        throw .invalid("\(op): the prediction has shape \(Shape.describe(p.shape)) but the target has shape \(Shape.describe(t.shape)): they must match (or one be a single number)")
     }
 
     /// The flat offset and result shape of `x[indices]` for a tensor of `shape`.

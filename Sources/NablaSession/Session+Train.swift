@@ -21,7 +21,7 @@ extension Session {
             }
             kind = k
         }
-        let lr = try s.number("lr", default: defaultLR, in: 1e-12...1e6, what: "a positive number")
+        let lr = try s.number("lr", default: defaultLR, in: 1e-12...1e12, what: "a positive number")
         let beta = s.values["beta"] == nil ? nil : try s.number("beta", default: 0.9, in: 0...0.9999, what: "a number in [0, 1)")
         let beta2 = s.values["beta2"] == nil ? nil : try s.number("beta2", default: 0.999, in: 0...0.999999, what: "a number in [0, 1)")
         let eps = try s.number("eps", default: 1e-7, in: 1e-300...1, what: "a small positive number")

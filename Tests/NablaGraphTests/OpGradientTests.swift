@@ -60,7 +60,7 @@ let opCases: [OpCase] = {
         OpCase(.index([1]), [[3]]), OpCase(.index([1]), [[2, 3]]), OpCase(.index([1, 2]), [[2, 3]]),
         OpCase(.stack, [[2], [2], [2]]), OpCase(.stack, [[], []]),
         OpCase(.softmax, [[4]]), OpCase(.softmax, [[2, 3]]), OpCase(.logSoftmax, [[4]]), OpCase(.logSoftmax, [[2, 3]]),
-        OpCase(.mse, [[3], [3]]), OpCase(.mse, [[2, 3], [3]]), OpCase(.mse, [[], []]),
+        OpCase(.mse, [[3], [3]]), OpCase(.mse, [[2, 3], [2, 3]]), OpCase(.mse, [[2, 3], []]), OpCase(.mse, [[], []]),
         OpCase(.bce, [[3], [3]], [0.1...0.9, 0...1]), OpCase(.bce, [[], []], [0.1...0.9, 0...1]),
         OpCase(.crossEntropy, [[4], []], fixed: [1: Tensor(2)]),
         OpCase(.crossEntropy, [[3, 4], [3]], fixed: [1: Tensor(vector: [0, 3, 1])]),

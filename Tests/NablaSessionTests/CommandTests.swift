@@ -101,7 +101,7 @@ struct CommandTests {
             #expect(t.stdout.contains(word), "\(word)")
         }
         t.run(":help update")
-        #expect(t.out == [":update [lr=0.1] [opt=sgd]\n  one SGD step on every param: w -= lr · ∂L/∂w\n  example: :update lr=0.25\n  w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows."])
+        #expect(t.out == [":update [lr=0.1] [opt=sgd|momentum|nesterov|adagrad|rmsprop|adam] [beta=..] [decay=..]\n  one optimizer step on every param (SGD: w -= lr · ∂L/∂w)\n  example: :update lr=0.25\n  w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows."])
         #expect(!t.run(":help sigmod"))
         #expect(t.err.first?.contains("did you mean 'sigmoid'?") == true)
     }
