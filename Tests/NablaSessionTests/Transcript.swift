@@ -52,3 +52,14 @@ final class Transcript {
     var stdout: String { out.joined(separator: "\n") }
     var stderr: String { err.joined(separator: "\n") }
 }
+
+import Foundation
+
+enum FileManagerHelper {
+    /// A fresh directory for a test's files.
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}

@@ -1,0 +1,180 @@
+@testable import NablaSession
+import NablaTensor
+import Testing
+
+/// The last number after `key` in a line, e.g. `accuracy 100%`.
+func figure(after key: String, in text: String) -> Double? {
+    guard let r = text.range(of: key, options: .backwards) else { return nil }
+    let rest = text[r.upperBound...].drop { $0 == " " }
+    return Double(String(rest.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "e" }))
+}
+
+@Suite("Training small nets in the language")
+struct TrainingTests {
+    // J(w) = w² at w = 1: g = 2. Momentum (β 0.9, lr 0.1): m = -0.2, w = 0.8; then g = 1.6,
+    // m = 0.9·(-0.2) - 0.16 = -0.34, w = 0.46.
+    @Test(":update with momentum takes the course's steps and :opt shows the velocity")
+    func momentumByUpdate() {
+        let t = Transcript()
+        t.run("param w = 1\nJ = w^2\n:backward J\n:update opt=momentum lr=0.1\n:backward J\n:update\n:opt")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        #expect(t.out == [
+            "J = 1",
+            "w = 0.8   (one momentum step; J is now 0.64)",
+            "w = 0.46   (one momentum step; J is now 0.2116)",
+            "momentum, η = 0.1\n  m ← β m − η g;  θ ← θ + m   (β = 0.9)\n  w: t = 2   m = -0.34",
+        ])
+    }
+
+    // Nesterov at w = 1, lr 0.1, β 0.9: step 1 as momentum (w = 0.8, m = -0.2); step 2 takes
+    // the gradient at 0.8 + 0.9·(-0.2) = 0.62: g = 1.24, m = -0.304, w = 0.496.
+    @Test(":update with Nesterov takes the gradient at the look-ahead point")
+    func nesterovByUpdate() {
+        let t = Transcript()
+        t.run("param w = 1\nJ = w^2\n:backward J\n:update opt=nesterov lr=0.1\n:backward J\n:update")
+        #expect(t.out.count == 3 && t.out[2].hasPrefix("w = 0.496 "), "\(t.out)")
+    }
+
+    // Adam at w = 1, lr 0.1: m̂ = -2, ŝ = 4, w = 1 - 0.1·2/2 = 0.9 (the ε moves it by 1e-9).
+    @Test(":opt shows Adam's bias-corrected moments after one step")
+    func adamState() {
+        let t = Transcript()
+        t.run("param w = 1\nJ = w^2\n:backward J\n:update opt=adam lr=0.1\n:opt")
+        #expect(t.out.count == 3, "\(t.out)")
+        #expect(t.out.dropFirst().first == "w = 0.9   (one adam step; J is now 0.81)")
+        #expect(t.out.last?.contains("w: t = 1   m = -0.2   s = 0.004   m̂ = -2   ŝ = 4") == true, "\(t.out)")
+    }
+
+    @Test("XOR is learned to 100% by a 2-4-1 tanh MLP in 300 full-batch Adam epochs (seed 1)")
+    func xor() {
+        let t = Transcript()
+        t.run("seed 1\n:data xor\n:mlp net 2-4-1 act=tanh\nL = bce(net, Y)\n:train L epochs=300 batch=all opt=adam lr=0.05\n:predict net [[0,0],[0,1],[1,0],[1,1]]")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let summary = t.out.first { $0.hasPrefix("trained 300 epochs") } ?? ""
+        #expect(figure(after: "accuracy", in: summary) == 100, "\(summary)")
+        #expect(t.out.last?.hasSuffix("(classes 0, 1, 1, 0)") == true, "\(t.out.last ?? "")")
+    }
+
+    @Test("the perceptron converges on AND and on separable blobs, and fails on XOR")
+    func perceptron() {
+        let and = Transcript()
+        and.run(":data and\n:perceptron epochs=20\n:expect perceptron == reshape(Y, 4)")
+        #expect(and.stdout.contains("converged after"), "\(and.stdout)")
+        #expect(and.session.passed == 1)
+        let blobs = Transcript()
+        blobs.run("seed 4\n:data blobs 100 noise=0.5\n:perceptron epochs=50")
+        #expect(blobs.stdout.contains("converged after"), "\(blobs.stdout)")
+        let xor = Transcript()
+        xor.run(":data xor\n:perceptron epochs=30")
+        #expect(xor.stdout.contains("did not converge in 30 epochs"))
+        #expect(xor.stdout.contains("XOR is not linearly separable"))
+    }
+
+    @Test("moons: a 2-16-16-1 MLP reaches more than 95% test accuracy (seed 3)")
+    func moons() throws {
+        let t = Transcript()
+        t.run("seed 3\n:data moons 400 noise=0.1\n:mlp net 2-16-16-1 act=tanh\nL = bce(net, Y)\n:train L epochs=60 batch=32 opt=adam lr=0.01")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let summary = try #require(t.out.first { $0.hasPrefix("trained ") })
+        let test = try #require(figure(after: "test loss", in: summary).flatMap { _ in figure(after: "accuracy", in: summary) })
+        #expect(test > 95, "\(summary)")
+        #expect(t.stdout.contains("decision regions"))
+    }
+
+    @Test("spirals with 3 classes and softmax cross-entropy learn beyond chance")
+    func spirals() throws {
+        let t = Transcript()
+        t.run("seed 2\n:data spirals 300 classes=3 noise=0.1 val=0 test=0\n:mlp net 2-32-3 act=relu\nL = cross_entropy(net, Y)\n:train L epochs=200 batch=all opt=adam lr=0.02 every=100")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let summary = try #require(t.out.first { $0.hasPrefix("trained ") })
+        #expect((figure(after: "accuracy", in: summary) ?? 0) > 80, "\(summary)")
+    }
+
+    @Test("early stopping restores the best validation epoch")
+    func earlyStopping() {
+        let t = Transcript()
+        t.run("seed 5\n:data moons 100 noise=0.3\n:mlp net 2-32-1\nL = bce(net, Y)\n:train L epochs=500 opt=adam lr=0.05 patience=5")
+        #expect(t.stdout.contains("early stopping: no better validation loss for 5 epochs"), "\(t.stdout)")
+    }
+
+    @Test("a schedule changes the learning rate epoch by epoch")
+    func schedule() {
+        let t = Transcript()
+        t.run("seed 1\n:data xor\n:mlp net 2-4-1\nL = bce(net, Y)\n:train L epochs=10 batch=all opt=sgd lr=0.5 schedule=exponential:5")
+        #expect(t.stdout.contains("schedule exponential (s = 5.0): η0 · 0.1^(t/s)"), "\(t.stdout)")
+    }
+
+    @Test("dropout keeps the expected value (inverted scaling) and is off in evaluation")
+    func dropout() throws {
+        let t = Transcript()
+        t.run("H = ones(200, 50)\nD = dropout(H, 0.3)\n:mode train")
+        let d = try t.session.value("D")
+        // 10,000 elements, each 0 or 1/0.7: the mean is 1 with standard error √(0.3/0.7/10⁴) ≈ 0.0065.
+        let mean = d.scalars.reduce(0, +) / Double(d.count)
+        #expect(abs(mean - 1) < 0.03, "mean \(mean)")
+        let kept = Double(d.scalars.filter { $0 > 0 }.count) / Double(d.count)
+        #expect(abs(kept - 0.7) < 0.02, "kept \(kept)")
+        #expect(d.scalars.allSatisfy { $0 == 0 || abs($0 - 1 / 0.7) < 1e-12 })
+        t.run(":mode eval")
+        #expect(try t.session.value("D") == Tensor.filled([200, 50], 1))
+    }
+
+    @Test(":stats shows per-layer activation and gradient statistics")
+    func stats() {
+        let t = Transcript()
+        t.run("seed 1\nX = randn(100, 50)\n:mlp deep 50-50-50-50-1 act=tanh init=normal:0.01 out=linear\nL = mean(deep^2)\n:stats L")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let table = t.out.last ?? ""
+        #expect(table.contains("deep_h1") && table.contains("deep_h3"))
+        // With N(0, 0.01²) weights the activations shrink layer by layer.
+        let stds = table.split(separator: "\n").dropFirst().compactMap { line in
+            line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).first.flatMap { Double($0) }
+        }
+        #expect(stds.count >= 3)
+        if stds.count >= 3 { #expect(stds[0] > stds[1] && stds[1] > stds[2], "\(stds)") }
+    }
+
+    @Test("bad input in training: a clear error with the place, and the session goes on", arguments: [
+        (":data moons 100\n:mlp net 2-x-1", "line 2, column 10: error: '2-x-1' is not an architecture: layer sizes from 1 to 100,000 joined by '-', like 2-4-1 or 784-256-10"),
+        (":data moons 100\n:mlp net 3-4-1", "line 2, column 10: error: the architecture starts with 3 inputs but X has shape [60, 2] (2 features)"),
+        (":data moons 100\n:mlp net 2-4-1\nL = bce(net, [1, 0, 1])", "line 3, column 5: error: bce: the prediction has shape [60, 1] but the target has shape [3]: they must match (or one be a single number)"),
+        (":data moons 100\n:mlp net 2-4-1\nL = bce(net, reshape(Y, 60))", "line 3, column 5: error: bce: the prediction has shape [60, 1] but the target has shape [60]; reshape one (e.g. reshape(t, 60, 1))"),
+        (":data moon", "line 1, column 7: error: unknown data set 'moon' (did you mean 'moons'?) (there are: moons, circles, blobs, spirals, xor, and, or, nand, regression, csv)"),
+        (":train L", "line 1, column 1: error: no data to train on: load some first, e.g. :data moons 200 (it defines X and Y)"),
+        (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L opt=adamw", "line 4, column 10: error: unknown optimizer 'adamw' (did you mean 'adam'?) (there are: sgd, momentum, nesterov, adagrad, rmsprop, adam)"),
+        (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L epoch=3", "line 4, column 10: error: unknown setting 'epoch' (did you mean 'epochs'?) (usage: \(Session.trainUsage))"),
+        (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L schedule=warp", "line 4, column 10: error: unknown schedule 'warp' (power:s, power:s:c, exponential:s, piecewise:e1:lr1,e2:lr2, 1cycle, 1cycle:max)"),
+        (":data xor\n:mlp n 2-2-1 init=zeros", "line 2, column 14: error: unknown initializer 'zeros' (lecun, glorot, he, each also _uniform; normal:0.01; constant:0.5)"),
+    ] as [(String, String)])
+    func badInput(script: String, message: String) {
+        let t = Transcript()
+        #expect(!t.run(script))
+        #expect(t.err.first?.split(separator: "\n").first.map(String.init) == message, "\(t.stderr)")
+        #expect(t.run("k = 1 + 1"))
+    }
+
+    @Test("a learning rate that makes the loss explode stops training, naming the epoch")
+    func explosion() throws {
+        let t = Transcript()
+        t.run("seed 1\n:data regression 50\nparam w = 1\nL = mse(X*w, Y)\n:train L epochs=500 opt=sgd lr=100")
+        let stop = try #require(t.out.first { $0.hasPrefix("stopped in epoch") }, "\(t.stdout)")
+        #expect(stop.contains("went NaN or infinite") || stop.contains("the loss became"), "\(stop)")
+        // The weights kept are finite: those of the last finite step.
+        #expect(try t.session.value("w").isFinite)
+    }
+
+    @Test("CSV data: the file's errors name the file, line and column")
+    func csvErrors() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let bad = dir + "/bad.csv"
+        try "x,y,label\n1,2,0\n3,x,1\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let t = Transcript()
+        #expect(!t.run(":data csv \(bad)"))
+        #expect(t.err.first?.contains("bad.csv: line 3, column 3: 'x' is not a number") == true, "\(t.stderr)")
+        let good = dir + "/good.csv"
+        try "x,y,label\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n".write(toFile: good, atomically: true, encoding: .utf8)
+        let u = Transcript()
+        #expect(u.run(":data csv \(good)"))
+        #expect(u.out.first?.hasPrefix("csv: 4 samples, 2 features, 2 classes") == true, "\(u.out)")
+    }
+}
