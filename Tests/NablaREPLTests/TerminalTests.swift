@@ -230,4 +230,23 @@ struct TerminalTests {
             off.close()
         }
     }
+
+    @Test("Ctrl-C during :train returns to the prompt with the weights of the last finished step")
+    func ctrlCTraining() throws {
+        let t = try Terminal()
+        try t.line("seed 1")
+        try t.line(":data moons 2000 noise=0.1")
+        try t.line(":mlp net 2-64-64-1 act=tanh")
+        try t.line("L = bce(net, Y)")
+        try t.waitFor("L = ")
+        try t.line(":train L epochs=100000 batch=8 every=1")
+        try t.waitFor("/100000 [")
+        try t.send("C-c")
+        try t.waitFor("interrupted in epoch")
+        try t.waitFor("trained ")
+        try t.line(":expect sum(net_W1 * 0) == 0")
+        try t.waitFor("✓ sum(net_W1 * 0) == 0")
+        try t.line("isfinite = sum(net_W1) * 0 + 1")
+        try t.waitFor("isfinite = 1")
+    }
 }
