@@ -53,7 +53,7 @@ extension Op {
         switch self {
         case .name, .vec, .reshape: return .identity
         case .transpose, .index, .stack: return .selection
-        case .gradient, .jacobian: return .zero
+        case .gradient, .jacobian, .accuracy: return .zero
         case .dropout: return i == 0 ? .diagonal : .zero
         case .crossEntropy where i == 1 && inputShapes[1] != inputShapes[0]: return .zero
         default: return .dense
@@ -80,7 +80,7 @@ extension Op {
             return []
         case .name, .vec, .reshape:
             return ["1"]
-        case .gradient, .jacobian:
+        case .gradient, .jacobian, .accuracy:
             return ["0", "0"]
         case let .dropout(rate):
             return ["mask/\(1 - rate) (the kept elements; 1 in evaluation)", "0"]

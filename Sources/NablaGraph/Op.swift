@@ -77,6 +77,10 @@ public enum Op: Sendable, Hashable {
     case logisticLoss
     /// `hinge(z, y)` with y in {-1, +1}: the mean of max(0, 1 - y z).
     case hinge
+    /// `accuracy(p, y)`: the fraction of rows classified right (a value, not differentiated):
+    /// the largest of several outputs per row against class indices; one probability
+    /// (> 0.5) against 0/1; one score (> 0) against -1/+1.
+    case accuracy
 
     // MARK: - Value functions (computed by the graph; constants, not differentiated)
     /// `grad(L, w)`: ∂L/∂w as a value.
@@ -96,7 +100,7 @@ extension Op {
             .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .softmax, .logSoftmax:
             return 1
         case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul, .dot, .dropout,
-            .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian:
+            .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian, .accuracy:
             return 2
         case .stack: return nil
         }
@@ -339,6 +343,8 @@ extension Op {
             try Op.checkLossShapes("logistic_loss", x)
             let l = try Tensor.zip(x[0], x[1], op: "logistic_loss") { z, y in softplusValue(-y * z) }
             return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
+        case .accuracy:
+            return try Tensor(Op.accuracy(x[0], x[1]))
         case .hinge:
             try Op.checkLossShapes("hinge", x)
             let l = try Tensor.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
@@ -346,6 +352,30 @@ extension Op {
         default:
             throw .invalid("internal: no forward rule for \(self)")
         }
+    }
+
+    /// The fraction of rows of `p` whose class matches `y`'s.
+    static func accuracy(_ p: Tensor, _ y: Tensor) throws(TensorError) -> Double {
+        let rows = p.rank == 2 ? p.shape[0] : p.count
+        guard rows > 0 else { return 0 }
+        let k = p.rank == 2 ? p.shape[1] : 1
+        var right = 0
+        if k > 1 {
+            guard y.count == rows else { throw .shapeMismatch(op: "accuracy (scores, classes)", p.shape, y.shape) }
+            for r in 0..<rows {
+                var best = 0
+                for j in 1..<k where p.scalars[r * k + j] > p.scalars[r * k + best] { best = j }
+                if Double(best) == y.scalars[r] { right += 1 }
+            }
+        } else {
+            guard y.count == rows else { throw .shapeMismatch(op: "accuracy (predictions, targets)", p.shape, y.shape) }
+            let signs = y.scalars.contains { $0 < 0 }
+            for r in 0..<rows {
+                let predicted: Double = signs ? (p.scalars[r] > 0 ? 1 : -1) : (p.scalars[r] > 0.5 ? 1 : 0)
+                if predicted == y.scalars[r] { right += 1 }
+            }
+        }
+        return Double(right) / Double(rows)
     }
 
     /// A loss compares a prediction with its target element by element: their shapes
@@ -477,7 +507,7 @@ extension Op {
         switch self {
         case .constant, .param:
             return []
-        case .gradient, .jacobian:
+        case .gradient, .jacobian, .accuracy:
             return [nil, nil]
         case .name, .vec, .reshape:
             return [g.reshaped(x[0].shape)]

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import NablaSession
 
 /// What the command line asked for.
@@ -13,6 +14,8 @@ public enum Invocation: Equatable {
     case script(String)
     /// `nabla check FILE...`
     case check([String])
+    /// `nabla replay FILE`
+    case replay(String)
     /// `nabla -e LINE [-e LINE ...]`
     case evaluate([String])
     case help
@@ -22,6 +25,7 @@ public enum Invocation: Equatable {
         usage: nabla                    start the REPL (or run a script piped to standard input)
                nabla FILE.nabla         run a script and print what the REPL would print
                nabla check FILE...      run scripts, verify every :expect; last line: N passed, N failed
+               nabla replay FILE        step through a lesson: Enter continues, b goes back, q quits
                nabla -e 'LINE' [-e ...] evaluate lines, e.g. nabla -e 'x = 2' -e 'x^2'
                nabla --help | --version
         options: --no-color, --seed N
@@ -56,6 +60,10 @@ public enum Invocation: Equatable {
         if !lines.isEmpty {
             guard rest.isEmpty else { return .failure(.init("give either -e lines or a file, not both")) }
             return .success((.evaluate(lines), seed))
+        }
+        if rest.first == "replay" {
+            guard rest.count == 2 else { return .failure(.init("replay needs one lesson, as in: nabla replay Lessons/01-neuron.nabla")) }
+            return .success((.replay(rest[1]), seed))
         }
         if rest.first == "check" {
             guard rest.count > 1 else { return .failure(.init("check needs at least one script, as in: nabla check lesson.nabla")) }
@@ -107,6 +115,17 @@ public enum CommandLineTool {
             return ok && session.failed == 0 ? 0 : 1
         case let .check(paths):
             return check(paths, seed: seed)
+        case let .replay(path):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                Terminal.writeError("nabla: cannot read '\(path)'\n")
+                return 1
+            }
+            let replay = Replay(
+                lesson: Lesson(text: text, file: path),
+                makeSession: { Session(seed: seed ?? 42) },
+                readKey: { readLine() },
+                write: { print($0) })
+            return replay.run() ? 0 : 1
         case .interactive:
             if Terminal.isInteractive {
                 session.interactive = true

@@ -84,6 +84,7 @@ enum Builtins {
         .init(name: "cross_entropy", kind: .op(.crossEntropy), arity: 2...2, signature: "cross_entropy(logits, class)", summary: "softmax cross-entropy; class is an index (0-based), a vector of indices (one per row) or a distribution", example: "cross_entropy(z, 2)"),
         .init(name: "logistic_loss", kind: .op(.logisticLoss), arity: 2...2, signature: "logistic_loss(z, y)", summary: "log(1 + exp(-y z)) with y in {-1, +1}, averaged", example: "logistic_loss(w · x, 1)"),
         .init(name: "hinge", kind: .op(.hinge), arity: 2...2, signature: "hinge(z, y)", summary: "max(0, 1 - y z) with y in {-1, +1}, averaged", example: "hinge(w · x, -1)"),
+        .init(name: "accuracy", kind: .op(.accuracy), arity: 2...2, signature: "accuracy(P, Y)", summary: "the fraction of rows classified right (argmax against class indices; > 0.5 against 0/1; > 0 against ±1); not differentiated", example: "accuracy(net, Y)"),
         // Builders
         .init(name: "zeros", kind: .builder(.zeros), arity: 1...2, signature: "zeros(n), zeros(m, n)", summary: "a vector or matrix of zeros", example: "param b = zeros(3)"),
         .init(name: "ones", kind: .builder(.ones), arity: 1...2, signature: "ones(n), ones(m, n)", summary: "a vector or matrix of ones", example: "ones(2, 2)"),

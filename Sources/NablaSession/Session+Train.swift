@@ -428,6 +428,28 @@ extension Session {
         say(line)
     }
 
+    /// `:use test`: X and Y hold another split of the data (both at once, so shapes stay consistent).
+    func useCommand(_ args: CommandArguments) throws(Diagnostic) {
+        guard let training = data else { throw Diagnostic(.error, "no data: :data loads some", at: args.nameRange) }
+        let part: Dataset?
+        switch args.text {
+        case "train": part = training.train
+        case "val", "validation": part = training.validation
+        case "test": part = training.test
+        default: throw args.missing("train, val or test", usage: ":use train|val|test")
+        }
+        guard let part else { throw Diagnostic(.error, "this data has no \(args.text) split (:data ... \(args.text == "test" ? "test" : "val")=0.2)", at: args.wholeRange) }
+        let leaves = try dataLeaves(training, at: args.wholeRange)
+        do {
+            try graph.setValues([(leaves.0, part.x), (leaves.1, part.y)])
+        } catch {
+            try? graph.setValues([(leaves.0, training.train.x), (leaves.1, training.train.y)])
+            throw Diagnostic(.error, error.reason.message, at: args.wholeRange)
+        }
+        version += 1
+        say("X and Y now hold the \(args.text) split: \(part.count) samples (:train always trains on the training split)")
+    }
+
     func modeCommand(_ args: CommandArguments) throws(Diagnostic) {
         let seeds = (0..<graph.capacity).map(NodeID.init).compactMap { id -> NodeID? in
             guard graph.contains(id), case .dropout = graph[id].op else { return nil }

@@ -98,4 +98,41 @@ struct CommandLineTests {
         #expect(r.status == 2)
         #expect(r.err.contains("usage: nabla"))
     }
+
+    @Test("nabla replay shows narration and each step, pauses, goes back with b, quits with q")
+    func replay() throws {
+        let dir = try folder(["lesson.nabla": "# First, an input.\nx = 2\n# Then its square.\ny = x^2\n:expect y == 4\nz = y + 1\n"])
+        let r = try nabla(["replay", "lesson.nabla"], stdin: "\nb\n\n\n", in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(4) == ["── step 1 of 4 ── lesson.nabla:2", "  First, an input.", "nabla> x = 2", "[Enter: next · b: back · q: quit]"])
+        // b after step 2 shows step 2 again (its narration too), with y recomputed.
+        #expect(lines.filter { $0 == "── step 2 of 4 ── lesson.nabla:4" }.count == 2, "\(r.out)")
+        #expect(lines.filter { $0 == "y = 4" }.count == 2)
+        #expect(lines.last == "── the end of lesson.nabla: 1 checks passed, 0 failed")
+        let quit = try nabla(["replay", "lesson.nabla"], stdin: "q\n", in: dir)
+        #expect(quit.out.contains("left the lesson at step 1 of 4"))
+    }
+
+    @Test("a lesson with an error: the replay stops there with file:line:column")
+    func replayError() throws {
+        let dir = try folder(["bad.nabla": "x = 2\n# oops\ny = x +* 3\nz = 1\n"])
+        let r = try nabla(["replay", "bad.nabla"], stdin: "\n\n\n", in: dir)
+        #expect(r.status == 1)
+        #expect(r.err.hasPrefix("bad.nabla, line 3, column 8: error:"), "\(r.err)")
+        #expect(r.out.contains("the replay stops here: fix bad.nabla at line 3"))
+        #expect(!r.out.contains("nabla> z = 1"))
+    }
+
+    @Test("every lesson passes nabla check")
+    func lessons() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("Lessons")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".nabla") }.sorted()
+        #expect(files.count >= 14)
+        let quick = files.filter { !$0.contains("initialization") }
+        let r = try nabla(["check"] + quick.map { "Lessons/" + $0 }, in: root)
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        #expect(r.out.split(separator: "\n").last?.hasSuffix(" 0 failed") == true)
+    }
 }
