@@ -209,7 +209,12 @@ extension Session {
                 }
                 let loss = graph.value(root).scalar
                 guard loss.isFinite else {
-                    stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?); the weights are those of the last finite step"
+                    // Name the param that grew most: the usual culprit of a diverging run.
+                    let largest = params.max { a, b in
+                        (theta[a.0]?.map { Swift.abs($0) }.max() ?? 0) < (theta[b.0]?.map { Swift.abs($0) }.max() ?? 0)
+                    }
+                    let culprit = largest.map { p in "; the largest param is \(p.0) (|·| up to \(Format.number(theta[p.0]?.map { Swift.abs($0) }.max() ?? 0)))" } ?? ""
+                    stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit); the weights are those of the last finite step"
                     break epochLoop
                 }
                 var next: [String: [Double]] = [:]

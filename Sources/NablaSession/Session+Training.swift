@@ -86,34 +86,7 @@ extension Session {
         let leaf = graph.addLeaf(isParam ? .param : .constant, value: value, label: isParam ? name : text)
         origins[leaf] = NodeOrigin(range: range, source: currentSource)
         let expr = Expr(.name(text), range: range, text: text, height: 1)
-        if var existing = definitions[name] {
-            do {
-                try graph.rebind(existing.slot, to: leaf)
-            } catch {
-                discard([leaf])
-                throw brokenDependent(name, error, at: range)
-            }
-            discard(existing.nodes)
-            existing.nodes = [leaf]
-            existing.expr = expr
-            existing.isParam = isParam
-            existing.dependencies = []
-            existing.storesValue = true
-            definitions[name] = existing
-        } else {
-            let slot: NodeID
-            do {
-                slot = try graph.add(.name(name), [leaf], label: name)
-            } catch {
-                discard([leaf])
-                throw Diagnostic(.error, error.reason.message, at: range)
-            }
-            origins[slot] = NodeOrigin(range: range, source: currentSource)
-            definitions[name] = Definition(
-                name: name, slot: slot, nodes: [leaf], expr: expr, isParam: isParam,
-                dependencies: [], source: currentSource, sequence: nextSequence, storesValue: true)
-            nextSequence += 1
-        }
+        try install(name, root: leaf, created: [leaf], expr: expr, isParam: isParam, reads: [], nameRange: range, storesValue: true)
         version += 1
     }
 

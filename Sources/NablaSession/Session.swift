@@ -203,6 +203,20 @@ public final class Session {
             origins[root] = NodeOrigin(range: expr.range, source: currentSource)
         }
 
+        try install(name, root: root, created: created, expr: expr, isParam: isParam, reads: reads, nameRange: nameRange)
+        version += 1
+        if !expr.isLiteral {
+            let prefix = "\(name) = "
+            say(prefix + style.value(Printer.value(graph.value(root), indent: prefix.count)))
+        }
+    }
+
+    /// Makes `root` (built as `created`) the definition of `name`: a new name node, or the
+    /// existing one rebound, so every user follows. On failure nothing changes.
+    func install(
+        _ name: String, root: NodeID, created: [NodeID], expr: Expr, isParam: Bool, reads: Set<String>,
+        nameRange: SourceRange, storesValue: Bool = false
+    ) throws(Diagnostic) {
         if var existing = definitions[name] {
             do {
                 try graph.rebind(existing.slot, to: root)
@@ -216,6 +230,7 @@ public final class Session {
             existing.isParam = isParam
             existing.dependencies = reads
             existing.source = currentSource
+            existing.storesValue = storesValue
             definitions[name] = existing
         } else {
             let slot: NodeID
@@ -228,13 +243,8 @@ public final class Session {
             origins[slot] = NodeOrigin(range: nameRange, source: currentSource)
             definitions[name] = Definition(
                 name: name, slot: slot, nodes: created, expr: expr, isParam: isParam,
-                dependencies: reads, source: currentSource, sequence: nextSequence)
+                dependencies: reads, source: currentSource, sequence: nextSequence, storesValue: storesValue)
             nextSequence += 1
-        }
-        version += 1
-        if !expr.isLiteral {
-            let prefix = "\(name) = "
-            say(prefix + style.value(Printer.value(graph.value(root), indent: prefix.count)))
         }
     }
 
