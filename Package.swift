@@ -8,15 +8,17 @@ let package = Package(
     ],
     targets: [
         // MARK: - Libraries (dependencies point down)
-        .target(name: "NablaTensor"),
+        .target(name: "NablaTensor", dependencies: ["CBLAS"]),
         .target(name: "NablaGraph", dependencies: ["NablaTensor"]),
         .target(name: "NablaSyntax"),
-        .target(name: "NablaNN", dependencies: ["NablaTensor"]),
+        .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
         .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
         .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit"]),
 
-        // MARK: - C, walled off: libedit's variadic API and the SIGINT flag
+        // MARK: - C, walled off: libedit's variadic API and the SIGINT flag; zlib; BLAS
         .target(name: "CNablaEdit", linkerSettings: [.linkedLibrary("edit")]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // MARK: - Executables
         .executableTarget(name: "nabla", dependencies: ["NablaREPL"]),

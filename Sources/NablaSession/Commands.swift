@@ -56,7 +56,7 @@ struct CommandArguments {
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, data, mlp, train, opt, predict, perceptron, stats, mode, use, descend, schedule, load, save, seed, reset, quit
+    case graph, dot, exercise, data, mlp, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -113,6 +113,7 @@ extension Session {
         Command(kind: .stats, usage: ":stats L [names...]", summary: "mean and std of activations and gradients per layer", example: ":stats L"),
         Command(kind: .mode, usage: ":mode train|eval", summary: "dropout on (a fresh mask) or off", example: ":mode eval"),
         Command(kind: .use, usage: ":use train|val|test", summary: "X and Y hold that split of the data (to measure a trained net on it)", example: ":use test"),
+        Command(kind: .show, usage: ":show N [net] [test] | :show wrong net [test]", summary: "draw an image of the data (MNIST) with its label and the net's prediction; list the mistakes", example: ":show 17 net"),
         Command(kind: .descend, usage: Session.descendUsage, summary: "run an optimizer on a function of the params; with 2 numbers, draw the path", example: ":descend J steps=40 opt=momentum lr=0.05"),
         Command(kind: .schedule, usage: ":schedule SPEC [lr=0.1] [epochs=100]", summary: "a learning-rate schedule's rates, printed and drawn", example: ":schedule 1cycle:1 lr=0.1"),
         Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),
@@ -161,6 +162,7 @@ extension Session {
         case .stats: try statsCommand(args)
         case .mode: try modeCommand(args)
         case .use: try useCommand(args)
+        case .show: try showCommand(args)
         case .descend: try descendCommand(args)
         case .schedule: try scheduleCommand(args)
         case .load: try loadCommand(args)

@@ -278,6 +278,14 @@ extension Session {
         }
         restoreData()
         say(summary)
+        if let classes = training.train.classes, classes > 2, let (p, kind) = prediction, kind == .argmax {
+            let set = training.test ?? training.train
+            if (try? graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) })) != nil {
+                say(Session.confusion(predicted: Session.classes(graph.value(p), kind), truth: Session.labels(set.y, kind), classes: classes,
+                                      title: training.test == nil ? "training set" : "test set"))
+            }
+            restoreData()
+        }
         if history.loss.count > 1 {
             var curves: [(label: String, values: [Double], mark: Character)] = [("training", history.loss, "•")]
             if !history.validationLoss.isEmpty { curves.append(("validation", history.validationLoss, "∘")) }
@@ -299,6 +307,15 @@ extension Session {
             restoreData()
             if let drawing { say(drawing.joined(separator: "\n")) }
         }
+    }
+
+    /// A confusion matrix: rows the true class, columns the predicted one.
+    static func confusion(predicted: [Int], truth: [Int], classes k: Int, title: String) -> String {
+        var m = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
+        for (p, t) in zip(predicted, truth) where p >= 0 && p < k && t >= 0 && t < k { m[t][p] += 1 }
+        var rows: [[String]] = [["true \\ predicted"] + (0..<k).map(String.init)]
+        for t in 0..<k { rows.append(["  \(t)"] + m[t].map(String.init)) }
+        return "confusion matrix (\(title)):\n" + Session.table(rows)
     }
 
     static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
@@ -413,14 +430,8 @@ extension Session {
             throw Diagnostic(
                 .error, "the input has shape \(Shape.describe(input.shape)) but \(xName) has \(saved.shape.last ?? 1) features per row", at: expr.range)
         }
-        let seeds = dropoutSeeds(under: root)
-        do {
-            try graph.setValues([(leaf, input)] + seeds.map { ($0, Tensor(-1)) })
-        } catch {
-            try? graph.setValues([(leaf, saved)])
-            throw Diagnostic(.error, error.reason.message, at: expr.range)
-        }
-        let out = graph.value(root)
+        let out: Tensor
+        do { out = try value(of: root, withInput: input) } catch { throw Diagnostic(.error, error.reason.message, at: expr.range) }
         var line = "\(name) = \(Printer.value(out, indent: name.count + 3))"
         // Read as classes: several outputs per row by the largest, one probability by > 0.5.
         if data?.train.classes != nil, out.rank == 2 {
@@ -429,8 +440,25 @@ extension Session {
                 line += "   (class\(out.rows > 1 ? "es" : "") \(Session.classes(out, kind).map(String.init).joined(separator: ", ")))"
             }
         }
-        try? graph.setValues([(leaf, saved)])
         say(line)
+    }
+
+    /// The value of `node` with X holding `input` (and Y zeros of as many rows, so a loss
+    /// reading both stays well-formed), dropout off; X and Y are restored after.
+    func value(of node: NodeID, withInput input: Tensor) throws(GraphError) -> Tensor {
+        let xName = data?.xName ?? "X", yName = data?.yName ?? "Y"
+        guard let xLeaf = valueLeaf(xName) else { return graph.value(node) }
+        var saved = [(xLeaf, graph.value(xLeaf))]
+        var updates = [(xLeaf, input)]
+        if let yLeaf = valueLeaf(yName) {
+            let y = graph.value(yLeaf)
+            saved.append((yLeaf, y))
+            if y.rank >= 1 { updates.append((yLeaf, Tensor.zeros([input.rows] + Array(y.shape.dropFirst())))) }
+        }
+        let seeds = dropoutSeeds(under: node)
+        defer { try? graph.setValues(saved) }
+        try graph.setValues(updates + seeds.map { ($0, Tensor(-1)) })
+        return graph.value(node)
     }
 
     /// `:use test`: X and Y hold another split of the data (both at once, so shapes stay consistent).

@@ -98,18 +98,18 @@ extension Session {
 
     // MARK: - :data
 
-    static let dataUsage = ":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE [n] [noise=0.1] [classes=3] [val=0.2] [test=0.2] [pm1]"
+    static let dataUsage = ":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [noise=0.1] [classes=3] [val=0.2] [test=0.2] [pm1] [dir=DIR]"
 
     func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = Settings(args.words)
-        try s.check(["noise", "classes", "val", "test", "seed"], usage: Session.dataUsage)
+        try s.check(["noise", "classes", "val", "test", "seed", "dir"], usage: Session.dataUsage)
         guard let (kind, kindRange) = s.positional.first else { throw args.missing("a data set", usage: Session.dataUsage) }
         var rest = Array(s.positional.dropFirst())
         let pm1 = rest.contains { $0.0 == "pm1" }
         rest.removeAll { $0.0 == "pm1" }
         var local = s.values["seed"].flatMap { UInt64($0.0) }.map { RandomSource(seed: $0) } ?? random
         let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1, in: 0...100, what: "a number ≥ 0")
-        var n = 200
+        var n = kind == "mnist" || kind == "fashion" ? 60_000 : 200
         if let (text, range) = rest.first, kind != "csv" {
             guard let v = Int(text), v >= 4, v <= 1_000_000 else {
                 throw Diagnostic(.error, "the number of samples must be a whole number from 4 to 1,000,000", at: range)
@@ -127,6 +127,20 @@ extension Session {
             let k = try s.integer("classes", default: 3, in: 2...10, what: "a whole number from 2 to 10")
             dataset = Dataset.spirals(n, classes: k, noise: noise, random: &local)
         case "regression": dataset = Dataset.regression(n, noise: noise, random: &local)
+        case "mnist", "fashion":
+            // The official split: the first n training images, and the 10,000 test images.
+            let (train, test) = try loadMNIST(fashion: kind == "fashion", count: n, dir: s.string("dir"), at: kindRange)
+            let val = try s.number("val", default: 0, in: 0...0.9, what: "a fraction from 0 to 0.9")
+            var order = Array(0..<train.count)
+            local.shuffle(&order)
+            let nVal = Int((Double(train.count) * val).rounded())
+            let parts = TrainingData(
+                train: train.rows(order[nVal...]), validation: nVal > 0 ? train.rows(order[..<nVal]) : nil, test: test)
+            if s.values["seed"] == nil { random = local }
+            try install(parts, kind: kind, at: args.wholeRange)
+            say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
+                + "X [\(parts.train.count), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test")
+            return
         case "csv":
             guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
             let path = resolvePath(file)
@@ -138,7 +152,7 @@ extension Session {
                 throw Diagnostic(.error, "\(file): \(error.description)", at: fileRange)
             }
         default:
-            let kinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv"]
+            let kinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv", "mnist", "fashion"]
             var message = "unknown data set '\(kind)'"
             if let near = Suggest.nearest(kind, among: kinds) { message += " (did you mean '\(near)'?)" }
             throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: kindRange)
@@ -154,7 +168,16 @@ extension Session {
         }()
         if s.values["seed"] == nil { random = local }
         let training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
-        let origin = args.wholeRange
+        try install(training, kind: kind, at: args.wholeRange)
+        let what = dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])"
+        var sizes = "X \(Shape.describe(training.train.x.shape)), Y \(Shape.describe(training.train.y.shape))"
+        if let v = training.validation { sizes += "; X_val, Y_val: \(v.count) samples" }
+        if let t = training.test { sizes += "; X_test, Y_test: \(t.count) samples" }
+        say("\(kind): \(dataset.count) samples, \(dataset.features) feature\(dataset.features == 1 ? "" : "s"), \(what); \(sizes)")
+    }
+
+    /// Defines X, Y and the splits' X_val, Y_val, X_test, Y_test, and remembers the data.
+    func install(_ training: TrainingData, kind: String, at origin: SourceRange) throws(Diagnostic) {
         try defineValue("X", training.train.x, isParam: false, text: "\(kind) inputs", at: origin)
         try defineValue("Y", training.train.y, isParam: false, text: "\(kind) targets", at: origin)
         for (suffix, part) in [("val", training.validation), ("test", training.test)] {
@@ -163,11 +186,6 @@ extension Session {
             try defineValue("Y_\(suffix)", part.y, isParam: false, text: "\(kind) \(suffix) targets", at: origin)
         }
         data = training
-        let what = dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])"
-        var sizes = "X \(Shape.describe(training.train.x.shape)), Y \(Shape.describe(training.train.y.shape))"
-        if let v = training.validation { sizes += "; X_val, Y_val: \(v.count) samples" }
-        if let t = training.test { sizes += "; X_test, Y_test: \(t.count) samples" }
-        say("\(kind): \(dataset.count) samples, \(dataset.features) feature\(dataset.features == 1 ? "" : "s"), \(what); \(sizes)")
     }
 
     // MARK: - :mlp

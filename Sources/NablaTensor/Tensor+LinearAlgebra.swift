@@ -1,3 +1,4 @@
+import CBLAS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -29,21 +30,17 @@ extension Tensor {
         return Tensor(shape: outShape, scalars: gemm(a.scalars, b.scalars, m: m, k: k, n: n))
     }
 
-    /// Row-major `[m,k] x [k,n]` product in i-k-j order (the inner loop runs along rows of b).
+    /// Row-major `[m,k] x [k,n]` product (OpenBLAS dgemm).
     public static func gemm(_ a: [Double], _ b: [Double], m: Int, k: Int, n: Int) -> [Double] {
         var c = [Double](repeating: 0, count: m * n)
+        guard m > 0, n > 0, k > 0 else { return c }
+        // OpenBLAS's dgemm: C = A B, all row-major.
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
-                    for i in 0..<m {
-                        for p in 0..<k {
-                            let aip = pa[i * k + p]
-                            if aip == 0 { continue }
-                            let rowB = p * n
-                            let rowC = i * n
-                            for j in 0..<n { pc[rowC + j] += aip * pb[rowB + j] }
-                        }
-                    }
+                    cblas_dgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        1, pa.baseAddress, Int32(k), pb.baseAddress, Int32(n), 0, pc.baseAddress, Int32(n))
                 }
             }
         }

@@ -1,5 +1,7 @@
+import Foundation
 @testable import NablaSession
 import NablaTensor
+import NablaTestSupport
 import Testing
 
 /// The last number after `key` in a line, e.g. `accuracy 100%`.
@@ -176,5 +178,41 @@ struct TrainingTests {
         let u = Transcript()
         #expect(u.run(":data csv \(good)"))
         #expect(u.out.first?.hasPrefix("csv: 4 samples, 2 features, 2 classes") == true, "\(u.out)")
+    }
+}
+
+@Suite("MNIST in the language (on generated IDX files)")
+struct MNISTSessionTests {
+    @Test(":data mnist reads the four files, a 16-10 softmax net reaches 100% on the test split, :show draws a sample")
+    func syntheticDigits() throws {
+        let dir = try syntheticMNIST(train: 200, test: 50, gzip: true)
+        let t = Transcript()
+        t.run("seed 1\n:data mnist dir=\(dir)\n:mlp net 16-10\nL = cross_entropy(net, Y)\n:train L epochs=30 batch=20 opt=adam lr=0.05\n:use test\n:expect accuracy(net, Y) == 1\n:show 3 net test")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        #expect(t.out.first == "mnist: 200 training images, 50 test; X [200, 16] in [0, 1], Y class indices 0...9; X_test, Y_test", "\(t.out.first ?? "")")
+        #expect(t.session.passed == 1, "\(t.stdout)")
+        #expect(t.stdout.contains("confusion matrix (test set):"))
+        #expect(t.out.last?.hasSuffix("#3 of the test set: label 3, predicted 3 ✓") == true, "\(t.out.last ?? "")")
+    }
+
+    @Test("missing files: the error says where nabla looked and where to put them")
+    func missing() {
+        let t = Transcript()
+        #expect(!t.run(":data mnist dir=/nonexistent/folder"))
+        let message = t.err.first ?? ""
+        #expect(message.contains("MNIST is not here: looked in /nonexistent/folder"), "\(message)")
+        #expect(message.contains("train-images-idx3-ubyte"))
+        #expect(message.contains("https://ossci-datasets.s3.amazonaws.com/mnist/"))
+    }
+
+    @Test("a truncated file: the error names it")
+    func truncated() throws {
+        let dir = try syntheticMNIST(train: 20, test: 10)
+        let path = dir + "/train-images-idx3-ubyte"
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count - 5).write(to: URL(fileURLWithPath: path))
+        let t = Transcript()
+        #expect(!t.run(":data mnist dir=\(dir)"))
+        #expect(t.err.first?.contains("\(path): truncated: the header promises 320 bytes of data (20 x 4 x 4), the file has 315") == true, "\(t.stderr)")
     }
 }

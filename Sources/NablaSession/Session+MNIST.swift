@@ -1,0 +1,114 @@
+import Foundation
+import NablaGraph
+import NablaNN
+import NablaSyntax
+import NablaTensor
+
+extension Session {
+    // MARK: - :data mnist, :data fashion
+
+    /// Loads MNIST or Fashion-MNIST from the first folder that has the four files.
+    func loadMNIST(fashion: Bool, count: Int?, dir: (String, SourceRange)?, at range: SourceRange) throws(Diagnostic) -> (Dataset, Dataset) {
+        let environment = ProcessInfo.processInfo.environment
+        let dirs = MNIST.searchPath(fashion: fashion, explicit: dir.map { resolvePath($0.0) }, environment: environment)
+        let exists = { (p: String) in FileManager.default.fileExists(atPath: p) }
+        let f = MNIST.files
+        for d in dirs {
+            guard let ti = MNIST.find(f.trainImages, in: d, exists: exists), let tl = MNIST.find(f.trainLabels, in: d, exists: exists),
+                  let vi = MNIST.find(f.testImages, in: d, exists: exists), let vl = MNIST.find(f.testLabels, in: d, exists: exists)
+            else { continue }
+            do {
+                let train = try MNIST.load(images: ti, labels: tl)
+                let test = try MNIST.load(images: vi, labels: vl)
+                let name = fashion ? "fashion" : "mnist"
+                return (train.dataset(first: count, name: name), test.dataset(name: name))
+            } catch {
+                throw Diagnostic(.error, error.description, at: dir?.1 ?? range)
+            }
+        }
+        let name = fashion ? "Fashion-MNIST" : "MNIST"
+        let mirror = fashion
+            ? "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+            : "https://ossci-datasets.s3.amazonaws.com/mnist/"
+        let home = dirs.first { $0.contains("/.cache/") || $0.contains("/nabla/") } ?? dirs.last ?? "~/.cache/nabla"
+        throw Diagnostic(
+            .error,
+            "\(name) is not here: looked in \(dirs.joined(separator: ", ")) for \(f.trainImages), \(f.trainLabels), "
+                + "\(f.testImages), \(f.testLabels) (each may end in .gz). Download the four .gz files from \(mirror) "
+                + "into \(home), or point dir= (or $NABLA_DATA) at the folder that has them"
+                + (fashion ? " (Debian: apt-get install dataset-fashion-mnist)" : ""),
+            at: dir?.1 ?? range)
+    }
+
+    // MARK: - :show
+
+    /// `:show 17 [net] [test]`: an image in the terminal (two pixels per character, Unicode
+    /// half blocks) with its label and, given a net, its prediction. `:show wrong net` lists
+    /// misclassified samples.
+    func showCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let usage = ":show N [net] [test]  or  :show wrong net [test]"
+        guard let training = data else { throw Diagnostic(.error, "no data: :data mnist loads the digits", at: args.nameRange) }
+        var words = args.words
+        let useTest = words.last?.0 == "test"
+        if useTest { words.removeLast() }
+        guard let (first, firstRange) = words.first else { throw args.missing("a sample number", usage: usage) }
+        guard let set = useTest ? training.test : training.train else {
+            throw Diagnostic(.error, "this data has no test split", at: args.wholeRange)
+        }
+        let side = Int(Double(set.features).squareRoot())
+        guard side * side == set.features, side >= 2 else {
+            throw Diagnostic(.error, "the samples are not square images (\(set.features) features)", at: args.wholeRange)
+        }
+        var net: NodeID?
+        if words.count > 1 { net = try resolve(words[1].0, at: words[1].1, within: nil) }
+        func predictions(_ x: Tensor) throws(Diagnostic) -> [Int]? {
+            guard let net else { return nil }
+            let out: Tensor
+            do { out = try value(of: net, withInput: x) } catch { throw Diagnostic(.error, error.reason.message, at: args.wholeRange) }
+            return Session.classes(out, out.cols > 1 ? .argmax : .probability)
+        }
+        if first == "wrong" {
+            guard net != nil else { throw args.missing("the net whose mistakes to list", usage: usage) }
+            guard let predicted = try predictions(set.x) else { return }
+            let wrong = predicted.indices.filter { Double(predicted[$0]) != set.y.scalars[$0] }
+            let shown = wrong.prefix(20).map { "#\($0): label \(Int(set.y.scalars[$0])), predicted \(predicted[$0])" }
+            say("\(wrong.count) of \(set.count) \(useTest ? "test" : "training") samples misclassified"
+                + (shown.isEmpty ? "" : "; the first: " + shown.joined(separator: "; ")) + (shown.isEmpty ? "" : " (:show N \(words[1].0)\(useTest ? " test" : "") draws one)"))
+            return
+        }
+        guard let index = Int(first), index >= 0, index < set.count else {
+            throw Diagnostic(.error, "a sample number from 0 to \(set.count - 1)", at: firstRange)
+        }
+        let pixels = Array(set.x.scalars[index * set.features..<(index + 1) * set.features])
+        var lines = Session.picture(pixels, side: side, colour: colors)
+        var caption = "#\(index) of the \(useTest ? "test" : "training") set: label \(Int(set.y.scalars[index]))"
+        if let p = try predictions(Tensor(shape: [1, set.features], scalars: pixels))?.first {
+            caption += ", predicted \(p)" + (Double(p) == set.y.scalars[index] ? " ✓" : " ✗")
+        }
+        lines.append(caption)
+        say(lines.joined(separator: "\n"))
+    }
+
+    /// A grayscale image, two pixel rows per line: ▀ coloured top and bottom on colour
+    /// terminals, else a shade per pair.
+    static func picture(_ pixels: [Double], side: Int, colour: Bool) -> [String] {
+        let shades: [Character] = [" ", "░", "▒", "▓", "█"]
+        var lines: [String] = []
+        for r in stride(from: 0, to: side, by: 2) {
+            var line = ""
+            for c in 0..<side {
+                let top = pixels[r * side + c], bottom = r + 1 < side ? pixels[(r + 1) * side + c] : 0
+                if colour {
+                    let t = 232 + Int((Swift.min(Swift.max(top, 0), 1) * 23).rounded())
+                    let b = 232 + Int((Swift.min(Swift.max(bottom, 0), 1) * 23).rounded())
+                    line += "\u{1B}[38;5;\(t)m\u{1B}[48;5;\(b)m▀"
+                } else {
+                    let v = (top + bottom) / 2
+                    line.append(shades[Swift.min(Int(v * Double(shades.count)), shades.count - 1)])
+                }
+            }
+            lines.append(colour ? line + "\u{1B}[0m" : "│" + line + "│")
+        }
+        return lines
+    }
+}
