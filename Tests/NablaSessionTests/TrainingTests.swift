@@ -141,7 +141,7 @@ struct TrainingTests {
         (":data moons 100\n:mlp net 3-4-1", "line 2, column 10: error: the architecture starts with 3 inputs but X has shape [60, 2] (2 features)"),
         (":data moons 100\n:mlp net 2-4-1\nL = bce(net, [1, 0, 1])", "line 3, column 5: error: bce: the prediction has shape [60, 1] but the target has shape [3]: they must match (or one be a single number)"),
         (":data moons 100\n:mlp net 2-4-1\nL = bce(net, reshape(Y, 60))", "line 3, column 5: error: bce: the prediction has shape [60, 1] but the target has shape [60]; reshape one (e.g. reshape(t, 60, 1))"),
-        (":data moon", "line 1, column 7: error: unknown data set 'moon' (did you mean 'moons'?) (there are: moons, circles, blobs, spirals, xor, and, or, nand, regression, csv)"),
+        (":data moon", "line 1, column 7: error: unknown data set 'moon' (did you mean 'moons'?) (there are: moons, circles, blobs, spirals, xor, and, or, nand, regression, csv, mnist, fashion)"),
         (":train L", "line 1, column 1: error: no data to train on: load some first, e.g. :data moons 200 (it defines X and Y)"),
         (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L opt=adamw", "line 4, column 10: error: unknown optimizer 'adamw' (did you mean 'adam'?) (there are: sgd, momentum, nesterov, adagrad, rmsprop, adam)"),
         (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L epoch=3", "line 4, column 10: error: unknown setting 'epoch' (did you mean 'epochs'?) (usage: \(Session.trainUsage))"),
