@@ -276,6 +276,24 @@ public struct Graph: Sendable {
         return walk.gradients
     }
 
+    /// Backprop from a scalar node toward some nodes only (the params, in training):
+    /// gradients of nodes that lead to none of `targets` are not computed.
+    public func backward(from root: NodeID, toward targets: [NodeID]) throws(TensorError) -> Gradients {
+        let value = self[root].value
+        guard value.isSingleElement else {
+            throw .badShape(op: "backward", value.shape, expected: "a scalar (backprop starts from a single number, like a loss)")
+        }
+        let order = topologicalOrder(from: root)
+        var needed = [Bool](repeating: false, count: nodes.count)
+        for id in targets where id.raw < needed.count { needed[id.raw] = true }
+        for id in order where !needed[id.raw] {
+            needed[id.raw] = self[id].inputs.contains { needed[$0.raw] }
+        }
+        var walk = BackwardWalk(order: order, seed: Tensor.filled1(value.shape), capacity: nodes.count, needed: needed)
+        while walk.step(in: self) != nil {}
+        return walk.gradients
+    }
+
     /// The Jacobian ∂y/∂x as an m x n matrix (m elements of y, n of x), one VJP per row.
     public func jacobian(of y: NodeID, withRespectTo x: NodeID) throws(TensorError) -> Tensor {
         let yValue = self[y].value
@@ -348,8 +366,11 @@ public struct BackwardWalk: Sendable {
     /// How many nodes of `order` have been visited.
     public private(set) var position = 0
     private var received: [Int]
+    /// When set, only nodes marked true receive gradients.
+    private let needed: [Bool]?
 
-    public init(order topological: [NodeID], seed: Tensor, capacity: Int) {
+    public init(order topological: [NodeID], seed: Tensor, capacity: Int, needed: [Bool]? = nil) {
+        self.needed = needed
         order = topological.reversed()
         var grads = [Tensor?](repeating: nil, count: capacity)
         if let root = topological.last { grads[root.raw] = seed }
@@ -368,11 +389,12 @@ public struct BackwardWalk: Sendable {
             guard let g = gradients[id] else { continue }
             let node = graph[id]
             if node.inputs.isEmpty { continue }
-            let local = node.op.vjp(node.inputs.map { graph[$0].value }, node.value, g)
+            let needs = needed.map { mask in node.inputs.map { mask[$0.raw] } }
+            let local = node.op.vjp(node.inputs.map { graph[$0].value }, node.value, g, needs: needs)
             assert(local.count == node.inputs.count, "\(node.op) must give one gradient per input")
             var contributions: [BackwardStep.Contribution] = []
             for (i, (input, contribution)) in zip(node.inputs, local).enumerated() {
-                if let contribution {
+                if let contribution, needs?[i] ?? true {
                     if gradients.byNode[input.raw] == nil {
                         gradients.byNode[input.raw] = contribution
                     } else {

@@ -184,6 +184,7 @@ extension Session {
         epochLoop: for epoch in 0..<epochs {
             let lr = schedule.rate(settings.lr, epoch: epoch, of: epochs)
             random.shuffle(&order)
+            var runningLoss = 0.0, runningRight = 0
             for first in stride(from: 0, to: n, by: batch) {
                 if isInterrupted() {
                     stopped = "interrupted in epoch \(epoch + 1): the weights are those of the last finished step"
@@ -202,12 +203,19 @@ extension Session {
                 let grads: Gradients
                 do {
                     try graph.setValues(updates)
-                    grads = try graph.backward(from: root)
+                    grads = try graph.backward(from: root, toward: params.map(\.1))
                 } catch {
                     stopped = "stopped in epoch \(epoch + 1): \(error)"
                     break epochLoop
                 }
                 let loss = graph.value(root).scalar
+                // The epoch's training figures: averages over its batches, before each update.
+                runningLoss += loss * Double(rows.count)
+                if let (p, kind) = prediction {
+                    let predicted = Session.classes(graph.value(p), kind)
+                    let truth = Session.labels(graph.value(leaves.1), kind)
+                    if predicted.count == truth.count { runningRight += zip(predicted, truth).filter { $0 == $1 }.count }
+                }
                 guard loss.isFinite else {
                     // Name the param that grew most: the usual culprit of a diverging run.
                     let largest = params.max { a, b in
@@ -234,7 +242,8 @@ extension Session {
             // The end of an epoch: the figures on the whole training and validation sets.
             do {
                 try graph.setValues(setParams(theta))
-                let (loss, acc) = try evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds)
+                let loss = runningLoss / Double(n)
+                let acc = prediction.map { _ in Double(runningRight) / Double(n) }
                 history.loss.append(loss)
                 if let acc { history.accuracy.append(acc) }
                 var line = "epoch \(String(repeating: " ", count: String(epochs).count - String(epoch + 1).count))\(epoch + 1)/\(epochs) "
