@@ -149,18 +149,29 @@ public struct Graph: Sendable {
     }
 
     /// Sets several leaves at once, then recomputes what depends on any of them, once.
-    public mutating func setValues(_ updates: [(NodeID, Tensor)]) throws(GraphError) {
-        for (leaf, value) in updates {
-            precondition(self[leaf].op.isLeaf, "only leaves hold values")
+    /// All or nothing: if a node downstream fails, the old values are put back.
+    /// With `only`, nodes outside that set are left as they are (training touches only
+    /// the loss's graph; a full `setValues` later brings the rest up to date).
+    public mutating func setValues(_ updates: [(NodeID, Tensor)], only: [Bool]? = nil) throws(GraphError) {
+        var old: [(NodeID, Tensor)] = []
+        for (leaf, value) in updates where self[leaf].op.isLeaf {
+            old.append((leaf, self[leaf].value))
             nodes[leaf.raw]?.value = value
         }
-        try recompute(downstreamOf: updates.map(\.0))
+        do {
+            try recompute(downstreamOf: old.map(\.0), only: only)
+        } catch {
+            for (leaf, value) in old.reversed() { nodes[leaf.raw]?.value = value }
+            try? recompute(downstreamOf: old.map(\.0), only: only)
+            throw error
+        }
     }
 
     /// Recomputes every node downstream of `sources` (and the sources themselves
     /// unless they are leaves), inputs before users.
-    public mutating func recompute(downstreamOf sources: [NodeID]) throws(GraphError) {
+    public mutating func recompute(downstreamOf sources: [NodeID], only: [Bool]? = nil) throws(GraphError) {
         for id in downstreamOrder(of: sources) where !self[id].op.isLeaf {
+            if let only, id.raw >= only.count || !only[id.raw] { continue }
             let node = self[id]
             let value: Tensor
             do {
@@ -274,6 +285,13 @@ public struct Graph: Sendable {
         var walk = BackwardWalk(order: order, seed: seed, capacity: nodes.count)
         while walk.step(in: self) != nil {}
         return walk.gradients
+    }
+
+    /// A mask of the nodes `root` depends on (itself included), indexed by `NodeID.raw`.
+    public func mask(of root: NodeID) -> [Bool] {
+        var m = [Bool](repeating: false, count: nodes.count)
+        for id in topologicalOrder(from: root) { m[id.raw] = true }
+        return m
     }
 
     /// Backprop from a scalar node toward some nodes only (the params, in training):

@@ -160,22 +160,24 @@ extension Dataset {
     public static func csv(_ text: String, name: String) throws(DataError) -> Dataset {
         var rows: [[Double]] = []
         var width: Int?
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        var firstLine = true
+        // Split at any newline: "\r\n" is one Character in Swift.
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
+            defer { firstLine = false }
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
             var values: [Double] = []
             var column = 1
             for cell in cells {
                 let trimmed = cell.trimmingSpaces
                 guard let v = Double(trimmed), v.isFinite else {
-                    if rows.isEmpty && width == nil && i == 0 { break }  // a header
+                    if rows.isEmpty && width == nil && firstLine { break }  // a header
                     throw DataError(trimmed.isEmpty ? "an empty cell" : "'\(trimmed)' is not a number", line: i + 1, column: column)
                 }
                 values.append(v)
                 column += cell.count + 1
             }
-            if values.isEmpty && rows.isEmpty && width == nil && i == 0 {
+            if values.isEmpty && rows.isEmpty && width == nil && firstLine {
                 width = cells.count
                 continue
             }
@@ -193,7 +195,7 @@ extension Dataset {
         let x = Tensor(shape: [n, w - 1], scalars: rows.flatMap { $0.dropLast() })
         let targets = rows.map { $0[w - 1] }
         let distinct = Set(targets)
-        let isClasses = distinct.count <= 20 && targets.allSatisfy { $0 >= 0 && $0 == $0.rounded() }
+        let isClasses = distinct.count <= 20 && targets.allSatisfy { $0 >= 0 && $0 < 100 && $0 == $0.rounded() }
         guard isClasses else {
             return Dataset(x: x, y: Tensor(shape: [n, 1], scalars: targets), classes: nil, name: name)
         }

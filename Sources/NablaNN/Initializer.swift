@@ -56,8 +56,9 @@ public enum Initializer: Sendable, Equatable {
     /// Parses `glorot`, `glorot_uniform`, `he`, `he_uniform`, `lecun`, `lecun_uniform`, `xavier`, `normal:0.01`, `constant:0.5`.
     public static func parse(_ text: String) -> Initializer? {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard let kind = parts.first else { return nil }
         let value = parts.count > 1 ? Double(parts[1]) : nil
-        switch parts[0] {
+        switch kind {
         case "lecun", "lecun_normal": return .lecun(uniform: false)
         case "lecun_uniform": return .lecun(uniform: true)
         case "glorot", "xavier", "glorot_normal", "xavier_normal": return .glorot(uniform: false)

@@ -9,15 +9,22 @@ enum Plot {
         guard let lo0 = finite.min(), let hi0 = finite.max(), let longest = series.map(\.values.count).max(), longest > 0 else {
             return []
         }
-        let (lo, hi) = lo0 == hi0 ? (lo0 - 0.5, hi0 + 0.5) : (lo0, hi0)
+        var (lo, hi) = (lo0, hi0)
+        if !(hi - lo > Swift.max(Swift.abs(hi), Swift.abs(lo)) * 1e-12) {
+            let pad = Swift.max(Swift.abs(lo) * 0.5, 0.5)
+            (lo, hi) = (lo - pad, hi + pad)
+        }
+        guard (hi - lo).isFinite, hi - lo > 0 else { return [] }
         let columns = Swift.min(width, longest)
         var grid = [[Character]](repeating: [Character](repeating: " ", count: columns), count: height)
         for s in series where !s.values.isEmpty {
             for c in 0..<columns {
                 let i = longest <= 1 ? 0 : Int((Double(c) / Double(Swift.max(columns - 1, 1)) * Double(longest - 1)).rounded())
                 guard i < s.values.count, s.values[i].isFinite else { continue }
-                let r = Int(((hi - s.values[i]) / (hi - lo) * Double(height - 1)).rounded())
-                grid[Swift.min(Swift.max(r, 0), height - 1)][c] = s.mark
+                let position = ((hi - s.values[i]) / (hi - lo) * Double(height - 1)).rounded()
+                guard position.isFinite else { continue }
+                let r = Int(Swift.min(Swift.max(position, 0), Double(height - 1)))
+                grid[r][c] = s.mark
             }
         }
         let top = Format.number(hi, digits: 3), bottom = Format.number(lo, digits: 3)
@@ -44,6 +51,7 @@ enum Plot {
         guard let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() else { return nil }
         let mx = Swift.max((x1 - x0) * 0.1, 1e-3), my = Swift.max((y1 - y0) * 0.1, 1e-3)
         let (left, right, bottom, top) = (x0 - mx, x1 + mx, y0 - my, y1 + my)
+        guard [left, right, bottom, top, right - left, top - bottom].allSatisfy(\.isFinite) else { return nil }
         var grid: [Double] = []
         for r in 0..<height {
             for c in 0..<width {
@@ -58,9 +66,9 @@ enum Plot {
         guard let predicted = classify(points) else { return nil }
         var wrong = 0
         for (i, label) in labels.enumerated() {
-            let c = Int((xs[i] - left) / (right - left) * Double(width))
-            let r = Int((top - ys[i]) / (top - bottom) * Double(height))
-            guard c >= 0, c < width, r >= 0, r < height else { continue }
+            let cx = (xs[i] - left) / (right - left) * Double(width), ry = (top - ys[i]) / (top - bottom) * Double(height)
+            guard cx.isFinite, ry.isFinite, cx >= 0, cx < Double(width), ry >= 0, ry < Double(height) else { continue }
+            let c = Int(cx), r = Int(ry)
             var mark = marks[Swift.abs(label) % marks.count]
             if i < predicted.count, predicted[i] != label {
                 wrong += 1

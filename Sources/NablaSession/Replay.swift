@@ -24,8 +24,8 @@ public struct Lesson {
         var pending: [String] = []
         var start = 0
         var depth = 0
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = String(raw.hasSuffix("\r") ? raw.dropLast() : raw)
+        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = String(raw)
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if pending.isEmpty {
                 if trimmed.hasPrefix("#") {

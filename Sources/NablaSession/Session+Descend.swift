@@ -72,6 +72,7 @@ extension Session {
               [x0, x1, y0, y1].allSatisfy(\.isFinite) else { return nil }
         let mx = Swift.max((x1 - x0) * 0.15, 0.1), my = Swift.max((y1 - y0) * 0.15, 0.1)
         let (left, right, bottom, top) = (x0 - mx, x1 + mx, y0 - my, y1 + my)
+        guard [left, right, bottom, top, right - left, top - bottom].allSatisfy(\.isFinite) else { return nil }
         var levels: [Double] = []
         for r in 0..<height {
             for c in 0..<width {
@@ -87,8 +88,9 @@ extension Session {
             return shades[Swift.min(rank * shades.count / Swift.max(sorted.count, 1), shades.count - 1)]
         }
         for (i, p) in path.enumerated() {
-            let c = Int((p[0] - left) / (right - left) * Double(width)), r = Int((top - p[1]) / (top - bottom) * Double(height))
-            guard c >= 0, c < width, r >= 0, r < height else { continue }
+            let cx = (p[0] - left) / (right - left) * Double(width), ry = (top - p[1]) / (top - bottom) * Double(height)
+            guard cx.isFinite, ry.isFinite, cx >= 0, cx < Double(width), ry >= 0, ry < Double(height) else { continue }
+            let c = Int(cx), r = Int(ry)
             canvas[r * width + c] = i == 0 ? "S" : (i == path.count - 1 ? "E" : "●")
         }
         var lines = ["the path from S to E over the level sets (darker is lower):"]

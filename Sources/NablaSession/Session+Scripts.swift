@@ -67,7 +67,8 @@ extension Session {
     public func runScript(_ text: String, file: String? = nil) -> Bool {
         var reader = StatementReader(file: file)
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Any newline ends a line: "\r\n" (a Windows file) is one Character in Swift.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             lineNumber += 1
             if isInterrupted() { return false }
             if pending != nil {

@@ -54,7 +54,10 @@ extension Session {
             case .bce: return (node.inputs[0], .probability)
             case .crossEntropy: return (node.inputs[0], .argmax)
             case .logisticLoss, .hinge: return (node.inputs[0], .sign)
-            case .mse where data?.train.classes == 2: return (node.inputs[0], .probability)
+            case .mse where data?.train.classes == 2:
+                // 0/1 targets: a probability; -1/+1 targets (pm1): a sign.
+                let signs = data?.train.y.scalars.contains { $0 < 0 } ?? false
+                return (node.inputs[0], signs ? .sign : .probability)
             default: continue
             }
         }
@@ -105,9 +108,10 @@ extension Session {
 
     /// Evaluates the loss (and accuracy, when there are classes) on a whole data set, dropout off.
     func evaluate(
-        on set: Dataset, root: NodeID, leaves: (NodeID, NodeID), prediction: (NodeID, PredictionKind)?, seeds: [NodeID]
+        on set: Dataset, root: NodeID, leaves: (NodeID, NodeID), prediction: (NodeID, PredictionKind)?, seeds: [NodeID],
+        only: [Bool]? = nil
     ) throws(GraphError) -> (Double, Double?) {
-        try graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) })
+        try graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) }, only: only)
         let loss = graph.value(root).scalar
         guard let (p, kind) = prediction else { return (loss, nil) }
         let predicted = Session.classes(graph.value(p), kind)
@@ -130,6 +134,7 @@ extension Session {
         try requireScalar(root, lossName, at: lossRange, command: ":train")
         let epochs = try s.integer("epochs", default: 100, in: 1...1_000_000, what: "a whole number ≥ 1")
         let n = training.train.count
+        guard n > 0 else { throw Diagnostic(.error, "the training split is empty: :data ... with smaller val= and test=", at: args.nameRange) }
         var batch = Swift.min(32, n)
         if let (v, range) = s.string("batch") {
             if v == "all" { batch = n } else {
@@ -137,7 +142,7 @@ extension Session {
                 batch = Swift.min(b, n)
             }
         }
-        let settings = try optimizerSettings(s, defaultKind: optimizer?.kind ?? .adam, defaultLR: 0.01)
+        let settings = try optimizerSettings(s, defaultKind: .adam, defaultLR: 0.01)
         var schedule = Schedule.constant
         if let (v, range) = s.string("schedule") {
             guard let parsed = Schedule.parse(v) else {
@@ -159,6 +164,10 @@ extension Session {
         adopt(settings)
         let prediction = predictionNode(under: root)
         let seeds = dropoutSeeds(under: root)
+        // Per step only the loss's own graph is recomputed: other definitions that read X
+        // are brought up to date when X holds the whole training split again.
+        var only = graph.mask(of: root)
+        if let (p, _) = prediction { for (i, m) in graph.mask(of: p).enumerated() where m { only[i] = true } }
         var theta: [String: [Double]] = [:]
         for (name, leaf) in params {
             theta[name] = graph.value(leaf).scalars
@@ -178,6 +187,12 @@ extension Session {
         }
         func setParams(_ values: [String: [Double]]) -> [(NodeID, Tensor)] {
             params.compactMap { name, leaf in values[name].map { (leaf, Tensor(shape: graph.value(leaf).shape, scalars: $0)) } }
+        }
+        /// The param that grew most: the usual culprit of a diverging run.
+        func culprit() -> String {
+            func size(_ name: String) -> Double { theta[name]?.map { Swift.abs($0) }.max() ?? 0 }
+            guard let largest = params.max(by: { size($0.0) < size($1.0) }) else { return "" }
+            return "; the largest param is \(largest.0) (|·| up to \(Format.number(size(largest.0))))"
         }
         var order = Array(0..<n)
         var finishedEpochs = 0
@@ -202,10 +217,15 @@ extension Session {
                 }
                 let grads: Gradients
                 do {
-                    try graph.setValues(updates)
+                    try graph.setValues(updates, only: only)
+                } catch {
+                    stopped = "stopped in epoch \(epoch + 1): \(describe(error))"
+                    break epochLoop
+                }
+                do {
                     grads = try graph.backward(from: root, toward: params.map(\.1))
                 } catch {
-                    stopped = "stopped in epoch \(epoch + 1): \(error)"
+                    stopped = "stopped in epoch \(epoch + 1): \(error.message)"
                     break epochLoop
                 }
                 let loss = graph.value(root).scalar
@@ -217,15 +237,11 @@ extension Session {
                     if predicted.count == truth.count { runningRight += zip(predicted, truth).filter { $0 == $1 }.count }
                 }
                 guard loss.isFinite else {
-                    // Name the param that grew most: the usual culprit of a diverging run.
-                    let largest = params.max { a, b in
-                        (theta[a.0]?.map { Swift.abs($0) }.max() ?? 0) < (theta[b.0]?.map { Swift.abs($0) }.max() ?? 0)
-                    }
-                    let culprit = largest.map { p in "; the largest param is \(p.0) (|·| up to \(Format.number(theta[p.0]?.map { Swift.abs($0) }.max() ?? 0)))" } ?? ""
-                    stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit); the weights are those of the last finite step"
+                    stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit()); the weights are those of the last finite step"
                     break epochLoop
                 }
                 var next: [String: [Double]] = [:]
+                var nextSlots: [String: OptimizerSlot] = [:]
                 for (name, leaf) in params {
                     guard let g = grads[leaf]?.scalars, var slot = slots[name], let current = theta[name] else { continue }
                     let updated = settings.step(current, gradient: g, slot: &slot, lr: lr)
@@ -234,14 +250,16 @@ extension Session {
                         break epochLoop
                     }
                     next[name] = updated
-                    slots[name] = slot
+                    nextSlots[name] = slot
                 }
+                // The step is taken only when every param's update is finite.
                 for (name, value) in next { theta[name] = value }
+                for (name, slot) in nextSlots { slots[name] = slot }
             }
             finishedEpochs = epoch + 1
             // The end of an epoch: the figures on the whole training and validation sets.
             do {
-                try graph.setValues(setParams(theta))
+                try graph.setValues(setParams(theta), only: only)
                 let loss = runningLoss / Double(n)
                 let acc = prediction.map { _ in Double(runningRight) / Double(n) }
                 history.loss.append(loss)
@@ -251,7 +269,11 @@ extension Session {
                 line += "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: bar - filled) + "]"
                 line += " loss \(Format.number(loss, digits: 4))" + (acc.map { "  acc \(Session.percent($0))" } ?? "")
                 if let v = training.validation {
-                    let (vl, va) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds)
+                    let (vl, va) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only)
+                    guard vl.isFinite else {
+                        stopped = "stopped in epoch \(epoch + 1): the validation loss became \(vl.isNaN ? "NaN" : "infinite") (lr too large?)\(culprit())"
+                        break epochLoop
+                    }
                     history.validationLoss.append(vl)
                     if let va { history.validationAccuracy.append(va) }
                     line += "  │ val loss \(Format.number(vl, digits: 4))" + (va.map { "  acc \(Session.percent($0))" } ?? "")
@@ -268,28 +290,28 @@ extension Session {
                 line += "  \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
                 if (epoch + 1) % every == 0 || epoch == 0 || epoch + 1 == epochs { say(line) }
             } catch {
-                stopped = "stopped in epoch \(epoch + 1): \(error)"
+                stopped = "stopped in epoch \(epoch + 1): \(describe(error))"
                 break
             }
         }
-        try? graph.setValues(setParams(theta))
+        try? graph.setValues(setParams(theta), only: only)
         restoreData()
         self.history = history
         if let stopped { say(stopped) }
         // The weights changed: the last backward is stale.
         lastBackward = nil
         var summary = "trained \(finishedEpochs) epoch\(finishedEpochs == 1 ? "" : "s") in \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
-        if let (loss, acc) = try? evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds) {
+        if let (loss, acc) = try? evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
             summary += "; training loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
         }
-        if let t = training.test, let (loss, acc) = try? evaluate(on: t, root: root, leaves: leaves, prediction: prediction, seeds: seeds) {
+        if let t = training.test, let (loss, acc) = try? evaluate(on: t, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
             summary += "; test loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
         }
         restoreData()
         say(summary)
-        if let classes = training.train.classes, classes > 2, let (p, kind) = prediction, kind == .argmax {
+        if let classes = training.train.classes, classes > 2, classes <= 20, let (p, kind) = prediction, kind == .argmax {
             let set = training.test ?? training.train
-            if (try? graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) })) != nil {
+            if (try? graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) }, only: only)) != nil {
                 say(Session.confusion(predicted: Session.classes(graph.value(p), kind), truth: Session.labels(set.y, kind), classes: classes,
                                       title: training.test == nil ? "training set" : "test set"))
             }
@@ -309,7 +331,7 @@ extension Session {
             let labels = Session.labels(training.train.y, kind)
             let drawing = Plot.regions(points: training.train.x, labels: labels.map { kind == .sign ? ($0 > 0 ? 1 : 0) : $0 }) { grid in
                 let yShape = [grid.rows] + Array(training.train.y.shape.dropFirst())
-                guard (try? graph.setValues([(leaves.0, grid), (leaves.1, Tensor.zeros(yShape))])) != nil else { return nil }
+                guard (try? graph.setValues([(leaves.0, grid), (leaves.1, Tensor.zeros(yShape))], only: only)) != nil else { return nil }
                 let c = Session.classes(graph.value(p), kind)
                 return kind == .sign ? c.map { $0 > 0 ? 1 : 0 } : c
             }
@@ -325,6 +347,12 @@ extension Session {
         var rows: [[String]] = [["true \\ predicted"] + (0..<k).map(String.init)]
         for t in 0..<k { rows.append(["  \(t)"] + m[t].map(String.init)) }
         return "confusion matrix (\(title)):\n" + Session.table(rows)
+    }
+
+    /// A graph error as a sentence naming the node.
+    func describe(_ error: GraphError) -> String {
+        guard let node = error.node, graph.contains(node) else { return error.reason.message }
+        return "\(graph[node].label): \(error.reason.message)"
     }
 
     static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
@@ -465,6 +493,7 @@ extension Session {
             if y.rank >= 1 { updates.append((yLeaf, Tensor.zeros([input.rows] + Array(y.shape.dropFirst())))) }
         }
         let seeds = dropoutSeeds(under: node)
+        saved += seeds.map { ($0, graph.value($0)) }
         defer { try? graph.setValues(saved) }
         try graph.setValues(updates + seeds.map { ($0, Tensor(-1)) })
         return graph.value(node)

@@ -131,11 +131,14 @@ extension Session {
             // The official split: the first n training images, and the 10,000 test images.
             let (train, test) = try loadMNIST(fashion: kind == "fashion", count: n, dir: s.string("dir"), at: kindRange)
             let val = try s.number("val", default: 0, in: 0...0.9, what: "a fraction from 0 to 0.9")
-            var order = Array(0..<train.count)
-            local.shuffle(&order)
             let nVal = Int((Double(train.count) * val).rounded())
-            let parts = TrainingData(
-                train: train.rows(order[nVal...]), validation: nVal > 0 ? train.rows(order[..<nVal]) : nil, test: test)
+            var parts = TrainingData(train: train, validation: nil, test: test)
+            if nVal > 0 {
+                // A validation split is cut at random; without one the data is not copied.
+                var order = Array(0..<train.count)
+                local.shuffle(&order)
+                parts = TrainingData(train: train.rows(order[nVal...]), validation: train.rows(order[..<nVal]), test: test)
+            }
             if s.values["seed"] == nil { random = local }
             try install(parts, kind: kind, at: args.wholeRange)
             say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
@@ -167,6 +170,9 @@ extension Session {
             return (p.train, p.validation.count > 0 ? p.validation : nil, p.test.count > 0 ? p.test : nil)
         }()
         if s.values["seed"] == nil { random = local }
+        guard parts.0.count > 0 else {
+            throw Diagnostic(.error, "val=\(Format.number(val)) and test=\(Format.number(test)) leave no sample of \(dataset.count) for training", at: args.wholeRange)
+        }
         let training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
         try install(training, kind: kind, at: args.wholeRange)
         let what = dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])"
@@ -178,8 +184,19 @@ extension Session {
 
     /// Defines X, Y and the splits' X_val, Y_val, X_test, Y_test, and remembers the data.
     func install(_ training: TrainingData, kind: String, at origin: SourceRange) throws(Diagnostic) {
-        try defineValue("X", training.train.x, isParam: false, text: "\(kind) inputs", at: origin)
-        try defineValue("Y", training.train.y, isParam: false, text: "\(kind) targets", at: origin)
+        // X and Y change together (one all-or-nothing update when both hold data already),
+        // so a new data set never leaves one of them behind.
+        if let x = valueLeaf("X"), let y = valueLeaf("Y"), graph[x].op == .constant, graph[y].op == .constant {
+            do {
+                try graph.setValues([(x, training.train.x), (y, training.train.y)])
+            } catch {
+                throw Diagnostic(.error, "the new data does not fit what reads X and Y: \(describe(error))", at: origin)
+            }
+            version += 1
+        } else {
+            try defineValue("X", training.train.x, isParam: false, text: "\(kind) inputs", at: origin)
+            try defineValue("Y", training.train.y, isParam: false, text: "\(kind) targets", at: origin)
+        }
         for (suffix, part) in [("val", training.validation), ("test", training.test)] {
             guard let part else { continue }
             try defineValue("X_\(suffix)", part.x, isParam: false, text: "\(kind) \(suffix) inputs", at: origin)
@@ -208,6 +225,14 @@ extension Session {
                 at: archRange)
         }
         let layers = sizes.compactMap { $0 }
+        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
+            throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: nameRange)
+        }
+        var weightCount = 0
+        for k in 1..<layers.count { weightCount += layers[k - 1] * layers[k] + layers[k] }
+        guard weightCount <= 50_000_000 else {
+            throw Diagnostic(.error, "\(arch) has \(weightCount) weights; the limit is 50,000,000", at: archRange)
+        }
         let activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "linear", "softmax"]
         func activation(_ key: String, _ fallback: String) throws(Diagnostic) -> String {
             guard let (v, range) = s.string(key) else { return fallback }
@@ -227,6 +252,9 @@ extension Session {
         }
         let dropout = try s.number("dropout", default: 0, in: 0...0.95, what: "a rate from 0 to 0.95")
         let input = s.string("input")?.0 ?? "X"
+        guard input != name, !(1..<layers.count).contains(where: { "\(name)_h\($0)" == input }) else {
+            throw Diagnostic(.error, "the net cannot be called like its input '\(input)'", at: nameRange)
+        }
         guard let inputDef = definitions[input] else {
             throw Diagnostic(
                 .error, "the input '\(input)' is not defined: load data first (:data moons) or name it with input=", at: args.wholeRange)

@@ -160,7 +160,8 @@ struct TrainingTests {
         let t = Transcript()
         t.run("seed 1\n:data regression 50\nparam w = 1\nL = mse(X*w, Y)\n:train L epochs=500 opt=sgd lr=100")
         let stop = try #require(t.out.first { $0.hasPrefix("stopped in epoch") }, "\(t.stdout)")
-        #expect(stop.contains("went NaN or infinite") || stop.contains("the loss became"), "\(stop)")
+        #expect(stop.contains("went NaN or infinite") || stop.contains("loss became"), "\(stop)")
+        #expect(stop.contains("param w") || stop.contains("largest param is w"), "\(stop)")
         // The weights kept are finite: those of the last finite step.
         #expect(try t.session.value("w").isFinite)
     }
@@ -214,5 +215,91 @@ struct MNISTSessionTests {
         let t = Transcript()
         #expect(!t.run(":data mnist dir=\(dir)"))
         #expect(t.err.first?.contains("\(path): truncated: the header promises 320 bytes of data (20 x 4 x 4), the file has 315") == true, "\(t.stderr)")
+    }
+}
+
+@Suite("Training on awkward input (found by review)")
+struct TrainingEdgeTests {
+    @Test("never a crash", arguments: [
+        ":data moons 9 val=0.5 test=0.4",
+        ":data xor\n:mlp net 2-4-1 init=:",
+        "param a = 1\nparam b = 1\nJ = a^2 + b^2\n:descend J lr=357251959098.7417",
+        ":schedule piecewise:0:1e17 epochs=3",
+        ":data xor\nparam b = 0\nJ = b + 1e17 + sum(X) * 0\n:train J epochs=2",
+    ])
+    func noCrash(script: String) {
+        let t = Transcript()
+        t.run(script)
+        #expect(t.run("k = 1 + 1"))
+    }
+
+    @Test("an empty training split is refused at :data")
+    func emptySplit() {
+        let t = Transcript()
+        #expect(!t.run(":data moons 9 val=0.5 test=0.4"))
+        #expect(t.err.first?.contains("leave no sample of 9 for training") == true, "\(t.stderr)")
+    }
+
+    @Test("CSV and scripts with Windows line ends, comments before the header, huge labels")
+    func files() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        try "# a comment\r\nx1,x2,label\r\n0,0,0\r\n0,1,1\r\n1,0,1\r\n1,1,0\r\n".write(toFile: dir + "/xor.csv", atomically: true, encoding: .utf8)
+        try "1,2,1e300\n3,4,5\n".write(toFile: dir + "/huge.csv", atomically: true, encoding: .utf8)
+        try "x = 2\r\ny = x * 3\r\n:expect y == 6\r\n".write(toFile: dir + "/crlf.nabla", atomically: true, encoding: .utf8)
+        let t = Transcript()
+        #expect(t.run(":data csv \(dir)/xor.csv"))
+        #expect(t.out.first?.hasPrefix("csv: 4 samples, 2 features, 2 classes") == true, "\(t.out)")
+        let u = Transcript()
+        #expect(u.run(":data csv \(dir)/huge.csv"))
+        #expect(u.out.first?.contains("regression") == true, "\(u.out)")
+        let v = Transcript()
+        #expect(v.runFile(dir + "/crlf.nabla"))
+        #expect(v.session.passed == 1)
+    }
+
+    @Test("accuracy of mse on -1/+1 targets uses the sign")
+    func msePlusMinus() throws {
+        let t = Transcript()
+        t.run("seed 2\n:data moons 100 pm1\n:mlp net 2-8-1 out=tanh\nL = mse(net, Y)\n:train L epochs=20 lr=0.05")
+        let summary = try #require(t.out.first { $0.hasPrefix("trained ") })
+        let reported = try #require(figure(after: "training loss", in: summary).flatMap { _ in
+            summary.range(of: "accuracy ").map { Double(summary[$0.upperBound...].prefix { $0.isNumber || $0 == "." }) } ?? nil
+        })
+        let direct = try t.session.value("accuracy(net, Y)").scalar * 100
+        // The summary prints 4 significant digits.
+        #expect(abs(reported - direct) < 0.01, "\(summary) vs \(direct)")
+    }
+
+    @Test("a failed :data, :use or :mlp changes nothing")
+    func atomic() throws {
+        let t = Transcript()
+        t.run("seed 1\n:data moons 100\n:mlp net 2-4-1\nL = bce(net, Y)")
+        let x = try t.session.value("X")
+        #expect(!t.run(":data spirals 100 seed=5"))
+        #expect(try t.session.value("X") == x)
+        let u = Transcript()
+        u.run("seed 1\n:data moons 50 val=0.3 test=0.2\n:mlp net 2-4-1\n:use test\nZ = X @ [1, 1] + ones(10)")
+        #expect(!u.run(":use val"))
+        #expect(try u.session.value("X").shape == [10, 2])
+        let v = Transcript()
+        v.run(":data xor")
+        #expect(!v.run(":mlp sigmoid 2-1"))
+        #expect(!v.run(":mlp X 2-1"))
+        #expect(!v.run(":mlp big 2-100000-100000-1"))
+        #expect(v.session.definedNames == ["X", "Y"], "\(v.session.definedNames)")
+    }
+
+    @Test(":predict keeps the dropout mode; definitions that read X do not stop :train")
+    func stateKept() throws {
+        let t = Transcript()
+        t.run("seed 1\n:data xor\n:mlp net 2-8-1 dropout=0.5\nL = bce(net, Y)\n:mode train")
+        let before = try t.session.value("net")
+        t.run(":predict net [1, 0]")
+        #expect(try t.session.value("net") == before)
+        let u = Transcript()
+        u.run("seed 1\n:data moons 40\n:mlp net 2-4-1\nL = bce(net, Y)\nZ = X @ [1, 1] + ones(24)\n:train L epochs=3 batch=8")
+        #expect(u.err.isEmpty, "\(u.stderr)")
+        #expect(u.stdout.contains("trained 3 epochs"))
+        #expect(try u.session.value("Z").shape == [24])
     }
 }
