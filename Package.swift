@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "NablaTestSupport"]),
         .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport"]),
-        .testTarget(name: "NablaCLITests", dependencies: ["nabla"]),
+        .testTarget(name: "NablaCLITests", dependencies: ["nabla", "NablaTestSupport"]),
         .testTarget(name: "NablaREPLTests", dependencies: ["nabla"]),
     ]
 )

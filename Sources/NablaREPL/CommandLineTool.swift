@@ -16,6 +16,8 @@ public enum Invocation: Equatable {
     case check([String])
     /// `nabla replay FILE`
     case replay(String)
+    /// `nabla mnist --data DIR ...`: train an MLP on MNIST or Fashion-MNIST from the command line.
+    case mnist(MNISTOptions)
     /// `nabla -e LINE [-e LINE ...]`
     case evaluate([String])
     case help
@@ -26,6 +28,8 @@ public enum Invocation: Equatable {
                nabla FILE.nabla         run a script and print what the REPL would print
                nabla check FILE...      run scripts, verify every :expect; last line: N passed, N failed
                nabla replay FILE        step through a lesson: Enter continues, b goes back, q quits
+               nabla mnist [--data DIR] [--dataset mnist|fashion] [--arch 784-256-10] [--epochs 10]
+                           [--batch 128] [--opt sgd] [--lr 0.1] [--seed 1] [--save FILE.npz]
                nabla -e 'LINE' [-e ...] evaluate lines, e.g. nabla -e 'x = 2' -e 'x^2'
                nabla --help | --version
         options: --no-color, --seed N
@@ -33,6 +37,9 @@ public enum Invocation: Equatable {
 
     /// Parses the arguments (without the program name).
     public static func parse(_ args: [String]) -> Result<(Invocation, seed: UInt64?), ArgumentError> {
+        if args.first == "mnist" {
+            return MNISTOptions.parse(Array(args.dropFirst())).map { (.mnist($0), $0.seed) }
+        }
         var rest: [String] = []
         var lines: [String] = []
         var seed: UInt64?
@@ -77,6 +84,71 @@ public enum Invocation: Equatable {
     }
 }
 
+/// The options of `nabla mnist`.
+public struct MNISTOptions: Equatable, Sendable {
+    public var data: String?
+    public var dataset = "mnist"
+    public var arch = "784-256-10"
+    public var epochs = 10
+    public var batch = 128
+    public var opt = "sgd"
+    public var lr = 0.1
+    public var seed: UInt64 = 1
+    public var save: String?
+    public var count: Int?
+
+    static func parse(_ args: [String]) -> Result<MNISTOptions, ArgumentError> {
+        var o = MNISTOptions()
+        var i = 0
+        while i < args.count {
+            let key = args[i]
+            guard key.hasPrefix("--"), i + 1 < args.count else {
+                return .failure(.init("nabla mnist: '\(key)' needs a value, as in --epochs 10"))
+            }
+            let value = args[i + 1]
+            switch key {
+            case "--data": o.data = value
+            case "--dataset":
+                guard ["mnist", "fashion"].contains(value) else { return .failure(.init("--dataset is mnist or fashion")) }
+                o.dataset = value
+            case "--arch": o.arch = value
+            case "--epochs":
+                guard let v = Int(value), v >= 1 else { return .failure(.init("--epochs needs a whole number ≥ 1")) }
+                o.epochs = v
+            case "--batch":
+                guard let v = Int(value), v >= 1 else { return .failure(.init("--batch needs a whole number ≥ 1")) }
+                o.batch = v
+            case "--opt": o.opt = value
+            case "--lr":
+                guard let v = Double(value), v > 0 else { return .failure(.init("--lr needs a positive number")) }
+                o.lr = v
+            case "--seed":
+                guard let v = UInt64(value) else { return .failure(.init("--seed needs a whole number ≥ 0")) }
+                o.seed = v
+            case "--save": o.save = value
+            case "--count":
+                guard let v = Int(value), v >= 4 else { return .failure(.init("--count needs a whole number ≥ 4")) }
+                o.count = v
+            default: return .failure(.init("nabla mnist: unknown option '\(key)'"))
+            }
+            i += 2
+        }
+        return .success(o)
+    }
+
+    /// The same run as a script: what `nabla mnist` types for you.
+    public var script: String {
+        [
+            "seed \(seed)",
+            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")",
+            ":mlp net \(arch) act=relu init=he out=linear",
+            "L = cross_entropy(net, Y)",
+            ":train L epochs=\(epochs) batch=\(batch) opt=\(opt) lr=\(lr) every=1\(save.map { " checkpoint=\($0)" } ?? "")",
+            ":use test",
+        ].joined(separator: "\n")
+    }
+}
+
 /// A mistake on the command line.
 public struct ArgumentError: Error, Equatable {
     public var message: String
@@ -115,6 +187,11 @@ public enum CommandLineTool {
             return ok && session.failed == 0 ? 0 : 1
         case let .check(paths):
             return check(paths, seed: seed)
+        case let .mnist(options):
+            guard session.runScript(options.script, file: "nabla mnist") else { return 1 }
+            guard let accuracy = try? session.value("accuracy(net, Y)") else { return 1 }
+            print("test accuracy: \(String(format: "%.2f", accuracy.scalar * 100))%")
+            return 0
         case let .replay(path):
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 Terminal.writeError("nabla: cannot read '\(path)'\n")

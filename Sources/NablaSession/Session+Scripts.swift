@@ -142,6 +142,10 @@ extension Session {
             throw Diagnostic(.error, ":load nested more than \(Session.maxLoadDepth) deep (does a file load itself?)", at: args.wholeRange)
         }
         let path = resolvePath(args.text)
+        if path.hasSuffix(".npz") {
+            try loadWeights(from: path, at: args.wholeRange)
+            return
+        }
         let text: String
         do { text = try Session.readText(path) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
         directoryStack.append((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
@@ -168,6 +172,11 @@ extension Session {
 
     func saveCommand(_ args: CommandArguments) throws(Diagnostic) {
         guard !args.text.isEmpty else { throw args.missing("a file", usage: ":save file.nabla") }
+        if args.text.hasSuffix(".npz") {
+            let n = try saveWeights(to: resolvePath(args.text), at: args.wholeRange)
+            say("saved \(n) param\(n == 1 ? "" : "s") to \(args.text) (numpy: np.load('\(args.text)'))")
+            return
+        }
         var lines = ["# saved by nabla: params hold their current values", ""]
         for d in definitionsInDependencyOrder() {
             if d.isParam || d.storesValue {

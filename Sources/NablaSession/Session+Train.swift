@@ -5,7 +5,7 @@ import NablaSyntax
 import NablaTensor
 
 extension Session {
-    static let trainUsage = ":train L [epochs=100] [batch=32] [opt=adam] [lr=0.01] [beta=0.9] [beta2=0.999] [decay=0] [schedule=exponential:50] [patience=10] [every=10]"
+    static let trainUsage = ":train L [epochs=100] [batch=32] [opt=adam] [lr=0.01] [beta=0.9] [beta2=0.999] [decay=0] [schedule=exponential:50] [patience=10] [every=10] [checkpoint=net.npz]"
 
     // MARK: - Optimizer settings shared by :train and :update
 
@@ -125,7 +125,11 @@ extension Session {
 
     func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = Settings(args.words)
-        try s.check(["epochs", "batch", "opt", "lr", "beta", "beta2", "eps", "decay", "schedule", "patience", "every"], usage: Session.trainUsage)
+        try s.check(["epochs", "batch", "opt", "lr", "beta", "beta2", "eps", "decay", "schedule", "patience", "every", "checkpoint"], usage: Session.trainUsage)
+        let checkpoint = s.string("checkpoint").map { (resolvePath($0.0), $0.1) }
+        if let (path, range) = checkpoint, !path.hasSuffix(".npz") {
+            throw Diagnostic(.error, "a checkpoint is a .npz file, like checkpoint=net.npz", at: range)
+        }
         guard let (lossName, lossRange) = s.positional.first else { throw args.missing("the loss to minimise", usage: Session.trainUsage) }
         guard let training = data else {
             throw Diagnostic(.error, "no data to train on: load some first, e.g. :data moons 200 (it defines X and Y)", at: args.nameRange)
@@ -288,6 +292,14 @@ extension Session {
                     }
                 }
                 line += "  \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
+                if let (path, range) = checkpoint {
+                    // The epoch's weights, atomically: a kill during the next epoch leaves this file whole.
+                    do {
+                        _ = try saveWeights(to: path, at: range)
+                    } catch let problem {
+                        say("checkpoint not written: \(problem.message)")
+                    }
+                }
                 if (epoch + 1) % every == 0 || epoch == 0 || epoch + 1 == epochs { say(line) }
             } catch {
                 stopped = "stopped in epoch \(epoch + 1): \(describe(error))"

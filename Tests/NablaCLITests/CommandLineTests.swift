@@ -1,4 +1,5 @@
 import Foundation
+import NablaTestSupport
 import Testing
 
 /// Runs the built `nabla` binary with arguments and optional standard input.
@@ -134,5 +135,15 @@ struct CommandLineTests {
         let r = try nabla(["check"] + quick.map { "Lessons/" + $0 }, in: root)
         #expect(r.status == 0, "\(r.out)\(r.err)")
         #expect(r.out.split(separator: "\n").last?.hasSuffix(" 0 failed") == true)
+    }
+
+    @Test("nabla mnist trains on IDX files and ends with the test accuracy")
+    func mnist() throws {
+        let dir = try syntheticMNIST(train: 200, test: 50)
+        let r = try nabla(["mnist", "--data", dir, "--arch", "16-10", "--epochs", "20", "--batch", "20", "--opt", "adam", "--lr", "0.05"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.split(separator: "\n").last == "test accuracy: 100.00%", "\(r.out)")
+        let bad = try nabla(["mnist", "--dataset", "digits"])
+        #expect(bad.status == 2)
     }
 }

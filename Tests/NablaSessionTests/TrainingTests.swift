@@ -302,4 +302,33 @@ struct TrainingEdgeTests {
         #expect(u.stdout.contains("trained 3 epochs"))
         #expect(try u.session.value("Z").shape == [24])
     }
+
+    @Test(":save w.npz and :load w.npz round-trip the params; a checkpoint is written per epoch")
+    func weights() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let t = Transcript()
+        t.run("seed 1\n:data xor\n:mlp net 2-4-1\nL = bce(net, Y)\n:train L epochs=3 checkpoint=\(dir)/ck.npz\n:save \(dir)/w.npz")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let trained = try t.session.value("net_W1")
+        #expect(FileManager.default.fileExists(atPath: dir + "/ck.npz"))
+        let u = Transcript()
+        u.run("seed 2\n:data xor\n:mlp net 2-4-1\n:load \(dir)/w.npz")
+        #expect(u.err.isEmpty, "\(u.stderr)")
+        #expect(try u.session.value("net_W1") == trained)
+        // A param of another shape is refused, and nothing changes.
+        let v = Transcript()
+        v.run(":data xor\n:mlp net 2-3-1")
+        let before = try v.session.value("net_W1")
+        #expect(!v.run(":load \(dir)/w.npz"))
+        #expect(v.err.first?.contains("net_W1 has shape [2, 4] but the param net_W1 is [2, 3]") == true, "\(v.stderr)")
+        #expect(try v.session.value("net_W1") == before)
+    }
+
+    @Test(":save into a folder that cannot be written keeps the old file and says why")
+    func readOnly() throws {
+        let t = Transcript()
+        t.run("param w = [1, 2]")
+        #expect(!t.run(":save /nonexistent-folder/w.npz"))
+        #expect(t.err.first?.contains("cannot write '/nonexistent-folder/w.npz'") == true, "\(t.stderr)")
+    }
 }

@@ -1,0 +1,163 @@
+import CZlib
+import Foundation
+import NablaTensor
+
+/// Weights as numpy reads them: one `.npy` array per param inside a `.npz`
+/// (a zip archive; entries stored uncompressed, so `numpy.load` reads them).
+/// Reading also takes `numpy.savez_compressed` files (deflate, through zlib)
+/// and float32 arrays (`<f4`), which PyTorch users often save.
+public enum Numpy {
+    // MARK: - .npy
+
+    /// One array in `.npy` format, version 1.0, little-endian float64, row-major.
+    public static func npy(_ t: Tensor) -> Data {
+        let shape: String
+        switch t.rank {
+        case 0: shape = "()"
+        case 1: shape = "(\(t.shape[0]),)"
+        default: shape = "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
+        }
+        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shape), }"
+        // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64, ending in \n.
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var data = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0])
+        let length = UInt16(header.utf8.count)
+        data += Data([UInt8(length & 0xff), UInt8(length >> 8)]) + Data(header.utf8)
+        var values = t.scalars.map { $0.bitPattern.littleEndian }
+        data += Data(bytes: &values, count: values.count * 8)
+        return data
+    }
+
+    /// Reads a `.npy` array of float64 or float32, C order.
+    public static func readNPY(_ data: Data, name: String) throws(DataError) -> Tensor {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
+            throw DataError("\(name): not a .npy array (no \\x93NUMPY magic)")
+        }
+        let major = bytes[6]
+        let headerStart = major == 1 ? 10 : 12
+        guard bytes.count >= headerStart else { throw DataError("\(name): truncated .npy header") }
+        let length = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
+            : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        guard bytes.count >= headerStart + length else { throw DataError("\(name): truncated .npy header") }
+        let header = String(decoding: bytes[headerStart..<headerStart + length], as: UTF8.self)
+        let f8 = header.contains("'<f8'") || header.contains("'float64'")
+        let f4 = header.contains("'<f4'") || header.contains("'float32'")
+        guard f8 || f4 else { throw DataError("\(name): only little-endian float64 or float32 arrays are read (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))") }
+        guard !header.contains("'fortran_order': True") else { throw DataError("\(name): Fortran-ordered arrays are not read; save it in C order") }
+        guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
+            throw DataError("\(name): no shape in the .npy header")
+        }
+        var shape: [Int] = []
+        for part in header[open.upperBound..<close].split(separator: ",") {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty else { continue }
+            guard let d = Int(text), d >= 0 else { throw DataError("\(name): bad dimension '\(text)' in the .npy header") }
+            shape.append(d)
+        }
+        guard shape.count <= 2 else { throw DataError("\(name): \(shape.count) dimensions (nabla's params have at most 2)") }
+        do { try Shape.checkSize(shape) } catch { throw DataError("\(name): \(error.message)") }
+        let count = Shape.count(shape)
+        let width = f8 ? 8 : 4
+        let start = headerStart + length
+        guard bytes.count - start == count * width else {
+            throw DataError("\(name): the header promises \(count) numbers (\(count * width) bytes), the array holds \(bytes.count - start) bytes")
+        }
+        var values = [Double](repeating: 0, count: count)
+        for i in 0..<count {
+            let o = start + i * width
+            if f8 {
+                var bits: UInt64 = 0
+                for b in 0..<8 { bits |= UInt64(bytes[o + b]) << (8 * b) }
+                values[i] = Double(bitPattern: bits)
+            } else {
+                var bits: UInt32 = 0
+                for b in 0..<4 { bits |= UInt32(bytes[o + b]) << (8 * b) }
+                values[i] = Double(Float(bitPattern: bits))
+            }
+        }
+        return Tensor(shape: shape, scalars: values)
+    }
+
+    // MARK: - .npz
+
+    /// A zip archive of `NAME.npy` entries, stored, in the given order.
+    public static func npz(_ arrays: [(String, Tensor)]) -> Data {
+        var out = Data()
+        var central = Data()
+        func le16(_ v: Int) -> Data { Data([UInt8(v & 0xff), UInt8(v >> 8 & 0xff)]) }
+        func le32(_ v: UInt32) -> Data { Data([UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)]) }
+        for (name, tensor) in arrays {
+            let body = npy(tensor)
+            let file = Data((name + ".npy").utf8)
+            let crc = body.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count))) }
+            let offset = UInt32(out.count)
+            let common = le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(crc) + le32(UInt32(body.count)) + le32(UInt32(body.count)) + le16(file.count)
+            out += le32(0x0403_4b50) + common + le16(0) + file + body
+            central += le32(0x0201_4b50) + le16(20) + common + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + file
+        }
+        let centralOffset = UInt32(out.count)
+        out += central
+        out += le32(0x0605_4b50) + le16(0) + le16(0) + le16(arrays.count) + le16(arrays.count) + le32(UInt32(central.count)) + le32(centralOffset) + le16(0)
+        return out
+    }
+
+    /// The arrays of a `.npz` file, by name (without `.npy`), in the archive's order.
+    public static func readNPZ(_ data: Data, name: String) throws(DataError) -> [(String, Tensor)] {
+        let b = [UInt8](data)
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        guard b.count >= 22 else { throw DataError("\(name): too short to be a .npz (zip) file") }
+        var end = b.count - 22
+        while end >= 0 && !(b[end] == 0x50 && b[end + 1] == 0x4b && b[end + 2] == 5 && b[end + 3] == 6) { end -= 1 }
+        guard end >= 0 else { throw DataError("\(name): not a .npz file (no zip directory at its end)") }
+        let entries = u16(end + 10)
+        var o = u32(end + 16)
+        var out: [(String, Tensor)] = []
+        for _ in 0..<entries {
+            guard o + 46 <= b.count, u32(o) == 0x0201_4b50 else { throw DataError("\(name): corrupt zip directory") }
+            let method = u16(o + 10), compressed = u32(o + 20), size = u32(o + 24)
+            let nameLength = u16(o + 28), extra = u16(o + 30), comment = u16(o + 32), local = u32(o + 42)
+            guard o + 46 + nameLength <= b.count else { throw DataError("\(name): corrupt zip directory") }
+            let entry = String(decoding: b[o + 46..<o + 46 + nameLength], as: UTF8.self)
+            o += 46 + nameLength + extra + comment
+            guard local + 30 <= b.count, u32(local) == 0x0403_4b50 else { throw DataError("\(name): corrupt entry \(entry)") }
+            let start = local + 30 + u16(local + 26) + u16(local + 28)
+            guard start + compressed <= b.count else { throw DataError("\(name): truncated entry \(entry)") }
+            let raw = Data(b[start..<start + compressed])
+            let body: Data
+            switch method {
+            case 0: body = raw
+            case 8: body = try inflate(raw, size: size, name: "\(name): \(entry)")
+            default: throw DataError("\(name): entry \(entry) uses zip method \(method) (stored and deflate are read)")
+            }
+            guard entry.hasSuffix(".npy") else { continue }
+            out.append((String(entry.dropLast(4)), try readNPY(body, name: "\(name): \(entry)")))
+        }
+        return out
+    }
+
+    /// Raw deflate data (a zip entry), inflated to `size` bytes.
+    static func inflate(_ data: Data, size: Int, name: String) throws(DataError) -> Data {
+        guard size <= 1 << 31 else { throw DataError("\(name): too large") }
+        var output = [UInt8](repeating: 0, count: Swift.max(size, 1))
+        var input = [UInt8](data)
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw DataError("\(name): zlib could not start")
+        }
+        defer { inflateEnd(&stream) }
+        let status = input.withUnsafeMutableBufferPointer { inp in
+            output.withUnsafeMutableBufferPointer { outp -> Int32 in
+                stream.next_in = inp.baseAddress
+                stream.avail_in = uInt(inp.count)
+                stream.next_out = outp.baseAddress
+                stream.avail_out = uInt(outp.count)
+                return CZlib.inflate(&stream, Z_FINISH)
+            }
+        }
+        guard status == Z_STREAM_END, Int(stream.total_out) == size else { throw DataError("\(name): corrupt deflate data") }
+        return Data(output.prefix(size))
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import NablaGraph
+import NablaNN
+import NablaSyntax
+import NablaTensor
+
+extension Session {
+    // MARK: - Weights as .npz (numpy.load reads them)
+
+    /// Writes every param (or those of `names`) to a `.npz` file, atomically: a temporary
+    /// file renamed over the old one, so a crash or a full disk never leaves half a file.
+    func saveWeights(to path: String, at range: SourceRange) throws(Diagnostic) -> Int {
+        var arrays: [(String, Tensor)] = []
+        for name in paramNames {
+            guard let leaf = paramLeaf(name) else { continue }
+            let value = graph.value(leaf)
+            guard value.isFinite else { throw Diagnostic(.error, "param \(name) holds NaN or infinity; not saved", at: range) }
+            arrays.append((name, value))
+        }
+        guard !arrays.isEmpty else { throw Diagnostic(.error, "there are no params to save", at: range) }
+        do {
+            try Numpy.npz(arrays).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw Diagnostic(.error, "cannot write '\(path)': \(Session.reason(error)); the old file, if any, is unchanged", at: range)
+        }
+        return arrays.count
+    }
+
+    /// Sets params from a `.npz` file: every array whose name is a param of the same shape.
+    func loadWeights(from path: String, at range: SourceRange) throws(Diagnostic) {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw Diagnostic(.error, "cannot read '\(path)': \(Session.reason(error))", at: range)
+        }
+        let arrays: [(String, Tensor)]
+        do { arrays = try Numpy.readNPZ(data, name: path) } catch { throw Diagnostic(.error, error.description, at: range) }
+        var updates: [(NodeID, Tensor)] = []
+        var names: [String] = []
+        var skipped: [String] = []
+        for (name, value) in arrays {
+            guard let leaf = paramLeaf(name) else {
+                skipped.append(name)
+                continue
+            }
+            let current = graph.value(leaf)
+            guard current.shape == value.shape else {
+                throw Diagnostic(.error, "\(path): \(name) has shape \(Shape.describe(value.shape)) but the param \(name) is \(Shape.describe(current.shape))", at: range)
+            }
+            updates.append((leaf, value))
+            names.append(name)
+        }
+        guard !updates.isEmpty else {
+            throw Diagnostic(.error, "\(path) holds no array named like a param (it has: \(arrays.map(\.0).joined(separator: ", ")))", at: range)
+        }
+        do { try graph.setValues(updates) } catch { throw Diagnostic(.error, describe(error), at: range) }
+        version += 1
+        lastBackward = nil
+        say("loaded \(names.joined(separator: ", ")) from \(path)" + (skipped.isEmpty ? "" : " (not params here: \(skipped.joined(separator: ", ")))"))
+    }
+
+    /// The reason of a file error, without Foundation's long-winded wrapping.
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        switch ns.code {
+        case NSFileWriteNoPermissionError: return "permission denied"
+        case NSFileWriteOutOfSpaceError: return "no space left on the disk"
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or folder"
+        case NSFileWriteVolumeReadOnlyError: return "the disk is read-only"
+        default: return ns.localizedDescription
+        }
+    }
+}
