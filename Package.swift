@@ -9,7 +9,7 @@ let package = Package(
     targets: [
         // MARK: - Libraries (dependencies point down)
         .target(name: "NablaTensor", dependencies: ["CBLAS"]),
-        .target(name: "NablaGraph", dependencies: ["NablaTensor"]),
+        .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"]),
         .target(name: "NablaSyntax"),
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
         .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),

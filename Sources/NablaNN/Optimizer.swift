@@ -123,3 +123,64 @@ extension OptimizerSettings {
         return out
     }
 }
+
+/// An optimizer's state per param in float32 (the vectorized backend).
+public struct OptimizerSlot32: Sendable {
+    public var m: [Float]
+    public var s: [Float]
+    public var t: Int
+
+    public init(count: Int) {
+        m = [Float](repeating: 0, count: count)
+        s = [Float](repeating: 0, count: count)
+        t = 0
+    }
+
+    /// The same state in float64, for `:opt`.
+    public var asDouble: OptimizerSlot {
+        var slot = OptimizerSlot(count: 0)
+        slot.m = m.map { Double($0) }
+        slot.s = s.map { Double($0) }
+        slot.t = t
+        return slot
+    }
+}
+
+extension OptimizerSettings {
+    /// The same update as `step`, in place on float32 buffers (Nesterov aside: it needs the
+    /// gradient at a look-ahead point, which the float64 path computes).
+    public func step32(_ theta: inout [Float], gradient g: [Float], slot: inout OptimizerSlot32, lr: Double) {
+        let eta = Float(lr), b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon), lambda = Float(decay)
+        slot.t += 1
+        let n = Swift.min(theta.count, g.count)
+        switch kind {
+        case .sgd:
+            for i in 0..<n { theta[i] -= eta * (g[i] + lambda * theta[i]) }
+        case .momentum, .nesterov:
+            for i in 0..<n {
+                slot.m[i] = b1 * slot.m[i] - eta * (g[i] + lambda * theta[i])
+                theta[i] += slot.m[i]
+            }
+        case .adagrad:
+            for i in 0..<n {
+                let gi = g[i] + lambda * theta[i]
+                slot.s[i] += gi * gi
+                theta[i] -= eta * gi / (slot.s[i] + eps).squareRoot()
+            }
+        case .rmsprop:
+            for i in 0..<n {
+                let gi = g[i] + lambda * theta[i]
+                slot.s[i] = b2 * slot.s[i] + (1 - b2) * gi * gi
+                theta[i] -= eta * gi / (slot.s[i] + eps).squareRoot()
+            }
+        case .adam:
+            let c1 = Float(1 - pow(beta1, Double(slot.t))), c2 = Float(1 - pow(beta2, Double(slot.t)))
+            for i in 0..<n {
+                let gi = g[i] + lambda * theta[i]
+                slot.m[i] = b1 * slot.m[i] - (1 - b1) * gi
+                slot.s[i] = b2 * slot.s[i] + (1 - b2) * gi * gi
+                theta[i] += eta * (slot.m[i] / c1) / ((slot.s[i] / c2) + eps).squareRoot()
+            }
+        }
+    }
+}

@@ -109,9 +109,9 @@ extension Session {
     /// Evaluates the loss (and accuracy, when there are classes) on a whole data set, dropout off.
     func evaluate(
         on set: Dataset, root: NodeID, leaves: (NodeID, NodeID), prediction: (NodeID, PredictionKind)?, seeds: [NodeID],
-        only: [Bool]? = nil
+        only: [Bool]? = nil, extra: [(NodeID, Tensor)] = []
     ) throws(GraphError) -> (Double, Double?) {
-        try graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) }, only: only)
+        try graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) } + extra, only: only)
         let loss = graph.value(root).scalar
         guard let (p, kind) = prediction else { return (loss, nil) }
         let predicted = Session.classes(graph.value(p), kind)
@@ -125,7 +125,7 @@ extension Session {
 
     func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = Settings(args.words)
-        try s.check(["epochs", "batch", "opt", "lr", "beta", "beta2", "eps", "decay", "schedule", "patience", "every", "checkpoint"], usage: Session.trainUsage)
+        try s.check(["epochs", "batch", "opt", "lr", "beta", "beta2", "eps", "decay", "schedule", "patience", "every", "checkpoint", "precision"], usage: Session.trainUsage)
         let checkpoint = s.string("checkpoint").map { (resolvePath($0.0), $0.1) }
         if let (path, range) = checkpoint, !path.hasSuffix(".npz") {
             throw Diagnostic(.error, "a checkpoint is a .npz file, like checkpoint=net.npz", at: range)
@@ -198,6 +198,34 @@ extension Session {
             guard let largest = params.max(by: { size($0.0) < size($1.0) }) else { return "" }
             return "; the largest param is \(largest.0) (|·| up to \(Format.number(size(largest.0))))"
         }
+        // The float32 backend when the data is big (or asked for) and every op has a kernel.
+        let precision = s.string("precision")?.0 ?? "auto"
+        guard ["auto", "f32", "f64"].contains(precision) else {
+            throw Diagnostic(.error, "precision is auto, f32 or f64", at: s.values["precision"]?.1 ?? args.wholeRange)
+        }
+        let big = training.train.x.count >= 100_000
+        var tape: Tape32?
+        if precision == "f32" || (precision == "auto" && big), !settings.needsLookahead {
+            tape = Tape32(graph: graph, root: root, params: params.map(\.1), feeds: [leaves.0, leaves.1])
+            if tape == nil && precision == "f32" {
+                throw Diagnostic(.error, "\(lossName) uses an op without a float32 kernel (those: matmul, + - *, relu, sigmoid, tanh, dropout, cross_entropy, mse, bce); use precision=f64", at: lossRange)
+            }
+        }
+        if precision == "f32" && settings.needsLookahead {
+            throw Diagnostic(.error, "nesterov trains in float64 only (precision=f64)", at: args.wholeRange)
+        }
+        var slots32: [String: OptimizerSlot32] = [:]
+        for (name, _) in params {
+            if let slot = slots[name] {
+                var s32 = OptimizerSlot32(count: 0)
+                s32.m = slot.m.map { Float($0) }
+                s32.s = slot.s.map { Float($0) }
+                s32.t = slot.t
+                slots32[name] = s32
+            }
+        }
+        var lastFinite = theta
+        if tape != nil { say("(float32 backend: the graph as a tape of vectorized kernels, OpenBLAS sgemm)") }
         var order = Array(0..<n)
         var finishedEpochs = 0
         epochLoop: for epoch in 0..<epochs {
@@ -210,8 +238,35 @@ extension Session {
                     break epochLoop
                 }
                 let rows = order[first..<Swift.min(first + batch, n)]
+                if let tape {
+                    // The float32 backend: the same graph as a tape of vectorized kernels.
+                    let (xb, yb) = Session.batch32(training.train, rows)
+                    tape.set(leaves.0, xb, shape: [rows.count] + Array(training.train.x.shape.dropFirst()))
+                    tape.set(leaves.1, yb, shape: [rows.count] + Array(training.train.y.shape.dropFirst()))
+                    for s in seeds { tape.set(s, [Float(random.next() % 16_777_216)], shape: []) }
+                    let loss = Double(tape.forward())
+                    guard loss.isFinite else {
+                        stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit()); the weights are those of the last finite epoch"
+                        break epochLoop
+                    }
+                    runningLoss += loss * Double(rows.count)
+                    if let (p, kind) = prediction, let (values, shape) = tape.values(p) {
+                        let predicted = Session.classes(Tensor(shape: shape, scalars: values.map { Double($0) }), kind)
+                        let truth = Session.labels(Tensor(shape: [yb.count], scalars: yb.map { Double($0) }), kind)
+                        if predicted.count == truth.count { runningRight += zip(predicted, truth).filter { $0 == $1 }.count }
+                    }
+                    tape.backward()
+                    for (name, leaf) in params {
+                        tape.update(leaf) { values, gradient in
+                            var slot = slots32[name] ?? OptimizerSlot32(count: values.count)
+                            settings.step32(&values, gradient: gradient, slot: &slot, lr: lr)
+                            slots32[name] = slot
+                        }
+                    }
+                    continue
+                }
                 var updates: [(NodeID, Tensor)] = [(leaves.0, training.train.x.selectRows(rows)), (leaves.1, training.train.y.selectRows(rows))]
-                updates += seeds.map { ($0, Tensor(Double(random.next() % 1_000_000_007))) }
+                updates += seeds.map { ($0, Tensor(Double(random.next() % 16_777_216))) }
                 if settings.needsLookahead {
                     var ahead: [String: [Double]] = [:]
                     for (name, _) in params { ahead[name] = settings.lookahead(theta[name] ?? [], slots[name] ?? OptimizerSlot(count: 0)) }
@@ -260,10 +315,22 @@ extension Session {
                 for (name, value) in next { theta[name] = value }
                 for (name, slot) in nextSlots { slots[name] = slot }
             }
+            if let tape {
+                for (name, leaf) in params { if let (v, _) = tape.values(leaf) { theta[name] = v.map { Double($0) } } }
+                guard theta.values.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+                    stopped = "stopped in epoch \(epoch + 1): a param went NaN or infinite (lr \(Format.number(lr)) too large?)\(culprit())"
+                    theta = lastFinite
+                    break
+                }
+                lastFinite = theta
+                for (name, slot) in slots32 { slots[name] = slot.asDouble }
+            }
             finishedEpochs = epoch + 1
             // The end of an epoch: the figures on the whole training and validation sets.
             do {
-                try graph.setValues(setParams(theta), only: only)
+                // The params go into the graph with the validation data (one recompute on its rows);
+                // without validation, once at the end.
+                if training.validation == nil && tape == nil { try graph.setValues(setParams(theta), only: only) }
                 let loss = runningLoss / Double(n)
                 let acc = prediction.map { _ in Double(runningRight) / Double(n) }
                 history.loss.append(loss)
@@ -273,7 +340,7 @@ extension Session {
                 line += "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: bar - filled) + "]"
                 line += " loss \(Format.number(loss, digits: 4))" + (acc.map { "  acc \(Session.percent($0))" } ?? "")
                 if let v = training.validation {
-                    let (vl, va) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only)
+                    let (vl, va) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only, extra: setParams(theta))
                     guard vl.isFinite else {
                         stopped = "stopped in epoch \(epoch + 1): the validation loss became \(vl.isNaN ? "NaN" : "infinite") (lr too large?)\(culprit())"
                         break epochLoop
@@ -365,6 +432,21 @@ extension Session {
     func describe(_ error: GraphError) -> String {
         guard let node = error.node, graph.contains(node) else { return error.reason.message }
         return "\(graph[node].label): \(error.reason.message)"
+    }
+
+    /// A batch's rows as float32: the inputs and the targets.
+    static func batch32(_ set: Dataset, _ rows: ArraySlice<Int>) -> ([Float], [Float]) {
+        let w = set.x.rank == 2 ? set.x.shape[1] : 1
+        let v = set.y.rank == 2 ? set.y.shape[1] : 1
+        var x = [Float](repeating: 0, count: rows.count * w)
+        var y = [Float](repeating: 0, count: rows.count * v)
+        set.x.scalars.withUnsafeBufferPointer { src in
+            x.withUnsafeMutableBufferPointer { dst in
+                for (r, i) in rows.enumerated() { for j in 0..<w { dst[r * w + j] = Float(src[i * w + j]) } }
+            }
+        }
+        for (r, i) in rows.enumerated() { for j in 0..<v { y[r * v + j] = Float(set.y.scalars[i * v + j]) } }
+        return (x, y)
     }
 
     static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
@@ -540,7 +622,7 @@ extension Session {
         }
         switch args.text {
         case "train":
-            try? graph.setValues(seeds.map { ($0, Tensor(Double(random.next() % 1_000_000_007))) })
+            try? graph.setValues(seeds.map { ($0, Tensor(Double(random.next() % 16_777_216))) })
             say("training mode: dropout drops (a fresh mask on every :mode train); \(seeds.count) dropout node\(seeds.count == 1 ? "" : "s")")
         case "eval":
             try? graph.setValues(seeds.map { ($0, Tensor(-1)) })

@@ -1,5 +1,6 @@
 import Foundation
 @testable import NablaSession
+import NablaGraph
 import NablaTensor
 import NablaTestSupport
 import Testing
@@ -330,5 +331,72 @@ struct TrainingEdgeTests {
         t.run("param w = [1, 2]")
         #expect(!t.run(":save /nonexistent-folder/w.npz"))
         #expect(t.err.first?.contains("cannot write '/nonexistent-folder/w.npz'") == true, "\(t.stderr)")
+    }
+}
+
+@Suite("The float32 backend against the float64 graph")
+struct Tape32Tests {
+    /// Builds `script` (which defines X, Y, params and L), compiles L to a float32 tape, feeds it
+    /// X and Y, and compares its loss and every param's gradient with the float64 graph's.
+    func compare(_ script: String, tolerance: Float = 2e-4) throws {
+        let t = Transcript()
+        #expect(t.run(script), "\(t.stderr)")
+        let s = t.session
+        let root = try #require(s.definitions["L"]).slot
+        let params = s.paramNames.compactMap(s.paramLeaf)
+        let x = try #require(s.valueLeaf("X")), y = try #require(s.valueLeaf("Y"))
+        let tape = try #require(Tape32(graph: s.graph, root: root, params: params, feeds: [x, y]))
+        tape.set(x, s.graph.value(x).scalars.map { Float($0) }, shape: s.graph.value(x).shape)
+        tape.set(y, s.graph.value(y).scalars.map { Float($0) }, shape: s.graph.value(y).shape)
+        let loss = tape.forward()
+        let exact = s.graph.value(root).scalar
+        #expect(abs(Double(loss) - exact) <= Double(tolerance) * max(1, abs(exact)), "loss \(loss) vs \(exact)")
+        tape.backward()
+        let grads = try s.graph.backward(from: root)
+        for leaf in params {
+            let g = try #require(tape.gradient(leaf))
+            let e = try #require(grads[leaf]).scalars
+            let scale = e.map { abs($0) }.max() ?? 1
+            for i in e.indices {
+                #expect(abs(Double(g[i]) - e[i]) <= Double(tolerance) * max(scale, 1e-3), "\(s.graph[leaf].label)[\(i)]: \(g[i]) vs \(e[i])")
+            }
+        }
+    }
+
+    @Test("an MLP with ReLU and softmax cross-entropy on a batch of 64")
+    func mlp() throws {
+        try compare("seed 1\nX = randn(64, 20)\nY = [\((0..<64).map { String($0 % 5) }.joined(separator: ", "))]\n:mlp net 20-16-5 act=relu out=linear\nL = cross_entropy(net, Y)")
+    }
+
+    @Test("sigmoid and tanh layers with binary cross-entropy, and mse")
+    func smooth() throws {
+        try compare("seed 2\nX = randn(32, 6)\nY = [\((0..<32).map { "[\($0 % 2)]" }.joined(separator: ", "))]\n:mlp net 6-8-8-1 act=tanh out=sigmoid\nL = bce(net, Y)")
+        try compare("seed 3\nX = randn(16, 3)\nY = randn(16, 2)\nparam W = randn(3, 2)\nparam b = [0.5, -1]\nL = mse(sigmoid(X @ W + b) * 2 - 1, Y)")
+    }
+
+    @Test("dropout draws the same mask as the float64 op")
+    func dropout() throws {
+        let t = Transcript()
+        t.run("seed 4\nX = randn(10, 4)\nY = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]\n:mlp net 4-6-3 act=relu out=linear dropout=0.5\nL = cross_entropy(net, Y)\n:mode train")
+        let s = t.session
+        let root = try #require(s.definitions["L"]).slot
+        let seeds = s.dropoutSeeds(under: root)
+        let params = s.paramNames.compactMap(s.paramLeaf)
+        let x = try #require(s.valueLeaf("X")), y = try #require(s.valueLeaf("Y"))
+        let tape = try #require(Tape32(graph: s.graph, root: root, params: params, feeds: [x, y]))
+        tape.set(x, s.graph.value(x).scalars.map { Float($0) }, shape: [10, 4])
+        tape.set(y, s.graph.value(y).scalars.map { Float($0) }, shape: [10])
+        for seed in seeds { tape.set(seed, [Float(s.graph.value(seed).scalar)], shape: []) }
+        #expect(abs(Double(tape.forward()) - s.graph.value(root).scalar) < 1e-4)
+    }
+
+    @Test(":train takes the float32 backend for big data and learns the same task")
+    func trainF32() throws {
+        let t = Transcript()
+        t.run("seed 1\n:data spirals 300 classes=3 noise=0.1 val=0 test=0\n:mlp net 2-32-3 act=relu\nL = cross_entropy(net, Y)\n:train L epochs=200 batch=all opt=adam lr=0.02 every=100 precision=f32")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        #expect(t.stdout.contains("float32 backend"))
+        let summary = try #require(t.out.first { $0.hasPrefix("trained ") })
+        #expect((figure(after: "accuracy", in: summary) ?? 0) > 80, "\(summary)")
     }
 }

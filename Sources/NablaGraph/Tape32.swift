@@ -1,0 +1,357 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CBLAS
+import NablaTensor
+
+/// The vectorized float32 backend: the loss's graph compiled to a tape of float32
+/// kernels over preallocated buffers, for training on big batches (MNIST).
+///
+/// The tape is the same graph, node for node: each instruction is one node of the
+/// graph with its op, and the kernels compute the same forward values and VJPs as the
+/// op table (checked against it in the tests, within float32 tolerance). Matrix
+/// products go to OpenBLAS's sgemm; elementwise loops run over contiguous buffers the
+/// compiler vectorizes; nothing is allocated per step. Gradients are computed only
+/// toward the params (never ∂L/∂X of the data).
+public final class Tape32 {
+    /// One node: its op, the slots of its inputs, and its own slot.
+    struct Instruction {
+        var op: Op
+        var node: NodeID
+        var inputs: [Int]
+        var output: Int
+        /// Which inputs need a gradient (lead to a param).
+        var needs: [Bool]
+    }
+
+    /// A buffer and the shape it holds now (the batch's rows vary).
+    struct Slot {
+        var values: [Float] = []
+        var shape: [Int] = []
+        var grad: [Float] = []
+        var hasGrad = false
+        var count: Int { shape.reduce(1, *) }
+    }
+
+    var slots: [Slot] = []
+    var program: [Instruction] = []
+    var slotOf: [NodeID: Int] = [:]
+    public let root: NodeID
+    public let params: [NodeID]
+    public let feeds: [NodeID]
+    /// For `cross_entropy` with class targets: the softmax of the logits, kept for backward.
+    var softmax: [Int: [Float]] = [:]
+
+    /// Compiles the graph below `root`; nil when an op has no float32 kernel here (the
+    /// caller then trains in float64 with the graph itself).
+    public init?(graph: Graph, root: NodeID, params: [NodeID], feeds: [NodeID]) {
+        self.root = root
+        self.params = params
+        self.feeds = feeds
+        let order = graph.topologicalOrder(from: root)
+        var needed: Set<NodeID> = Set(params)
+        for id in order where graph[id].inputs.contains(where: { needed.contains($0) }) { needed.insert(id) }
+        for id in order {
+            let node = graph[id]
+            if case .name = node.op, let input = node.inputs.first, let s = slotOf[input] {
+                slotOf[id] = s  // a name is its definition's root
+                continue
+            }
+            if node.op.isLeaf {
+                var slot = Slot()
+                // The data arrives batch by batch; everything else is copied once.
+                if !feeds.contains(id) {
+                    slot.values = node.value.scalars.map { Float($0) }
+                    slot.shape = node.value.shape
+                }
+                slotOf[id] = slots.count
+                slots.append(slot)
+                continue
+            }
+            guard Tape32.supports(node.op, shapes: node.inputs.map { graph[$0].value.shape }) else { return nil }
+            let inputs = node.inputs.compactMap { slotOf[$0] }
+            guard inputs.count == node.inputs.count else { return nil }
+            slotOf[id] = slots.count
+            slots.append(Slot())
+            program.append(Instruction(op: node.op, node: id, inputs: inputs, output: slotOf[id] ?? 0, needs: node.inputs.map { needed.contains($0) }))
+        }
+    }
+
+    static func supports(_ op: Op, shapes: [[Int]]) -> Bool {
+        switch op {
+        case .relu, .sigmoid, .tanh, .neg, .mse, .bce: return true
+        case .add, .sub, .mul:
+            // Same shapes, a scalar, or a row vector added to every row.
+            let (a, b) = (shapes[0], shapes[1])
+            return a == b || Shape.count(b) == 1 || (a.count == 2 && b == [a[1]]) || Shape.count(a) == 1
+        case .matmul: return shapes[0].count == 2 && shapes[1].count == 2
+        case .crossEntropy: return shapes[0].count == 2 && shapes[1].count == 1
+        case .dropout: return true
+        default: return false
+        }
+    }
+
+    // MARK: - Values in and out
+
+    /// Sets a leaf's value (a batch of the data, or a param).
+    public func set(_ node: NodeID, _ values: [Float], shape: [Int]) {
+        guard let s = slotOf[node] else { return }
+        slots[s].values = values
+        slots[s].shape = shape
+    }
+
+    /// A leaf's or node's current values.
+    public func values(_ node: NodeID) -> (values: [Float], shape: [Int])? {
+        slotOf[node].map { (slots[$0].values, slots[$0].shape) }
+    }
+
+    /// The gradient of a param after `backward`.
+    public func gradient(_ node: NodeID) -> [Float]? {
+        slotOf[node].flatMap { slots[$0].hasGrad ? slots[$0].grad : nil }
+    }
+
+    /// Updates a param in place with `body(values, gradient)`.
+    public func update(_ node: NodeID, _ body: (inout [Float], [Float]) -> Void) {
+        guard let s = slotOf[node], slots[s].hasGrad else { return }
+        let g = slots[s].grad
+        body(&slots[s].values, g)
+    }
+
+    public var loss: Float { slotOf[root].map { slots[$0].values.first ?? .nan } ?? .nan }
+
+    // MARK: - Forward
+
+    /// Computes every node from the leaves; returns the loss.
+    @discardableResult
+    public func forward() -> Float {
+        for ins in program { run(ins) }
+        return loss
+    }
+
+    func resize(_ s: Int, _ shape: [Int]) {
+        let n = shape.reduce(1, *)
+        slots[s].shape = shape
+        if slots[s].values.count != n { slots[s].values = [Float](repeating: 0, count: n) }
+    }
+
+    func run(_ ins: Instruction) {
+        let o = ins.output
+        let a = ins.inputs[0]
+        switch ins.op {
+        case .matmul:
+            let b = ins.inputs[1]
+            let (m, k, n) = (slots[a].shape[0], slots[a].shape[1], slots[b].shape[1])
+            resize(o, [m, n])
+            Tape32.gemm(slots[a].values, false, slots[b].values, false, &slots[o].values, m: m, n: n, k: k, accumulate: false)
+        case .add, .sub, .mul:
+            let b = ins.inputs[1]
+            let big = slots[a].count >= slots[b].count ? a : b
+            resize(o, slots[big].shape)
+            let x = slots[a].values, y = slots[b].values
+            let na = x.count, nb = y.count, n = slots[o].count
+            slots[o].values.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n {
+                    let u = x[na == n ? i : (na == 1 ? 0 : i % na)], v = y[nb == n ? i : (nb == 1 ? 0 : i % nb)]
+                    switch ins.op {
+                    case .add: out[i] = u + v
+                    case .sub: out[i] = u - v
+                    default: out[i] = u * v
+                    }
+                }
+            }
+        case .relu, .sigmoid, .tanh, .neg:
+            resize(o, slots[a].shape)
+            let x = slots[a].values
+            slots[o].values.withUnsafeMutableBufferPointer { out in
+                switch ins.op {
+                case .relu: for i in 0..<x.count { out[i] = Swift.max(x[i], 0) }
+                case .sigmoid: for i in 0..<x.count { out[i] = 1 / (1 + expf(-x[i])) }
+                case .tanh: for i in 0..<x.count { out[i] = tanhf(x[i]) }
+                default: for i in 0..<x.count { out[i] = -x[i] }
+                }
+            }
+        case let .dropout(rate):
+            resize(o, slots[a].shape)
+            let seed = Double(slots[ins.inputs[1]].values.first ?? -1)
+            let mask = Tensor.filled1Mask(count: slots[a].count, rate: rate, seed: seed)
+            let x = slots[a].values
+            slots[o].values.withUnsafeMutableBufferPointer { out in
+                for i in 0..<x.count { out[i] = x[i] * mask[i] }
+            }
+        case .crossEntropy:
+            let t = ins.inputs[1]
+            let (rows, k) = (slots[a].shape[0], slots[a].shape[1])
+            var p = [Float](repeating: 0, count: rows * k)
+            var total: Float = 0
+            let z = slots[a].values, target = slots[t].values
+            for r in 0..<rows {
+                var top = -Float.infinity
+                for j in 0..<k { top = Swift.max(top, z[r * k + j]) }
+                var sum: Float = 0
+                for j in 0..<k {
+                    let e = expf(z[r * k + j] - top)
+                    p[r * k + j] = e
+                    sum += e
+                }
+                for j in 0..<k { p[r * k + j] /= sum }
+                let c = Swift.min(Swift.max(Int(target[r]), 0), k - 1)
+                total -= logf(Swift.max(p[r * k + c], Float.leastNormalMagnitude))
+            }
+            softmax[o] = p
+            resize(o, [])
+            slots[o].values[0] = total / Float(Swift.max(rows, 1))
+        case .mse, .bce:
+            let t = ins.inputs[1]
+            let x = slots[a].values, y = slots[t].values
+            let n = Swift.max(x.count, y.count)
+            var total: Float = 0
+            for i in 0..<n {
+                let u = x[x.count == 1 ? 0 : i], v = y[y.count == 1 ? 0 : i]
+                if case .mse = ins.op { total += (u - v) * (u - v) } else { total -= v * logf(u) + (1 - v) * logf(1 - u) }
+            }
+            resize(o, [])
+            slots[o].values[0] = total / Float(Swift.max(n, 1))
+        default:
+            break
+        }
+    }
+
+    // MARK: - Backward
+
+    /// Backprop from the loss toward the params: each param's slot gets its gradient.
+    public func backward() {
+        for s in slots.indices { slots[s].hasGrad = false }
+        guard let r = slotOf[root] else { return }
+        seed(r, [1])
+        for ins in program.reversed() where slots[ins.output].hasGrad {
+            vjp(ins)
+        }
+    }
+
+    func seed(_ s: Int, _ g: [Float]) {
+        slots[s].grad = g
+        slots[s].hasGrad = true
+    }
+
+    /// Adds `g` into slot `s`'s gradient (the first contribution sets it).
+    func accumulate(_ s: Int, _ g: [Float]) {
+        if !slots[s].hasGrad {
+            slots[s].grad = g
+            slots[s].hasGrad = true
+        } else {
+            slots[s].grad.withUnsafeMutableBufferPointer { d in
+                for i in 0..<Swift.min(d.count, g.count) { d[i] += g[i] }
+            }
+        }
+    }
+
+    /// Reduces a gradient shaped like the output to an input of `count` elements (undoing broadcasting).
+    static func reduce(_ g: [Float], to count: Int) -> [Float] {
+        if g.count == count { return g }
+        var out = [Float](repeating: 0, count: count)
+        if count == 1 {
+            out[0] = g.reduce(0, +)
+        } else {
+            for i in 0..<g.count { out[i % count] += g[i] }
+        }
+        return out
+    }
+
+    func vjp(_ ins: Instruction) {
+        let o = ins.output
+        let g = slots[o].grad
+        let a = ins.inputs[0]
+        switch ins.op {
+        case .matmul:
+            let b = ins.inputs[1]
+            let (m, k, n) = (slots[a].shape[0], slots[a].shape[1], slots[b].shape[1])
+            if ins.needs[0] {
+                var ga = [Float](repeating: 0, count: m * k)
+                Tape32.gemm(g, false, slots[b].values, true, &ga, m: m, n: k, k: n, accumulate: false)
+                accumulate(a, ga)
+            }
+            if ins.needs[1] {
+                var gb = [Float](repeating: 0, count: k * n)
+                Tape32.gemm(slots[a].values, true, g, false, &gb, m: k, n: n, k: m, accumulate: false)
+                accumulate(b, gb)
+            }
+        case .add, .sub, .mul:
+            let b = ins.inputs[1]
+            for (i, input) in [a, b].enumerated() where ins.needs[i] {
+                var local = g
+                if case .sub = ins.op, i == 1 { for j in local.indices { local[j] = -local[j] } }
+                if case .mul = ins.op {
+                    let other = slots[i == 0 ? b : a].values
+                    for j in local.indices { local[j] *= other[other.count == local.count ? j : (other.count == 1 ? 0 : j % other.count)] }
+                }
+                accumulate(input, Tape32.reduce(local, to: slots[input].count))
+            }
+        case .relu, .sigmoid, .tanh, .neg:
+            guard ins.needs[0] else { return }
+            let y = slots[o].values
+            var local = g
+            local.withUnsafeMutableBufferPointer { d in
+                switch ins.op {
+                case .relu: for i in 0..<d.count where y[i] <= 0 { d[i] = 0 }
+                case .sigmoid: for i in 0..<d.count { d[i] *= y[i] * (1 - y[i]) }
+                case .tanh: for i in 0..<d.count { d[i] *= 1 - y[i] * y[i] }
+                default: for i in 0..<d.count { d[i] = -d[i] }
+                }
+            }
+            accumulate(a, local)
+        case let .dropout(rate):
+            guard ins.needs[0] else { return }
+            let seed = Double(slots[ins.inputs[1]].values.first ?? -1)
+            let mask = Tensor.filled1Mask(count: g.count, rate: rate, seed: seed)
+            accumulate(a, zip(g, mask).map { $0 * $1 })
+        case .crossEntropy:
+            guard ins.needs[0], var p = softmax[o] else { return }
+            let (rows, k) = (slots[a].shape[0], slots[a].shape[1])
+            let target = slots[ins.inputs[1]].values
+            let scale = g[0] / Float(Swift.max(rows, 1))
+            for r in 0..<rows {
+                p[r * k + Swift.min(Swift.max(Int(target[r]), 0), k - 1)] -= 1
+                for j in 0..<k { p[r * k + j] *= scale }
+            }
+            accumulate(a, p)
+        case .mse, .bce:
+            guard ins.needs[0] else { return }
+            let t = ins.inputs[1]
+            let x = slots[a].values, y = slots[t].values
+            let n = Float(Swift.max(x.count, y.count))
+            var local = [Float](repeating: 0, count: x.count)
+            for i in 0..<x.count {
+                let v = y[y.count == 1 ? 0 : i]
+                if case .mse = ins.op { local[i] = 2 * (x[i] - v) / n * g[0] } else { local[i] = (x[i] - v) / (x[i] * (1 - x[i])) / n * g[0] }
+            }
+            accumulate(a, local)
+        default:
+            break
+        }
+    }
+
+    /// C = op(A) op(B) (row-major; `ta`/`tb` transpose), m x n with inner size k.
+    static func gemm(_ a: [Float], _ ta: Bool, _ b: [Float], _ tb: Bool, _ c: inout [Float], m: Int, n: Int, k: Int, accumulate: Bool) {
+        guard m > 0, n > 0, k > 0 else { return }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    cblas_sgemm(
+                        CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), 1, pa.baseAddress, Int32(ta ? m : k), pb.baseAddress, Int32(tb ? k : n),
+                        accumulate ? 1 : 0, pc.baseAddress, Int32(n))
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Dropout's mask as float32 multipliers: 0 or 1/(1 - rate), the same draw as `droppedOut`.
+    static func filled1Mask(count: Int, rate: Double, seed: Double) -> [Float] {
+        let ones = Tensor(shape: [count], scalars: [Double](repeating: 1, count: count))
+        return ones.droppedOut(rate: rate, seed: seed).scalars.map { Float($0) }
+    }
+}
