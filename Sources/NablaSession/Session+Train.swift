@@ -214,15 +214,14 @@ extension Session {
         if precision == "f32" && settings.needsLookahead {
             throw Diagnostic(.error, "nesterov trains in float64 only (precision=f64)", at: args.wholeRange)
         }
-        var slots32: [String: OptimizerSlot32] = [:]
-        for (name, _) in params {
-            if let slot = slots[name] {
-                var s32 = OptimizerSlot32(count: 0)
+        var state32: [OptimizerSlot32] = params.map { name, leaf in
+            var s32 = OptimizerSlot32(count: graph.value(leaf).count)
+            if let slot = slots[name], slot.m.count == s32.m.count {
                 s32.m = slot.m.map { Float($0) }
                 s32.s = slot.s.map { Float($0) }
                 s32.t = slot.t
-                slots32[name] = s32
             }
+            return s32
         }
         var lastFinite = theta
         if tape != nil { say("(float32 backend: the graph as a tape of vectorized kernels, OpenBLAS sgemm)") }
@@ -256,11 +255,10 @@ extension Session {
                         if predicted.count == truth.count { runningRight += zip(predicted, truth).filter { $0 == $1 }.count }
                     }
                     tape.backward()
-                    for (name, leaf) in params {
+                    for (i, (_, leaf)) in params.enumerated() {
+                        // The optimizer state is updated in place (no copy of m and s per step).
                         tape.update(leaf) { values, gradient in
-                            var slot = slots32[name] ?? OptimizerSlot32(count: values.count)
-                            settings.step32(&values, gradient: gradient, slot: &slot, lr: lr)
-                            slots32[name] = slot
+                            settings.step32(&values, gradient: gradient, slot: &state32[i], lr: lr)
                         }
                     }
                     continue
@@ -323,7 +321,7 @@ extension Session {
                     break
                 }
                 lastFinite = theta
-                for (name, slot) in slots32 { slots[name] = slot.asDouble }
+                for (i, (name, _)) in params.enumerated() { slots[name] = state32[i].asDouble }
             }
             finishedEpochs = epoch + 1
             // The end of an epoch: the figures on the whole training and validation sets.

@@ -75,6 +75,19 @@ extension Tensor {
             let s = a.scalar
             return b.map { f(s, $0) }
         }
+        // A row added to every row of a matrix (the bias of a layer): no index tables.
+        if a.rank == 2, b.rank == 1, b.shape[0] == a.shape[1] {
+            let n = b.shape[0]
+            var out = a.scalars
+            out.withUnsafeMutableBufferPointer { o in
+                b.scalars.withUnsafeBufferPointer { row in
+                    for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
+                        for j in 0..<n { o[start + j] = f(o[start + j], row[j]) }
+                    }
+                }
+            }
+            return Tensor(shape: a.shape, scalars: out)
+        }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
