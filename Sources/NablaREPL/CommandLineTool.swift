@@ -29,7 +29,7 @@ public enum Invocation: Equatable {
                nabla check FILE...      run scripts, verify every :expect; last line: N passed, N failed
                nabla replay FILE        step through a lesson: Enter continues, b goes back, q quits
                nabla mnist [--data DIR] [--dataset mnist|fashion] [--arch 784-256-10] [--epochs 10]
-                           [--batch 128] [--opt sgd] [--lr 0.1] [--seed 1] [--save FILE.npz]
+                           [--batch 128] [--opt sgd] [--lr 0.1] [--seed 1] [--save FILE.npz] [--download]
                nabla -e 'LINE' [-e ...] evaluate lines, e.g. nabla -e 'x = 2' -e 'x^2'
                nabla --help | --version
         options: --no-color, --seed N
@@ -96,12 +96,18 @@ public struct MNISTOptions: Equatable, Sendable {
     public var seed: UInt64 = 1
     public var save: String?
     public var count: Int?
+    public var download = false
 
     static func parse(_ args: [String]) -> Result<MNISTOptions, ArgumentError> {
         var o = MNISTOptions()
         var i = 0
         while i < args.count {
             let key = args[i]
+            if key == "--download" {
+                o.download = true
+                i += 1
+                continue
+            }
             guard key.hasPrefix("--"), i + 1 < args.count else {
                 return .failure(.init("nabla mnist: '\(key)' needs a value, as in --epochs 10"))
             }
@@ -140,7 +146,7 @@ public struct MNISTOptions: Equatable, Sendable {
     public var script: String {
         [
             "seed \(seed)",
-            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")",
+            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")\(download ? " download" : "")",
             ":mlp net \(arch) act=relu init=he out=linear",
             "L = cross_entropy(net, Y)",
             ":train L epochs=\(epochs) batch=\(batch) opt=\(opt) lr=\(lr) every=1\(save.map { " checkpoint=\($0)" } ?? "")",

@@ -27,17 +27,94 @@ extension Session {
             }
         }
         let name = fashion ? "Fashion-MNIST" : "MNIST"
-        let mirror = fashion
-            ? "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-            : "https://ossci-datasets.s3.amazonaws.com/mnist/"
-        let home = dirs.first { $0.contains("/.cache/") || $0.contains("/nabla/") } ?? dirs.last ?? "~/.cache/nabla"
+        let mirror = Session.mirror(fashion: fashion).url
+        let home = Session.cacheFolder(fashion: fashion)
         throw Diagnostic(
             .error,
             "\(name) is not here: looked in \(dirs.joined(separator: ", ")) for \(f.trainImages), \(f.trainLabels), "
                 + "\(f.testImages), \(f.testLabels) (each may end in .gz). Download the four .gz files from \(mirror) "
-                + "into \(home), or point dir= (or $NABLA_DATA) at the folder that has them"
+                + "into \(home) (:data \(fashion ? "fashion" : "mnist") download does it), or point dir= (or $NABLA_DATA) at the folder that has them"
                 + (fashion ? " (Debian: apt-get install dataset-fashion-mnist)" : ""),
             at: dir?.1 ?? range)
+    }
+
+    // MARK: - Downloading
+
+    /// Where MNIST or Fashion-MNIST can be downloaded, and the MD5 of each file there.
+    static func mirror(fashion: Bool) -> (url: String, md5: [String: String]) {
+        if fashion {
+            // Fashion-MNIST's own mirror; its files are checked as IDX files after the download.
+            return ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", [:])
+        }
+        return ("https://ossci-datasets.s3.amazonaws.com/mnist/", [
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        ])
+    }
+
+    /// The folder downloads go to: `$XDG_CACHE_HOME/nabla/NAME`, else `~/.cache/nabla/NAME`.
+    static func cacheFolder(fashion: Bool) -> String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((env["HOME"] ?? "/tmp") + "/.cache")
+        return base + "/nabla/" + (fashion ? "fashion-mnist" : "mnist")
+    }
+
+    /// Downloads the four files with curl into the cache folder, checking each MD5 when it
+    /// is known; a file is moved into place only once it is whole and checked.
+    func downloadMNIST(fashion: Bool, at range: SourceRange) throws(Diagnostic) -> String {
+        let (url, md5) = Session.mirror(fashion: fashion)
+        let dir = Session.cacheFolder(fashion: fashion)
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw Diagnostic(.error, "cannot make \(dir): \(Session.reason(error))", at: range)
+        }
+        guard let curl = Session.findExecutable("curl") else {
+            throw Diagnostic(.error, "downloading needs curl (apt-get install curl); or put the four files from \(url) into \(dir)", at: range)
+        }
+        let f = MNIST.files
+        for base in [f.trainImages, f.trainLabels, f.testImages, f.testLabels] {
+            let name = base + ".gz"
+            let target = dir + "/" + name
+            if FileManager.default.fileExists(atPath: target) { continue }
+            say("downloading \(url)\(name)")
+            let partial = target + ".part"
+            let (status, message) = Session.run(curl, ["-fsSL", "--retry", "2", "-o", partial, url + name])
+            guard status == 0 else {
+                try? FileManager.default.removeItem(atPath: partial)
+                let reason = message.split(separator: "\n").last.map(String.init) ?? "curl exit \(status)"
+                throw Diagnostic(.error, "could not download \(url)\(name) (\(reason)); offline, put the four files into \(dir)", at: range)
+            }
+            if let expected = md5[name], let md5sum = Session.findExecutable("md5sum") {
+                let (_, out) = Session.run(md5sum, [partial])
+                let got = String(out.prefix { !$0.isWhitespace })
+                guard got == expected else {
+                    try? FileManager.default.removeItem(atPath: partial)
+                    throw Diagnostic(.error, "\(name) downloaded with MD5 \(got), expected \(expected): not kept", at: range)
+                }
+            }
+            do { try FileManager.default.moveItem(atPath: partial, toPath: target) } catch {
+                throw Diagnostic(.error, "cannot move the download into \(target): \(Session.reason(error))", at: range)
+            }
+        }
+        return dir
+    }
+
+    /// Runs a program; its exit status and what it printed (standard output, else standard error).
+    static func run(_ program: String, _ arguments: [String]) -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { return (-1, "\(error)") }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: o.isEmpty ? e : o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (process.terminationStatus, text)
     }
 
     // MARK: - :show

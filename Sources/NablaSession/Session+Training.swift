@@ -110,7 +110,7 @@ extension Session {
         var local = s.values["seed"].flatMap { UInt64($0.0) }.map { RandomSource(seed: $0) } ?? random
         let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1, in: 0...100, what: "a number ≥ 0")
         var n = kind == "mnist" || kind == "fashion" ? 60_000 : 200
-        if let (text, range) = rest.first, kind != "csv" {
+        if let (text, range) = rest.first(where: { $0.0 != "download" }), kind != "csv" {
             guard let v = Int(text), v >= 4, v <= 1_000_000 else {
                 throw Diagnostic(.error, "the number of samples must be a whole number from 4 to 1,000,000", at: range)
             }
@@ -129,7 +129,26 @@ extension Session {
         case "regression": dataset = Dataset.regression(n, noise: noise, random: &local)
         case "mnist", "fashion":
             // The official split: the first n training images, and the 10,000 test images.
-            let (train, test) = try loadMNIST(fashion: kind == "fashion", count: n, dir: s.string("dir"), at: kindRange)
+            var folder = s.string("dir")
+            if rest.contains(where: { $0.0 == "download" }) {
+                folder = (try downloadMNIST(fashion: kind == "fashion", at: kindRange), kindRange)
+            }
+            let train: Dataset, test: Dataset
+            do {
+                (train, test) = try loadMNIST(fashion: kind == "fashion", count: n, dir: folder, at: kindRange)
+            } catch {
+                // At a prompt, offer to fetch the files (the error has said where they go).
+                if interactive, folder == nil, error.message.contains("is not here") {
+                    let again = args.text + " download"
+                    pending = PendingInteraction(prompt: "download the four files now (about 11 MB)? [y/N] ") { [unowned self] answer in
+                        if answer.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("y") {
+                            self.runLine(":data " + again)
+                        }
+                        return false
+                    }
+                }
+                throw error
+            }
             let val = try s.number("val", default: 0, in: 0...0.9, what: "a fraction from 0 to 0.9")
             let nVal = Int((Double(train.count) * val).rounded())
             var parts = TrainingData(train: train, validation: nil, test: test)

@@ -205,6 +205,7 @@ struct MNISTSessionTests {
         #expect(message.contains("MNIST is not here: looked in /nonexistent/folder"), "\(message)")
         #expect(message.contains("train-images-idx3-ubyte"))
         #expect(message.contains("https://ossci-datasets.s3.amazonaws.com/mnist/"))
+        #expect(message.contains(":data mnist download does it"))
     }
 
     @Test("a truncated file: the error names it")
