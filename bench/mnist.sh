@@ -43,8 +43,8 @@ L = cross_entropy(net, Y)
 NABLA
 out="$("$nabla" "$script")"
 rm -f "$script"
-# The per-epoch times: each progress line ends with the cumulative time.
-nabla_epoch="$(echo "$out" | grep -E '^epoch ' | awk '{print $(NF-1)}' | awk 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d} END{printf "%.3f", min}')"
+# The per-epoch times: each progress line shows the cumulative time ("12.3 s").
+nabla_epoch="$(echo "$out" | grep -E '^epoch ' | grep -oE '[0-9.]+ s( |$)' | awk '{print $1}' | awk 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d} END{printf "%.3f", min}')"
 nabla_acc="$(echo "$out" | grep '^trained' | sed -E 's/.*test loss [^,]*, accuracy ([0-9.]+)%.*/\1/')"
 printf "%-8s %8s %10s %8s\n" "" "s/epoch" "test acc" "ratio"
 printf "%-8s %8s %9s%% %8s\n" nabla "$nabla_epoch" "$nabla_acc" "1.00"

@@ -102,6 +102,13 @@ public final class Tape32 {
         slots[s].shape = shape
     }
 
+    /// Fills a leaf's buffer in place (a batch of the data): no allocation once it has its size.
+    public func fill(_ node: NodeID, shape: [Int], _ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        guard let s = slotOf[node] else { return }
+        resize(s, shape)
+        slots[s].values.withUnsafeMutableBufferPointer { body($0) }
+    }
+
     /// A leaf's or node's current values.
     public func values(_ node: NodeID) -> (values: [Float], shape: [Int])? {
         slotOf[node].map { (slots[$0].values, slots[$0].shape) }
@@ -235,6 +242,15 @@ public final class Tape32 {
         slots[s].hasGrad = true
     }
 
+    /// Writes into slot `s`'s gradient buffer in place: `body(buffer, accumulate)` must add to
+    /// it when `accumulate`, else overwrite it. The buffer is reused from step to step.
+    func writeGrad(_ s: Int, count: Int, _ body: (UnsafeMutableBufferPointer<Float>, Bool) -> Void) {
+        let accumulate = slots[s].hasGrad
+        if slots[s].grad.count != count { slots[s].grad = [Float](repeating: 0, count: count) }
+        slots[s].hasGrad = true
+        slots[s].grad.withUnsafeMutableBufferPointer { body($0, accumulate) }
+    }
+
     /// Adds `g` into slot `s`'s gradient (the first contribution sets it).
     func accumulate(_ s: Int, _ g: [Float]) {
         if !slots[s].hasGrad {
@@ -267,40 +283,52 @@ public final class Tape32 {
         case .matmul:
             let b = ins.inputs[1]
             let (m, k, n) = (slots[a].shape[0], slots[a].shape[1], slots[b].shape[1])
+            let av = slots[a].values, bv = slots[b].values
             if ins.needs[0] {
-                var ga = [Float](repeating: 0, count: m * k)
-                Tape32.gemm(g, false, slots[b].values, true, &ga, m: m, n: k, k: n, accumulate: false)
-                accumulate(a, ga)
+                writeGrad(a, count: m * k) { ga, acc in Tape32.gemm(g, false, bv, true, ga, m: m, n: k, k: n, accumulate: acc) }
             }
             if ins.needs[1] {
-                var gb = [Float](repeating: 0, count: k * n)
-                Tape32.gemm(slots[a].values, true, g, false, &gb, m: k, n: n, k: m, accumulate: false)
-                accumulate(b, gb)
+                writeGrad(b, count: k * n) { gb, acc in Tape32.gemm(av, true, g, false, gb, m: k, n: n, k: m, accumulate: acc) }
             }
         case .add, .sub, .mul:
             let b = ins.inputs[1]
             for (i, input) in [a, b].enumerated() where ins.needs[i] {
+                let count = slots[input].count
+                if case .add = ins.op, count == g.count {
+                    // The common case (a layer's X @ W + b): the gradient passes through.
+                    writeGrad(input, count: count) { d, acc in
+                        g.withUnsafeBufferPointer { gp in for j in 0..<count { d[j] = acc ? d[j] + gp[j] : gp[j] } }
+                    }
+                    continue
+                }
                 var local = g
                 if case .sub = ins.op, i == 1 { for j in local.indices { local[j] = -local[j] } }
                 if case .mul = ins.op {
                     let other = slots[i == 0 ? b : a].values
                     for j in local.indices { local[j] *= other[other.count == local.count ? j : (other.count == 1 ? 0 : j % other.count)] }
                 }
-                accumulate(input, Tape32.reduce(local, to: slots[input].count))
+                accumulate(input, Tape32.reduce(local, to: count))
             }
         case .relu, .sigmoid, .tanh, .neg:
             guard ins.needs[0] else { return }
             let y = slots[o].values
-            var local = g
-            local.withUnsafeMutableBufferPointer { d in
-                switch ins.op {
-                case .relu: for i in 0..<d.count where y[i] <= 0 { d[i] = 0 }
-                case .sigmoid: for i in 0..<d.count { d[i] *= y[i] * (1 - y[i]) }
-                case .tanh: for i in 0..<d.count { d[i] *= 1 - y[i] * y[i] }
-                default: for i in 0..<d.count { d[i] = -d[i] }
+            let op = ins.op
+            writeGrad(a, count: g.count) { d, acc in
+                g.withUnsafeBufferPointer { gp in
+                    y.withUnsafeBufferPointer { yp in
+                        for i in 0..<gp.count {
+                            let local: Float
+                            switch op {
+                            case .relu: local = yp[i] > 0 ? gp[i] : 0
+                            case .sigmoid: local = gp[i] * yp[i] * (1 - yp[i])
+                            case .tanh: local = gp[i] * (1 - yp[i] * yp[i])
+                            default: local = -gp[i]
+                            }
+                            d[i] = acc ? d[i] + local : local
+                        }
+                    }
                 }
             }
-            accumulate(a, local)
         case let .dropout(rate):
             guard ins.needs[0] else { return }
             let seed = Double(slots[ins.inputs[1]].values.first ?? -1)
@@ -334,15 +362,17 @@ public final class Tape32 {
 
     /// C = op(A) op(B) (row-major; `ta`/`tb` transpose), m x n with inner size k.
     static func gemm(_ a: [Float], _ ta: Bool, _ b: [Float], _ tb: Bool, _ c: inout [Float], m: Int, n: Int, k: Int, accumulate: Bool) {
+        c.withUnsafeMutableBufferPointer { gemm(a, ta, b, tb, $0, m: m, n: n, k: k, accumulate: accumulate) }
+    }
+
+    static func gemm(_ a: [Float], _ ta: Bool, _ b: [Float], _ tb: Bool, _ c: UnsafeMutableBufferPointer<Float>, m: Int, n: Int, k: Int, accumulate: Bool) {
         guard m > 0, n > 0, k > 0 else { return }
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    cblas_sgemm(
-                        CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), 1, pa.baseAddress, Int32(ta ? m : k), pb.baseAddress, Int32(tb ? k : n),
-                        accumulate ? 1 : 0, pc.baseAddress, Int32(n))
-                }
+                cblas_sgemm(
+                    CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, pa.baseAddress, Int32(ta ? m : k), pb.baseAddress, Int32(tb ? k : n),
+                    accumulate ? 1 : 0, c.baseAddress, Int32(n))
             }
         }
     }

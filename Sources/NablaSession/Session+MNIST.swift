@@ -126,6 +126,7 @@ extension Session {
         let usage = ":show N [net] [test]  or  :show wrong net [test]"
         guard let training = data else { throw Diagnostic(.error, "no data: :data mnist loads the digits", at: args.nameRange) }
         var words = args.words
+        if words.first?.0 == "digit" || words.first?.0 == "image" { words.removeFirst() }  // :show digit 17
         let useTest = words.last?.0 == "test"
         if useTest { words.removeLast() }
         guard let (first, firstRange) = words.first else { throw args.missing("a sample number", usage: usage) }

@@ -239,9 +239,7 @@ extension Session {
                 let rows = order[first..<Swift.min(first + batch, n)]
                 if let tape {
                     // The float32 backend: the same graph as a tape of vectorized kernels.
-                    let (xb, yb) = Session.batch32(training.train, rows)
-                    tape.set(leaves.0, xb, shape: [rows.count] + Array(training.train.x.shape.dropFirst()))
-                    tape.set(leaves.1, yb, shape: [rows.count] + Array(training.train.y.shape.dropFirst()))
+                    Session.feed(tape, leaves, training.train, rows)
                     for s in seeds { tape.set(s, [Float(random.next() % 16_777_216)], shape: []) }
                     let loss = Double(tape.forward())
                     guard loss.isFinite else {
@@ -251,7 +249,7 @@ extension Session {
                     runningLoss += loss * Double(rows.count)
                     if let (p, kind) = prediction, let (values, shape) = tape.values(p) {
                         let predicted = Session.classes(Tensor(shape: shape, scalars: values.map { Double($0) }), kind)
-                        let truth = Session.labels(Tensor(shape: [yb.count], scalars: yb.map { Double($0) }), kind)
+                        let truth = Session.labels(training.train.y.selectRows(rows), kind)
                         if predicted.count == truth.count { runningRight += zip(predicted, truth).filter { $0 == $1 }.count }
                     }
                     tape.backward()
@@ -356,7 +354,9 @@ extension Session {
                         }
                     }
                 }
-                line += "  \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
+                let elapsed = Date().timeIntervalSince(start)
+                line += "  \(Format.number(elapsed, digits: 2)) s"
+                if n >= 1000 { line += "  \(Int(Double(n * (epoch + 1)) / Swift.max(elapsed, 1e-9))) samples/s" }
                 if let (path, range) = checkpoint {
                     // The epoch's weights, atomically: a kill during the next epoch leaves this file whole.
                     do {
@@ -432,19 +432,21 @@ extension Session {
         return "\(graph[node].label): \(error.reason.message)"
     }
 
-    /// A batch's rows as float32: the inputs and the targets.
-    static func batch32(_ set: Dataset, _ rows: ArraySlice<Int>) -> ([Float], [Float]) {
-        let w = set.x.rank == 2 ? set.x.shape[1] : 1
-        let v = set.y.rank == 2 ? set.y.shape[1] : 1
-        var x = [Float](repeating: 0, count: rows.count * w)
-        var y = [Float](repeating: 0, count: rows.count * v)
-        set.x.scalars.withUnsafeBufferPointer { src in
-            x.withUnsafeMutableBufferPointer { dst in
-                for (r, i) in rows.enumerated() { for j in 0..<w { dst[r * w + j] = Float(src[i * w + j]) } }
+    /// Copies a batch's rows into the tape's X and Y buffers, as float32, in place.
+    static func feed(_ tape: Tape32, _ leaves: (NodeID, NodeID), _ set: Dataset, _ rows: ArraySlice<Int>) {
+        for (leaf, t) in [(leaves.0, set.x), (leaves.1, set.y)] {
+            let w = t.rank == 2 ? t.shape[1] : 1
+            tape.fill(leaf, shape: [rows.count] + Array(t.shape.dropFirst())) { dst in
+                t.scalars.withUnsafeBufferPointer { src in
+                    var r = 0
+                    for i in rows {
+                        let from = i * w, to = r * w
+                        for j in 0..<w { dst[to + j] = Float(src[from + j]) }
+                        r += 1
+                    }
+                }
             }
         }
-        for (r, i) in rows.enumerated() { for j in 0..<v { y[r * v + j] = Float(set.y.scalars[i * v + j]) } }
-        return (x, y)
     }
 
     static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
