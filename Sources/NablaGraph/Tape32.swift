@@ -43,6 +43,8 @@ public final class Tape32 {
     public let feeds: [NodeID]
     /// For `cross_entropy` with class targets: the softmax of the logits, kept for backward.
     var softmax: [Int: [Float]] = [:]
+    /// Why the last forward could not be computed (shapes that do not fit), if it could not.
+    public private(set) var problem: String?
 
     /// Compiles the graph below `root`; nil when an op has no float32 kernel here (the
     /// caller then trains in float64 with the graph itself).
@@ -85,7 +87,7 @@ public final class Tape32 {
         case .add, .sub, .mul:
             // Same shapes, a scalar, or a row vector added to every row.
             let (a, b) = (shapes[0], shapes[1])
-            return a == b || Shape.count(b) == 1 || (a.count == 2 && b == [a[1]]) || Shape.count(a) == 1
+            return a == b || Shape.count(b) == 1 || (a.count == 2 && b == [a[1]]) || Shape.count(a) == 1 || (b.count == 2 && a == [b[1]])
         case .matmul: return shapes[0].count == 2 && shapes[1].count == 2
         case .crossEntropy: return shapes[0].count == 2 && shapes[1].count == 1
         case .dropout: return true
@@ -133,8 +135,17 @@ public final class Tape32 {
     /// Computes every node from the leaves; returns the loss.
     @discardableResult
     public func forward() -> Float {
-        for ins in program { run(ins) }
+        problem = nil
+        for ins in program {
+            run(ins)
+            if problem != nil { return .nan }
+        }
         return loss
+    }
+
+    /// Shapes an elementwise op can combine: equal, one a single number, or one a row of the other.
+    static func compatible(_ a: Int, _ b: Int) -> Bool {
+        a == b || a == 1 || b == 1 || (a > b ? a % b == 0 : b % a == 0)
     }
 
     func resize(_ s: Int, _ shape: [Int]) {
@@ -150,10 +161,18 @@ public final class Tape32 {
         case .matmul:
             let b = ins.inputs[1]
             let (m, k, n) = (slots[a].shape[0], slots[a].shape[1], slots[b].shape[1])
+            guard slots[b].shape[0] == k else {
+                problem = "shape mismatch in @: [\(m), \(k)] @ [\(slots[b].shape[0]), \(n)]"
+                return
+            }
             resize(o, [m, n])
             Tape32.gemm(slots[a].values, false, slots[b].values, false, &slots[o].values, m: m, n: n, k: k, accumulate: false)
         case .add, .sub, .mul:
             let b = ins.inputs[1]
+            guard Tape32.compatible(slots[a].count, slots[b].count) else {
+                problem = "shape mismatch in \(ins.op.symbol): \(Shape.describe(slots[a].shape)) and \(Shape.describe(slots[b].shape))"
+                return
+            }
             let big = slots[a].count >= slots[b].count ? a : b
             resize(o, slots[big].shape)
             let x = slots[a].values, y = slots[b].values
@@ -190,6 +209,10 @@ public final class Tape32 {
         case .crossEntropy:
             let t = ins.inputs[1]
             let (rows, k) = (slots[a].shape[0], slots[a].shape[1])
+            guard slots[t].count == rows else {
+                problem = "cross_entropy: \(rows) rows of logits but \(slots[t].count) classes"
+                return
+            }
             var p = [Float](repeating: 0, count: rows * k)
             var total: Float = 0
             let z = slots[a].values, target = slots[t].values
@@ -212,11 +235,21 @@ public final class Tape32 {
         case .mse, .bce:
             let t = ins.inputs[1]
             let x = slots[a].values, y = slots[t].values
+            guard x.count == y.count || x.count == 1 || y.count == 1 else {
+                problem = "\(ins.op.symbol): the prediction has \(x.count) numbers but the target \(y.count)"
+                return
+            }
             let n = Swift.max(x.count, y.count)
             var total: Float = 0
             for i in 0..<n {
                 let u = x[x.count == 1 ? 0 : i], v = y[y.count == 1 ? 0 : i]
-                if case .mse = ins.op { total += (u - v) * (u - v) } else { total -= v * logf(u) + (1 - v) * logf(1 - u) }
+                if case .mse = ins.op {
+                    total += (u - v) * (u - v)
+                } else {
+                    // float32's σ reaches exactly 0 or 1: clamp so that 0·log 0 stays 0.
+                    let p = Swift.min(Swift.max(u, 1e-7), 1 - 1e-7)
+                    total -= v * logf(p) + (1 - v) * logf(1 - p)
+                }
             }
             resize(o, [])
             slots[o].values[0] = total / Float(Swift.max(n, 1))
@@ -345,16 +378,25 @@ public final class Tape32 {
             }
             accumulate(a, p)
         case .mse, .bce:
-            guard ins.needs[0] else { return }
             let t = ins.inputs[1]
             let x = slots[a].values, y = slots[t].values
-            let n = Float(Swift.max(x.count, y.count))
-            var local = [Float](repeating: 0, count: x.count)
-            for i in 0..<x.count {
-                let v = y[y.count == 1 ? 0 : i]
-                if case .mse = ins.op { local[i] = 2 * (x[i] - v) / n * g[0] } else { local[i] = (x[i] - v) / (x[i] * (1 - x[i])) / n * g[0] }
+            let count = Swift.max(x.count, y.count)
+            let n = Float(count)
+            var gx = [Float](repeating: 0, count: x.count), gy = [Float](repeating: 0, count: y.count)
+            for i in 0..<count {
+                let xi = x.count == 1 ? 0 : i, yi = y.count == 1 ? 0 : i
+                let u = x[xi], v = y[yi]
+                if case .mse = ins.op {
+                    gx[xi] += 2 * (u - v) / n * g[0]
+                    gy[yi] -= 2 * (u - v) / n * g[0]
+                } else {
+                    let p = Swift.min(Swift.max(u, 1e-7), 1 - 1e-7)
+                    gx[xi] += (p - v) / (p * (1 - p)) / n * g[0]
+                    gy[yi] += (logf(1 - p) - logf(p)) / n * g[0]
+                }
             }
-            accumulate(a, local)
+            if ins.needs[0] { accumulate(a, gx) }
+            if ins.needs[1] { accumulate(t, gy) }
         default:
             break
         }

@@ -18,16 +18,18 @@ public struct IDXFile: Sendable {
         guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open (no such file, or not readable)") }
         defer { gzclose(file) }
         func readExactly(_ count: Int) throws(DataError) -> [UInt8] {
-            var out = [UInt8](repeating: 0, count: count)
-            var filled = 0
-            while filled < count {
-                let chunk = Int32(Swift.min(count - filled, 1 << 26))
-                let got = out.withUnsafeMutableBytes { gzread(file, $0.baseAddress! + filled, UInt32(chunk)) }
+            // Grows as the data arrives: a header that promises more than the file holds
+            // costs nothing before it is found out.
+            var out: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            while out.count < count {
+                let want = Swift.min(count - out.count, chunk.count)
+                let got = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(want)) }
                 if got < 0 { throw DataError("\(path): corrupt or not gzip data (zlib could not inflate it)") }
                 if got == 0 { break }
-                filled += Int(got)
+                out.append(contentsOf: chunk[0..<Int(got)])
             }
-            return filled == count ? out : Array(out[0..<filled])
+            return out
         }
         let header = try readExactly(4)
         guard header.count == 4 else { throw DataError("\(path): too short to be an IDX file (\(header.count) bytes)") }
@@ -86,6 +88,9 @@ public struct MNIST: Sendable {
         let l = try IDXFile.read(labels)
         guard i.dims.count == 3 else {
             throw DataError("\(images): \(i.dims.count) dimensions; an image file has 3 (count, rows, columns)")
+        }
+        guard (1...4096).contains(i.dims[1]), (1...4096).contains(i.dims[2]) else {
+            throw DataError("\(images): images of \(i.dims[1]) x \(i.dims[2]) pixels (1 to 4096 each are read)")
         }
         guard l.dims.count == 1 else {
             throw DataError("\(labels): \(l.dims.count) dimensions; a label file has 1 (count)")

@@ -93,7 +93,8 @@ public enum Numpy {
             let file = Data((name + ".npy").utf8)
             let crc = body.withUnsafeBytes { UInt32(crc32(0, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count))) }
             let offset = UInt32(out.count)
-            let common = le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(crc) + le32(UInt32(body.count)) + le32(UInt32(body.count)) + le16(file.count)
+            // Flag bit 11: the name is UTF-8 (params may be called θ).
+            let common = le16(20) + le16(0x0800) + le16(0) + le16(0) + le16(0x21) + le32(crc) + le32(UInt32(body.count)) + le32(UInt32(body.count)) + le16(file.count)
             out += le32(0x0403_4b50) + common + le16(0) + file + body
             central += le32(0x0201_4b50) + le16(20) + common + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + file
         }
@@ -140,7 +141,8 @@ public enum Numpy {
 
     /// Raw deflate data (a zip entry), inflated to `size` bytes.
     static func inflate(_ data: Data, size: Int, name: String) throws(DataError) -> Data {
-        guard size <= 1 << 31 else { throw DataError("\(name): too large") }
+        // Deflate shrinks at most about 1032 to 1: a larger claim is a corrupt header.
+        guard size <= 1 << 31, size <= data.count * 1100 + 1024 else { throw DataError("\(name): claims \(size) bytes from \(data.count) compressed (corrupt)") }
         var output = [UInt8](repeating: 0, count: Swift.max(size, 1))
         var input = [UInt8](data)
         var stream = z_stream()

@@ -150,7 +150,8 @@ extension OptimizerSettings {
     /// The same update as `step`, in place on float32 buffers (Nesterov aside: it needs the
     /// gradient at a look-ahead point, which the float64 path computes).
     public func step32(_ theta: inout [Float], gradient g: [Float], slot: inout OptimizerSlot32, lr: Double) {
-        let eta = Float(lr), b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon), lambda = Float(decay)
+        // ε below float32's range would round to 0 and make 0/0 of a weight that never moves.
+        let eta = Float(lr), b1 = Float(beta1), b2 = Float(beta2), eps = Swift.max(Float(epsilon), 1e-30), lambda = Float(decay)
         slot.t += 1
         let n = Swift.min(theta.count, g.count)
         switch kind {

@@ -113,7 +113,11 @@ public struct MNISTOptions: Equatable, Sendable {
             }
             let value = args[i + 1]
             switch key {
-            case "--data": o.data = value
+            case "--data", "--save":
+                guard !value.contains(where: \.isWhitespace) else {
+                    return .failure(.init("\(key): paths with spaces are not supported here (use a script with :data ... dir=)"))
+                }
+                if key == "--data" { o.data = value } else { o.save = value }
             case "--dataset":
                 guard ["mnist", "fashion"].contains(value) else { return .failure(.init("--dataset is mnist or fashion")) }
                 o.dataset = value
@@ -124,14 +128,17 @@ public struct MNISTOptions: Equatable, Sendable {
             case "--batch":
                 guard let v = Int(value), v >= 1 else { return .failure(.init("--batch needs a whole number ≥ 1")) }
                 o.batch = v
-            case "--opt": o.opt = value
+            case "--opt":
+                guard ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"].contains(value) else {
+                    return .failure(.init("--opt is one of sgd, momentum, nesterov, adagrad, rmsprop, adam"))
+                }
+                o.opt = value
             case "--lr":
                 guard let v = Double(value), v > 0 else { return .failure(.init("--lr needs a positive number")) }
                 o.lr = v
             case "--seed":
-                guard let v = UInt64(value) else { return .failure(.init("--seed needs a whole number ≥ 0")) }
+                guard let v = UInt64(value), v < 1 << 53 else { return .failure(.init("--seed needs a whole number from 0 to 2^53")) }
                 o.seed = v
-            case "--save": o.save = value
             case "--count":
                 guard let v = Int(value), v >= 4 else { return .failure(.init("--count needs a whole number ≥ 4")) }
                 o.count = v

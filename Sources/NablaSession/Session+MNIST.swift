@@ -10,7 +10,8 @@ extension Session {
     /// Loads MNIST or Fashion-MNIST from the first folder that has the four files.
     func loadMNIST(fashion: Bool, count: Int?, dir: (String, SourceRange)?, at range: SourceRange) throws(Diagnostic) -> (Dataset, Dataset) {
         let environment = ProcessInfo.processInfo.environment
-        let dirs = MNIST.searchPath(fashion: fashion, explicit: dir.map { resolvePath($0.0) }, environment: environment)
+        // dir= names the one folder to read; without it, the usual places in order.
+        let dirs = dir.map { [resolvePath($0.0)] } ?? MNIST.searchPath(fashion: fashion, explicit: nil, environment: environment)
         let exists = { (p: String) in FileManager.default.fileExists(atPath: p) }
         let f = MNIST.files
         for d in dirs {
@@ -143,13 +144,18 @@ extension Session {
             guard let net else { return nil }
             let out: Tensor
             do { out = try value(of: net, withInput: x) } catch { throw Diagnostic(.error, error.reason.message, at: args.wholeRange) }
+            guard out.rank == 2, out.rows == x.rows else {
+                throw Diagnostic(
+                    .error, "\(words[1].0) gives \(Shape.describe(out.shape)) for \(x.rows) samples: a net gives one row per sample (X @ W + b, not a param or a loss)",
+                    at: words[1].1)
+            }
             return Session.classes(out, out.cols > 1 ? .argmax : .probability)
         }
         if first == "wrong" {
             guard net != nil else { throw args.missing("the net whose mistakes to list", usage: usage) }
             guard let predicted = try predictions(set.x) else { return }
             let wrong = predicted.indices.filter { Double(predicted[$0]) != set.y.scalars[$0] }
-            let shown = wrong.prefix(20).map { "#\($0): label \(Int(set.y.scalars[$0])), predicted \(predicted[$0])" }
+            let shown = wrong.prefix(20).map { "#\($0): label \(Format.number(set.y.scalars[$0])), predicted \(predicted[$0])" }
             say("\(wrong.count) of \(set.count) \(useTest ? "test" : "training") samples misclassified"
                 + (shown.isEmpty ? "" : "; the first: " + shown.joined(separator: "; ")) + (shown.isEmpty ? "" : " (:show N \(words[1].0)\(useTest ? " test" : "") draws one)"))
             return
@@ -159,7 +165,7 @@ extension Session {
         }
         let pixels = Array(set.x.scalars[index * set.features..<(index + 1) * set.features])
         var lines = Session.picture(pixels, side: side, colour: colors)
-        var caption = "#\(index) of the \(useTest ? "test" : "training") set: label \(Int(set.y.scalars[index]))"
+        var caption = "#\(index) of the \(useTest ? "test" : "training") set: label \(Format.number(set.y.scalars[index]))"
         if let p = try predictions(Tensor(shape: [1, set.features], scalars: pixels))?.first {
             caption += ", predicted \(p)" + (Double(p) == set.y.scalars[index] ? " ✓" : " ✗")
         }

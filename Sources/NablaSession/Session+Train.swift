@@ -48,8 +48,15 @@ extension Session {
 
     /// The loss op under `root` and how its first input reads as a class.
     func predictionNode(under root: NodeID) -> (NodeID, PredictionKind)? {
+        let leaves = paramLeaves().map(\.1)
         for id in graph.topologicalOrder(from: root).reversed() {
-            let node = graph[id]
+            var node = graph[id]
+            // mse(Y, pred) is allowed: the prediction is the input that depends on a param.
+            if node.inputs.count == 2, [Op.mse, .bce].contains(node.op),
+               !leaves.contains(where: { graph.depends(node.inputs[0], on: $0) }),
+               leaves.contains(where: { graph.depends(node.inputs[1], on: $0) }) {
+                node.inputs.swapAt(0, 1)
+            }
             switch node.op {
             case .bce: return (node.inputs[0], .probability)
             case .crossEntropy: return (node.inputs[0], .argmax)
@@ -233,6 +240,9 @@ extension Session {
             var runningLoss = 0.0, runningRight = 0
             for first in stride(from: 0, to: n, by: batch) {
                 if isInterrupted() {
+                    if let tape {
+                        for (name, leaf) in params { if let (v, _) = tape.values(leaf), v.allSatisfy(\.isFinite) { theta[name] = v.map { Double($0) } } }
+                    }
                     stopped = "interrupted in epoch \(epoch + 1): the weights are those of the last finished step"
                     break epochLoop
                 }
@@ -242,6 +252,10 @@ extension Session {
                     Session.feed(tape, leaves, training.train, rows)
                     for s in seeds { tape.set(s, [Float(random.next() % 16_777_216)], shape: []) }
                     let loss = Double(tape.forward())
+                    if let problem = tape.problem {
+                        stopped = "stopped in epoch \(epoch + 1): \(problem)"
+                        break epochLoop
+                    }
                     guard loss.isFinite else {
                         stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit()); the weights are those of the last finite epoch"
                         break epochLoop
@@ -360,7 +374,8 @@ extension Session {
                 if let (path, range) = checkpoint {
                     // The epoch's weights, atomically: a kill during the next epoch leaves this file whole.
                     do {
-                        _ = try saveWeights(to: path, at: range)
+                        // From the weights of this epoch (in float32 training the graph gets them at the end).
+                        _ = try saveWeights(to: path, at: range, values: theta)
                     } catch let problem {
                         say("checkpoint not written: \(problem.message)")
                     }

@@ -9,11 +9,12 @@ extension Session {
 
     /// Writes every param (or those of `names`) to a `.npz` file, atomically: a temporary
     /// file renamed over the old one, so a crash or a full disk never leaves half a file.
-    func saveWeights(to path: String, at range: SourceRange) throws(Diagnostic) -> Int {
+    func saveWeights(to path: String, at range: SourceRange, values: [String: [Double]] = [:]) throws(Diagnostic) -> Int {
         var arrays: [(String, Tensor)] = []
         for name in paramNames {
             guard let leaf = paramLeaf(name) else { continue }
-            let value = graph.value(leaf)
+            var value = graph.value(leaf)
+            if let v = values[name], v.count == value.count { value = Tensor(shape: value.shape, scalars: v) }
             guard value.isFinite else { throw Diagnostic(.error, "param \(name) holds NaN or infinity; not saved", at: range) }
             arrays.append((name, value))
         }
@@ -21,7 +22,7 @@ extension Session {
         do {
             try Numpy.npz(arrays).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw Diagnostic(.error, "cannot write '\(path)': \(Session.reason(error)); the old file, if any, is unchanged", at: range)
+            throw Diagnostic(.error, "cannot write '\(path)': \(Session.reason(error, path: path)); the old file, if any, is unchanged", at: range)
         }
         return arrays.count
     }
@@ -43,6 +44,9 @@ extension Session {
                 continue
             }
             let current = graph.value(leaf)
+            guard value.isFinite else {
+                throw Diagnostic(.error, "\(path): \(name) holds NaN or infinity; nothing is loaded", at: range)
+            }
             guard current.shape == value.shape else {
                 throw Diagnostic(.error, "\(path): \(name) has shape \(Shape.describe(value.shape)) but the param \(name) is \(Shape.describe(current.shape))", at: range)
             }
@@ -59,8 +63,12 @@ extension Session {
     }
 
     /// The reason of a file error, without Foundation's long-winded wrapping.
-    static func reason(_ error: Error) -> String {
+    static func reason(_ error: Error, path: String? = nil) -> String {
         let ns = error as NSError
+        var isFolder: ObjCBool = false
+        if let path, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            return "it is a folder"
+        }
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }

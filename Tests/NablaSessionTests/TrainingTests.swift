@@ -401,3 +401,57 @@ struct Tape32Tests {
         #expect((figure(after: "accuracy", in: summary) ?? 0) > 80, "\(summary)")
     }
 }
+
+@Suite("The float32 backend on awkward input (found by review)")
+struct Tape32EdgeTests {
+    @Test("a float32 checkpoint holds the trained weights")
+    func checkpoint() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let t = Transcript()
+        t.run("seed 1\n:data spirals 300 classes=3 val=0 test=0\n:mlp net 2-16-3 act=relu\nL = cross_entropy(net, Y)\n:train L epochs=5 precision=f32 checkpoint=\(dir)/ck.npz")
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let u = Transcript()
+        u.run("seed 9\n:data spirals 300 classes=3 val=0 test=0\n:mlp net 2-16-3 act=relu\n:load \(dir)/ck.npz")
+        let trained = try t.session.value("net_W1").scalars, loaded = try u.session.value("net_W1").scalars
+        #expect(zip(trained, loaded).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
+    @Test("float32 and float64 agree when the prediction comes second, is a single number, or saturates")
+    func lossesAgree() throws {
+        func lastLoss(_ script: String) throws -> Double {
+            let t = Transcript()
+            t.run(script)
+            #expect(t.err.isEmpty, "\(t.stderr)")
+            let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
+            return try #require(figure(after: "loss", in: line.components(separatedBy: "│").first ?? line))
+        }
+        for body in [
+            ":data moons 200\nparam W = [[1], [-1]]\nparam b = [0]\nL = mse(Y, sigmoid(X @ W + b))",
+            ":data regression 200\nparam w = 0\nL = mse(w, Y)",
+            ":data moons 200\nparam W = [[9], [-9]]\nL = bce(sigmoid(X @ W), Y)",
+        ] {
+            let f32 = try lastLoss("seed 1\n" + body + "\n:train L epochs=5 batch=all opt=sgd lr=0.1 precision=f32")
+            let f64 = try lastLoss("seed 1\n" + body + "\n:train L epochs=5 batch=all opt=sgd lr=0.1 precision=f64")
+            #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(body): \(f32) vs \(f64)")
+        }
+    }
+
+    @Test("shapes that do not fit a batch stop training with a message, not a crash")
+    func batchShapes() {
+        let t = Transcript()
+        t.run(":data regression 150\nparam P = zeros(90, 1)\nL = mse(P, Y)\n:train L batch=32 precision=f32")
+        #expect(t.stdout.contains("stopped in epoch 1: mse: the prediction has 90 numbers but the target 32"), "\(t.stdout)")
+    }
+
+    @Test(":show checks that the net gives one row per sample; dir= reads only that folder")
+    func showAndDir() throws {
+        let dir = try syntheticMNIST(train: 40, test: 10)
+        let t = Transcript()
+        t.run(":data mnist dir=\(dir)\n:mlp net 16-10")
+        #expect(!t.run(":show wrong net_b1"))
+        #expect(t.err.first?.contains("a net gives one row per sample") == true, "\(t.stderr)")
+        let u = Transcript()
+        #expect(!u.run(":data fashion dir=\(dir)/nothing-here"))
+        #expect(u.err.first?.contains("looked in \(dir)/nothing-here for") == true, "\(u.stderr)")
+    }
+}
