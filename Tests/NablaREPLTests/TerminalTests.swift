@@ -113,6 +113,17 @@ struct TerminalTests {
         try t.waitFor("a = 21", count: 2)
     }
 
+    @Test("Ctrl-R searches the history backwards")
+    func reverseSearch() throws {
+        let t = try Terminal()
+        try t.line("alpha = 11 + 1")
+        try t.waitFor("alpha = 12")
+        try t.line("beta = 2 + 1")
+        try t.waitFor("beta = 3")
+        try t.send("C-r", "alp", "Enter")
+        try t.waitFor("alpha = 12", count: 2)
+    }
+
     @Test("TAB completes a partial name and a function")
     func tabCompletion() throws {
         let t = try Terminal()
