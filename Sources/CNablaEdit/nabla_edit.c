@@ -26,6 +26,14 @@ static void on_sigint(int signo) {
     interrupted = 1;
 }
 
+/// The terminal went away (window closed, ssh dropped) or we were asked to stop:
+/// end as the signal says. libedit puts the terminal back before it passes the
+/// signal on; without this, nabla lingered on a dead terminal.
+static void on_hangup(int signo) {
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
 void nabla_install_interrupt_handler(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -33,6 +41,13 @@ void nabla_install_interrupt_handler(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: a blocked read returns EINTR
     sigaction(SIGINT, &action, NULL);
+    struct sigaction hangup;
+    memset(&hangup, 0, sizeof hangup);
+    hangup.sa_handler = on_hangup;
+    sigemptyset(&hangup.sa_mask);
+    hangup.sa_flags = SA_RESETHAND;
+    sigaction(SIGHUP, &hangup, NULL);
+    sigaction(SIGTERM, &hangup, NULL);
 }
 
 int nabla_take_interrupt(void) {

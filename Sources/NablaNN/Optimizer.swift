@@ -153,34 +153,44 @@ extension OptimizerSettings {
         // ε below float32's range would round to 0 and make 0/0 of a weight that never moves.
         let eta = Float(lr), b1 = Float(beta1), b2 = Float(beta2), eps = Swift.max(Float(epsilon), 1e-30), lambda = Float(decay)
         slot.t += 1
-        let n = Swift.min(theta.count, g.count)
-        switch kind {
-        case .sgd:
-            for i in 0..<n { theta[i] -= eta * (g[i] + lambda * theta[i]) }
-        case .momentum, .nesterov:
-            for i in 0..<n {
-                slot.m[i] = b1 * slot.m[i] - eta * (g[i] + lambda * theta[i])
-                theta[i] += slot.m[i]
-            }
-        case .adagrad:
-            for i in 0..<n {
-                let gi = g[i] + lambda * theta[i]
-                slot.s[i] += gi * gi
-                theta[i] -= eta * gi / (slot.s[i] + eps).squareRoot()
-            }
-        case .rmsprop:
-            for i in 0..<n {
-                let gi = g[i] + lambda * theta[i]
-                slot.s[i] = b2 * slot.s[i] + (1 - b2) * gi * gi
-                theta[i] -= eta * gi / (slot.s[i] + eps).squareRoot()
-            }
-        case .adam:
-            let c1 = Float(1 - pow(beta1, Double(slot.t))), c2 = Float(1 - pow(beta2, Double(slot.t)))
-            for i in 0..<n {
-                let gi = g[i] + lambda * theta[i]
-                slot.m[i] = b1 * slot.m[i] - (1 - b1) * gi
-                slot.s[i] = b2 * slot.s[i] + (1 - b2) * gi * gi
-                theta[i] += eta * (slot.m[i] / c1) / ((slot.s[i] / c2) + eps).squareRoot()
+        let n = Swift.min(theta.count, g.count, slot.m.count, slot.s.count)
+        let c1 = Float(1 - pow(beta1, Double(slot.t))), c2 = Float(1 - pow(beta2, Double(slot.t)))
+        let kind = self.kind
+        // Raw buffers, so the loops vectorize (no bounds checks, no copies).
+        theta.withUnsafeMutableBufferPointer { w in
+            g.withUnsafeBufferPointer { gp in
+                slot.m.withUnsafeMutableBufferPointer { m in
+                    slot.s.withUnsafeMutableBufferPointer { v in
+                        switch kind {
+                        case .sgd:
+                            for i in 0..<n { w[i] -= eta * (gp[i] + lambda * w[i]) }
+                        case .momentum, .nesterov:
+                            for i in 0..<n {
+                                m[i] = b1 * m[i] - eta * (gp[i] + lambda * w[i])
+                                w[i] += m[i]
+                            }
+                        case .adagrad:
+                            for i in 0..<n {
+                                let gi = gp[i] + lambda * w[i]
+                                v[i] += gi * gi
+                                w[i] -= eta * gi / (v[i] + eps).squareRoot()
+                            }
+                        case .rmsprop:
+                            for i in 0..<n {
+                                let gi = gp[i] + lambda * w[i]
+                                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                                w[i] -= eta * gi / (v[i] + eps).squareRoot()
+                            }
+                        case .adam:
+                            for i in 0..<n {
+                                let gi = gp[i] + lambda * w[i]
+                                m[i] = b1 * m[i] - (1 - b1) * gi
+                                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                                w[i] += eta * (m[i] / c1) / ((v[i] / c2) + eps).squareRoot()
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -84,7 +84,12 @@ final class Terminal {
         throw TerminalError.timeout(text, screen)
     }
 
+    /// Ends the terminal: the pane's whole process group (the shell, nabla, its sleep) is
+    /// killed first, so no test leaves a process behind, then the tmux server.
     func close() {
+        if let pid = Int32((try? tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""), pid > 1 {
+            kill(-pid, SIGKILL)
+        }
         _ = try? tmux(["kill-server"])
     }
 
@@ -107,6 +112,7 @@ struct TerminalTests {
     @Test("a definition is typed, recalled with Up and run again")
     func historyRecall() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("a = 20 + 1")
         try t.waitFor("a = 21")
         try t.send("Up", "Enter")
@@ -116,6 +122,7 @@ struct TerminalTests {
     @Test("Ctrl-R searches the history backwards")
     func reverseSearch() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("alpha = 11 + 1")
         try t.waitFor("alpha = 12")
         try t.line("beta = 2 + 1")
@@ -127,6 +134,7 @@ struct TerminalTests {
     @Test("TAB completes a partial name and a function")
     func tabCompletion() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("weight = 3 + 0")
         try t.waitFor("weight = 3")
         try t.send("wei", "Tab", " * 2", "Enter")
@@ -139,6 +147,7 @@ struct TerminalTests {
     @Test("Ctrl-C cancels a half-typed line and the next line works")
     func ctrlCCancels() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.send("b = this is not finished", "C-c")
         try t.waitFor("^C")
         try t.line("b = 2 * 4")
@@ -149,6 +158,7 @@ struct TerminalTests {
     @Test("an unclosed bracket continues on the next line")
     func continuation() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("v = [1,")
         try t.waitFor("...>")
         try t.line("2] * 3")
@@ -158,6 +168,7 @@ struct TerminalTests {
     @Test("UTF-8 names are typed, computed and kept in the history file")
     func unicode() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("σσ = 2 + 1")
         try t.waitFor("σσ = 3")
         try t.line("λ = σσ · 2")
@@ -172,6 +183,7 @@ struct TerminalTests {
     @Test("history survives a restart; Ctrl-D quits and leaves the terminal echoing")
     func historyPersists() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("kept = 41 + 1")
         try t.waitFor("kept = 42")
         try t.send("C-d")
@@ -180,6 +192,7 @@ struct TerminalTests {
         #expect(!screen.contains("-echo"))
         t.close()
         let again = try Terminal(state: t.state)
+        defer { again.close() }
         try again.send("Up", "Enter")
         try again.waitFor("kept = 42")
         let mode = try FileManager.default.attributesOfItem(atPath: t.state.appendingPathComponent("nabla/history").path)[.posixPermissions] as? Int
@@ -189,6 +202,7 @@ struct TerminalTests {
     @Test("Ctrl-C interrupts a long :check and returns to the prompt with the state intact")
     func ctrlCInterrupts() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("seed 1")
         try t.line("param W = randn(120, 120)")
         try t.line("X = randn(120, 400)")
@@ -206,6 +220,7 @@ struct TerminalTests {
     @Test(":step at a prompt: Enter shows the next node, q leaves with the gradients so far")
     func stepInteractive() throws {
         let t = try Terminal()
+        defer { t.close() }
         for line in ["x1 = 2", "x2 = 1", "y = 1", "param w1 = -1", "param w2 = 1", "z = w1*x1 + w2*x2", "p = sigmoid(y*z)", "L = -log(p)"] {
             try t.line(line)
         }
@@ -229,12 +244,14 @@ struct TerminalTests {
     @Test("colour on a terminal; --no-color and NO_COLOR turn it off")
     func colour() throws {
         let on = try Terminal()
+        defer { on.close() }
         try on.line(":expect 1 + 1 == 2")
         try on.waitFor("✓ 1 + 1 == 2")
         #expect(on.colouredScreen.contains("\u{1B}[32m✓"))
         on.close()
         for (arguments, environment) in [("--no-color", ""), ("", "NO_COLOR=1")] {
             let off = try Terminal(arguments: arguments, environment: environment)
+            defer { off.close() }
             try off.line(":expect 1 + 1 == 2")
             try off.waitFor("✓ 1 + 1 == 2")
             #expect(!off.colouredScreen.contains("\u{1B}[32m"), "\(arguments) \(environment)")
@@ -245,6 +262,7 @@ struct TerminalTests {
     @Test("Ctrl-C during :train returns to the prompt with the weights of the last finished step")
     func ctrlCTraining() throws {
         let t = try Terminal()
+        defer { t.close() }
         try t.line("seed 1")
         try t.line(":data moons 2000 noise=0.1")
         try t.line(":mlp net 2-64-64-1 act=tanh")
