@@ -278,4 +278,25 @@ struct TerminalTests {
         try t.line("isfinite = sum(net_W1) * 0 + 1")
         try t.waitFor("isfinite = 1")
     }
+
+    @Test("a hangup (the terminal closed) ends nabla instead of leaving it behind")
+    func hangup() throws {
+        let t = try Terminal()
+        defer { t.close() }
+        try t.line("x = 1 + 1")
+        try t.waitFor("x = 2")
+        let shell = try #require(Int32(t.tmux(["display-message", "-p", "-t", t.name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+        let nabla = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
+        kill(nabla, SIGHUP)
+        // It ends (a zombie until the shell reaps it, then gone) within a few seconds.
+        let deadline = Date().addingTimeInterval(5)
+        var ended = false
+        while Date() < deadline && !ended {
+            let status = (try? String(contentsOfFile: "/proc/\(nabla)/status", encoding: .utf8)) ?? "State:\tgone"
+            ended = status.contains("State:\tZ") || status.contains("gone")
+            if !ended { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(ended)
+    }
 }
