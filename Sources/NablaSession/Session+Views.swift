@@ -359,7 +359,7 @@ extension Session {
         do {
             try text.write(toFile: dotPath, atomically: true, encoding: .utf8)
         } catch {
-            throw Diagnostic(.error, "cannot write '\(dotPath)': \(error.localizedDescription)", at: fileRange)
+            throw Diagnostic(.error, "cannot write '\(dotPath)': \(Session.reason(error, path: dotPath))", at: fileRange)
         }
         guard rendered else {
             say("wrote \(file) (Graphviz DOT; render it with: dot -Tpng \(file) -o graph.png)")
@@ -370,22 +370,10 @@ extension Session {
                 .error, "Graphviz's dot is not installed, so \(file) cannot be drawn (apt-get install graphviz); "
                     + "the DOT text is in \(file).dot", at: fileRange)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: dotTool)
-        process.arguments = ["-T\(ext)", dotPath, "-o", path]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw Diagnostic(.error, "cannot run dot: \(error.localizedDescription)", at: fileRange)
-        }
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, message) = Session.run(dotTool, ["-T\(ext)", dotPath, "-o", path])
+        guard status == 0 else {
             try? FileManager.default.removeItem(atPath: dotPath)
-            throw Diagnostic(.error, "dot failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))", at: fileRange)
+            throw Diagnostic(.error, "dot failed: \(message)", at: fileRange)
         }
         try? FileManager.default.removeItem(atPath: dotPath)
         say("wrote \(file) (drawn by Graphviz)")

@@ -6,15 +6,8 @@ struct WorkedExampleTests {
     @Test("the neuron session of language.md, line for line")
     func neuronSession() {
         let t = Transcript()
-        let ok = t.run("""
-            x1 = 2
-            x2 = 1
-            y = 1
-            param w1 = -1
-            param w2 = 1
-            z = w1*x1 + w2*x2
-            p = sigmoid(y*z)
-            L = -log(p)
+        let ok = t.run(neuronScript + """
+
             :backward L
             :grad w1
             :grad w2
