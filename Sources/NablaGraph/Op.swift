@@ -412,18 +412,27 @@ extension Tensor {
     func droppedOut(rate: Double, seed: Double) -> Tensor {
         guard seed >= 0, rate > 0 else { return self }
         guard rate < 1 else { return Tensor.zeros(shape) }
-        let base = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15
+        let base = Tensor.dropoutBase(seed)
         let scale = 1 / (1 - rate)
         var out = scalars
         for i in 0..<out.count {
-            var z = base &+ UInt64(i) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            let u = Double(z >> 11) / Double(1 << 53)
-            out[i] = u < rate ? 0 : out[i] * scale
+            out[i] = Tensor.dropoutDraw(base, i) < rate ? 0 : out[i] * scale
         }
         return Tensor(shape: shape, scalars: out)
+    }
+
+    /// Dropout's stream for a seed: element `i` is dropped when `dropoutDraw(base, i) < rate`
+    /// (a SplitMix64 hash of the seed and the index, uniform in [0, 1)). The float32 tape draws
+    /// the same mask.
+    static func dropoutBase(_ seed: Double) -> UInt64 { UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 }
+
+    @inline(__always)
+    static func dropoutDraw(_ base: UInt64, _ i: Int) -> Double {
+        var z = base &+ UInt64(i) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
     }
 }
 

@@ -43,6 +43,8 @@ public final class Tape32 {
     public let feeds: [NodeID]
     /// For `cross_entropy` with class targets: the softmax of the logits, kept for backward.
     var softmax: [Int: [Float]] = [:]
+    /// For `dropout`: the mask of the last forward (0 or 1/(1 - rate)), kept for backward.
+    var masks: [Int: [Float]] = [:]
     /// Why the last forward could not be computed (shapes that do not fit), if it could not.
     public private(set) var problem: String?
 
@@ -176,14 +178,15 @@ public final class Tape32 {
             let big = slots[a].count >= slots[b].count ? a : b
             resize(o, slots[big].shape)
             let x = slots[a].values, y = slots[b].values
-            let na = x.count, nb = y.count, n = slots[o].count
+            let op = ins.op
             slots[o].values.withUnsafeMutableBufferPointer { out in
-                for i in 0..<n {
-                    let u = x[na == n ? i : (na == 1 ? 0 : i % na)], v = y[nb == n ? i : (nb == 1 ? 0 : i % nb)]
-                    switch ins.op {
-                    case .add: out[i] = u + v
-                    case .sub: out[i] = u - v
-                    default: out[i] = u * v
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeBufferPointer { yp in
+                        switch op {
+                        case .add: Tape32.broadcast(xp, yp, out) { $0 + $1 }
+                        case .sub: Tape32.broadcast(xp, yp, out) { $0 - $1 }
+                        default: Tape32.broadcast(xp, yp, out) { $0 * $1 }
+                        }
                     }
                 }
             }
@@ -191,20 +194,34 @@ public final class Tape32 {
             resize(o, slots[a].shape)
             let x = slots[a].values
             slots[o].values.withUnsafeMutableBufferPointer { out in
-                switch ins.op {
-                case .relu: for i in 0..<x.count { out[i] = Swift.max(x[i], 0) }
-                case .sigmoid: for i in 0..<x.count { out[i] = 1 / (1 + expf(-x[i])) }
-                case .tanh: for i in 0..<x.count { out[i] = tanhf(x[i]) }
-                default: for i in 0..<x.count { out[i] = -x[i] }
+                x.withUnsafeBufferPointer { xp in
+                    switch ins.op {
+                    case .relu: for i in 0..<xp.count { out[i] = Swift.max(xp[i], 0) }
+                    case .sigmoid: for i in 0..<xp.count { out[i] = 1 / (1 + expf(-xp[i])) }
+                    case .tanh: for i in 0..<xp.count { out[i] = tanhf(xp[i]) }
+                    default: for i in 0..<xp.count { out[i] = -xp[i] }
+                    }
                 }
             }
         case let .dropout(rate):
             resize(o, slots[a].shape)
             let seed = Double(slots[ins.inputs[1]].values.first ?? -1)
-            let mask = Tensor.filled1Mask(count: slots[a].count, rate: rate, seed: seed)
+            let count = slots[a].count
+            // The mask (0 or 1/(1 - rate)), drawn as the float64 op draws it, kept for backward.
+            var mask = masks[o] ?? []
+            if mask.count != count { mask = [Float](repeating: 1, count: count) }
+            mask.withUnsafeMutableBufferPointer { m in
+                guard seed >= 0, rate > 0 else {
+                    for i in 0..<count { m[i] = 1 }
+                    return
+                }
+                let base = Tensor.dropoutBase(seed), scale = Float(1 / (1 - rate))
+                for i in 0..<count { m[i] = rate >= 1 || Tensor.dropoutDraw(base, i) < rate ? 0 : scale }
+            }
+            masks[o] = mask
             let x = slots[a].values
             slots[o].values.withUnsafeMutableBufferPointer { out in
-                for i in 0..<x.count { out[i] = x[i] * mask[i] }
+                for i in 0..<count { out[i] = x[i] * mask[i] }
             }
         case .crossEntropy:
             let t = ins.inputs[1]
@@ -213,7 +230,9 @@ public final class Tape32 {
                 problem = "cross_entropy: \(rows) rows of logits but \(slots[t].count) classes"
                 return
             }
-            var p = [Float](repeating: 0, count: rows * k)
+            var p = softmax[o] ?? []
+            softmax[o] = nil  // p is the only reference: filled in place
+            if p.count != rows * k { p = [Float](repeating: 0, count: rows * k) }
             var total: Float = 0
             let z = slots[a].values, target = slots[t].values
             for r in 0..<rows {
@@ -296,16 +315,63 @@ public final class Tape32 {
         }
     }
 
-    /// Reduces a gradient shaped like the output to an input of `count` elements (undoing broadcasting).
-    static func reduce(_ g: [Float], to count: Int) -> [Float] {
-        if g.count == count { return g }
-        var out = [Float](repeating: 0, count: count)
-        if count == 1 {
-            out[0] = g.reduce(0, +)
+    /// `out = f(x, y)` elementwise, where the smaller of `x` and `y` repeats along the larger:
+    /// the same size, a single number, or a row added to every row (`X @ W + b`). The loops
+    /// have no index arithmetic in the common cases, so they vectorize.
+    @inline(__always)
+    static func broadcast(
+        _ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
+        _ f: (Float, Float) -> Float
+    ) {
+        let n = out.count, nx = x.count, ny = y.count
+        guard nx > 0, ny > 0 else { return }
+        if nx == n && ny == n {
+            for i in 0..<n { out[i] = f(x[i], y[i]) }
+        } else if ny == 1 {
+            let v = y[0]
+            for i in 0..<n { out[i] = f(x[i], v) }
+        } else if nx == 1 {
+            let u = x[0]
+            for i in 0..<n { out[i] = f(u, y[i]) }
+        } else if nx == n {
+            for r in stride(from: 0, to: n, by: ny) { for j in 0..<ny { out[r + j] = f(x[r + j], y[j]) } }
         } else {
-            for i in 0..<g.count { out[i % count] += g[i] }
+            for r in stride(from: 0, to: n, by: nx) { for j in 0..<nx { out[r + j] = f(x[j], y[r + j]) } }
         }
-        return out
+    }
+
+    /// The gradient of an input of `d.count` elements from the output's gradient `g`: `sign · g`
+    /// (times `times`, the other factor of a product, broadcast the same way), summed over the
+    /// places the input was repeated (undoing broadcasting). Adds into `d` when `accumulate`.
+    static func unbroadcast(
+        _ g: UnsafeBufferPointer<Float>, times: UnsafeBufferPointer<Float>?, sign: Float,
+        into d: UnsafeMutableBufferPointer<Float>, accumulate: Bool
+    ) {
+        let n = g.count, count = d.count
+        guard count > 0 else { return }
+        if !accumulate { for j in 0..<count { d[j] = 0 } }
+        @inline(__always) func factor(_ i: Int) -> Float {
+            guard let t = times, t.count > 0 else { return sign }
+            return sign * t[t.count == n ? i : (t.count == 1 ? 0 : i % t.count)]
+        }
+        if count == n {
+            if let t = times, t.count == n {
+                for i in 0..<n { d[i] += sign * g[i] * t[i] }
+            } else if times == nil {
+                for i in 0..<n { d[i] += sign * g[i] }
+            } else {
+                for i in 0..<n { d[i] += g[i] * factor(i) }
+            }
+        } else if count == 1 {
+            var total: Float = 0
+            for i in 0..<n { total += g[i] * factor(i) }
+            d[0] += total
+        } else if times == nil {
+            // A row repeated down the rows (a bias): the column sums.
+            for r in stride(from: 0, to: n, by: count) { for j in 0..<count { d[j] += sign * g[r + j] } }
+        } else {
+            for i in 0..<n { d[i % count] += g[i] * factor(i) }
+        }
     }
 
     func vjp(_ ins: Instruction) {
@@ -327,20 +393,24 @@ public final class Tape32 {
             let b = ins.inputs[1]
             for (i, input) in [a, b].enumerated() where ins.needs[i] {
                 let count = slots[input].count
-                if case .add = ins.op, count == g.count {
-                    // The common case (a layer's X @ W + b): the gradient passes through.
-                    writeGrad(input, count: count) { d, acc in
-                        g.withUnsafeBufferPointer { gp in for j in 0..<count { d[j] = acc ? d[j] + gp[j] : gp[j] } }
-                    }
+                if case .add = ins.op, count == g.count, !slots[input].hasGrad, input != o {
+                    // The common case (a layer's X @ W + b): the gradient passes through. The
+                    // buffers trade places, so nothing is copied (the output's is not read again).
+                    let spare = slots[input].grad
+                    slots[input].grad = g
+                    slots[o].grad = spare
+                    slots[input].hasGrad = true
                     continue
                 }
-                var local = g
-                if case .sub = ins.op, i == 1 { for j in local.indices { local[j] = -local[j] } }
-                if case .mul = ins.op {
-                    let other = slots[i == 0 ? b : a].values
-                    for j in local.indices { local[j] *= other[other.count == local.count ? j : (other.count == 1 ? 0 : j % other.count)] }
+                let sign: Float = ins.op == .sub && i == 1 ? -1 : 1
+                let other = ins.op == .mul ? slots[i == 0 ? b : a].values : []
+                writeGrad(input, count: count) { d, acc in
+                    g.withUnsafeBufferPointer { gp in
+                        other.withUnsafeBufferPointer { op in
+                            Tape32.unbroadcast(gp, times: ins.op == .mul ? op : nil, sign: sign, into: d, accumulate: acc)
+                        }
+                    }
                 }
-                accumulate(input, Tape32.reduce(local, to: count))
             }
         case .relu, .sigmoid, .tanh, .neg:
             guard ins.needs[0] else { return }
@@ -349,34 +419,42 @@ public final class Tape32 {
             writeGrad(a, count: g.count) { d, acc in
                 g.withUnsafeBufferPointer { gp in
                     y.withUnsafeBufferPointer { yp in
-                        for i in 0..<gp.count {
-                            let local: Float
-                            switch op {
-                            case .relu: local = yp[i] > 0 ? gp[i] : 0
-                            case .sigmoid: local = gp[i] * yp[i] * (1 - yp[i])
-                            case .tanh: local = gp[i] * (1 - yp[i] * yp[i])
-                            default: local = -gp[i]
-                            }
-                            d[i] = acc ? d[i] + local : local
+                        let n = gp.count
+                        // One loop per op (no branch inside), so each vectorizes.
+                        switch (op, acc) {
+                        // ReLU masks the bits (a branch per element mispredicts half the time).
+                        case (.relu, false): for i in 0..<n { d[i] = Float(bitPattern: gp[i].bitPattern & (yp[i] > 0 ? UInt32.max : 0)) }
+                        case (.relu, true): for i in 0..<n { d[i] += Float(bitPattern: gp[i].bitPattern & (yp[i] > 0 ? UInt32.max : 0)) }
+                        case (.sigmoid, false): for i in 0..<n { d[i] = gp[i] * yp[i] * (1 - yp[i]) }
+                        case (.sigmoid, true): for i in 0..<n { d[i] += gp[i] * yp[i] * (1 - yp[i]) }
+                        case (.tanh, false): for i in 0..<n { d[i] = gp[i] * (1 - yp[i] * yp[i]) }
+                        case (.tanh, true): for i in 0..<n { d[i] += gp[i] * (1 - yp[i] * yp[i]) }
+                        case (_, false): for i in 0..<n { d[i] = -gp[i] }
+                        case (_, true): for i in 0..<n { d[i] -= gp[i] }
                         }
                     }
                 }
             }
-        case let .dropout(rate):
-            guard ins.needs[0] else { return }
-            let seed = Double(slots[ins.inputs[1]].values.first ?? -1)
-            let mask = Tensor.filled1Mask(count: g.count, rate: rate, seed: seed)
-            accumulate(a, zip(g, mask).map { $0 * $1 })
+        case .dropout:
+            guard ins.needs[0], let mask = masks[o], mask.count == g.count else { return }
+            writeGrad(a, count: g.count) { d, acc in
+                for i in 0..<g.count { d[i] = (acc ? d[i] : 0) + g[i] * mask[i] }
+            }
         case .crossEntropy:
-            guard ins.needs[0], var p = softmax[o] else { return }
+            guard ins.needs[0], let p = softmax[o] else { return }
             let (rows, k) = (slots[a].shape[0], slots[a].shape[1])
             let target = slots[ins.inputs[1]].values
             let scale = g[0] / Float(Swift.max(rows, 1))
-            for r in 0..<rows {
-                p[r * k + Swift.min(Swift.max(Int(target[r]), 0), k - 1)] -= 1
-                for j in 0..<k { p[r * k + j] *= scale }
+            // (softmax − onehot) / rows, written straight into the logits' gradient.
+            writeGrad(a, count: rows * k) { d, acc in
+                for r in 0..<rows {
+                    let c = Swift.min(Swift.max(Int(target[r]), 0), k - 1)
+                    for j in 0..<k {
+                        let local = (p[r * k + j] - (j == c ? 1 : 0)) * scale
+                        d[r * k + j] = acc ? d[r * k + j] + local : local
+                    }
+                }
             }
-            accumulate(a, p)
         case .mse, .bce:
             let t = ins.inputs[1]
             let x = slots[a].values, y = slots[t].values
@@ -417,13 +495,5 @@ public final class Tape32 {
                     accumulate ? 1 : 0, c.baseAddress, Int32(n))
             }
         }
-    }
-}
-
-extension Tensor {
-    /// Dropout's mask as float32 multipliers: 0 or 1/(1 - rate), the same draw as `droppedOut`.
-    static func filled1Mask(count: Int, rate: Double, seed: Double) -> [Float] {
-        let ones = Tensor(shape: [count], scalars: [Double](repeating: 1, count: count))
-        return ones.droppedOut(rate: rate, seed: seed).scalars.map { Float($0) }
     }
 }

@@ -111,7 +111,9 @@ public struct MNIST: Sendable {
         var x = [Double](repeating: 0, count: k * pixels)
         for i in 0..<k * pixels { x[i] = Double(images[i]) / 255 }
         let y = labels.prefix(k).map { Double($0) }
-        return Dataset(x: Tensor(shape: [k, pixels], scalars: x), y: Tensor(shape: [k], scalars: y), classes: 10, name: name)
+        return Dataset(
+            x: Tensor(shape: [k, pixels], scalars: x), y: Tensor(shape: [k], scalars: y), classes: 10, name: name,
+            bytes: Array(images.prefix(k * pixels)))
     }
 
     /// The folders searched for the files, in order: `--data DIR`, `$NABLA_DATA`, the user's

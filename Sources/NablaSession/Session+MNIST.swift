@@ -153,7 +153,12 @@ extension Session {
         }
         if first == "wrong" {
             guard net != nil else { throw args.missing("the net whose mistakes to list", usage: usage) }
-            guard let predicted = try predictions(set.x) else { return }
+            // A big split goes through the graph in pieces it can hold.
+            var predicted: [Int] = []
+            for part in chunks(set) {
+                guard let p = try predictions(part.x) else { return }
+                predicted += p
+            }
             let wrong = predicted.indices.filter { Double(predicted[$0]) != set.y.scalars[$0] }
             let shown = wrong.prefix(20).map { "#\($0): label \(Format.number(set.y.scalars[$0])), predicted \(predicted[$0])" }
             say("\(wrong.count) of \(set.count) \(useTest ? "test" : "training") samples misclassified"

@@ -86,11 +86,36 @@ extension Session {
         }
     }
 
+    /// How many rows of a float32 batch's prediction match their labels (the rows `rows` of `truth`).
+    static func right(_ values: [Float], shape: [Int], _ kind: PredictionKind, truth: Tensor, rows: ArraySlice<Int>) -> Int {
+        let k = kind == .argmax && shape.count == 2 ? shape[1] : 1
+        guard k > 0, values.count == rows.count * k, truth.rank <= 1 || truth.cols == 1, truth.count > (rows.max() ?? 0) else { return 0 }
+        var right = 0
+        for (r, i) in rows.enumerated() {
+            let predicted: Int
+            switch kind {
+            case .probability: predicted = values[r] > 0.5 ? 1 : 0
+            case .sign: predicted = values[r] > 0 ? 1 : -1
+            case .argmax:
+                var best = 0
+                for j in 1..<Swift.max(k, 1) where values[r * k + j] > values[r * k + best] { best = j }
+                predicted = best
+            }
+            if predicted == label(truth.scalars[i], kind) { right += 1 }
+        }
+        return right
+    }
+
     static func labels(_ y: Tensor, _ kind: PredictionKind) -> [Int] {
+        y.scalars.map { label($0, kind) }
+    }
+
+    /// A target read as a class: 0/1 for a probability, −1/+1 for a sign, else the class index.
+    static func label(_ v: Double, _ kind: PredictionKind) -> Int {
         switch kind {
-        case .probability: return y.scalars.map { $0 > 0.5 ? 1 : 0 }
-        case .sign: return y.scalars.map { $0 > 0 ? 1 : -1 }
-        case .argmax: return y.scalars.map { Int($0) }
+        case .probability: return v > 0.5 ? 1 : 0
+        case .sign: return v > 0 ? 1 : -1
+        case .argmax: return Int(v)
         }
     }
 
@@ -113,19 +138,29 @@ extension Session {
         }
     }
 
-    /// Evaluates the loss (and accuracy, when there are classes) on a whole data set, dropout off.
+    /// The loss (and accuracy and the predicted classes, when there are classes) on a whole
+    /// data set, dropout off. A big set goes through the graph in windows (`chunks`):
+    /// the loss is then the mean of the pieces' losses weighted by their rows (exact for a
+    /// mean over samples, as every loss of the course is). The graph keeps the last piece.
     func evaluate(
         on set: Dataset, root: NodeID, leaves: (NodeID, NodeID), prediction: (NodeID, PredictionKind)?, seeds: [NodeID],
         only: [Bool]? = nil, extra: [(NodeID, Tensor)] = []
-    ) throws(GraphError) -> (Double, Double?) {
-        try graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) } + extra, only: only)
-        let loss = graph.value(root).scalar
-        guard let (p, kind) = prediction else { return (loss, nil) }
-        let predicted = Session.classes(graph.value(p), kind)
+    ) throws(GraphError) -> (loss: Double, accuracy: Double?, predicted: [Int]) {
+        var total = 0.0
+        var predicted: [Int] = []
+        var first = true
+        for part in chunks(set) {
+            try graph.setValues([(leaves.0, part.x), (leaves.1, part.y)] + seeds.map { ($0, Tensor(-1)) } + (first ? extra : []), only: only)
+            first = false
+            total += graph.value(root).scalar * Double(part.count)
+            if let (p, kind) = prediction { predicted += Session.classes(graph.value(p), kind) }
+        }
+        let loss = total / Double(Swift.max(set.count, 1))
+        guard let (_, kind) = prediction else { return (loss, nil, []) }
         let truth = Session.labels(set.y, kind)
-        guard predicted.count == truth.count, !truth.isEmpty else { return (loss, nil) }
+        guard predicted.count == truth.count, !truth.isEmpty else { return (loss, nil, []) }
         let right = zip(predicted, truth).filter { $0 == $1 }.count
-        return (loss, Double(right) / Double(truth.count))
+        return (loss, Double(right) / Double(truth.count), predicted)
     }
 
     // MARK: - :train
@@ -192,8 +227,9 @@ extension Session {
         let numbers = params.reduce(0) { $0 + graph.value($1.1).count }
         say("training \(lossName): \(params.count) param\(params.count == 1 ? "" : "s") (\(numbers) numbers), \(n) samples, batch \(batch), \(settings.kind.rawValue) lr \(Format.number(settings.lr))"
             + (schedule == .constant ? "" : ", schedule \(schedule.description)") + (settings.decay > 0 ? ", weight decay \(Format.number(settings.decay))" : ""))
+        let held = training.heldTrain
         func restoreData() {
-            try? graph.setValues([(leaves.0, training.train.x), (leaves.1, training.train.y)] + seeds.map { ($0, Tensor(-1)) })
+            try? graph.setValues([(leaves.0, held.x), (leaves.1, held.y)] + seeds.map { ($0, Tensor(-1)) })
             version += 1
         }
         func setParams(_ values: [String: [Double]]) -> [(NodeID, Tensor)] {
@@ -262,9 +298,7 @@ extension Session {
                     }
                     runningLoss += loss * Double(rows.count)
                     if let (p, kind) = prediction, let (values, shape) = tape.values(p) {
-                        let predicted = Session.classes(Tensor(shape: shape, scalars: values.map { Double($0) }), kind)
-                        let truth = Session.labels(training.train.y.selectRows(rows), kind)
-                        if predicted.count == truth.count { runningRight += zip(predicted, truth).filter { $0 == $1 }.count }
+                        runningRight += Session.right(values, shape: shape, kind, truth: training.train.y, rows: rows)
                     }
                     tape.backward()
                     for (i, (_, leaf)) in params.enumerated() {
@@ -350,7 +384,7 @@ extension Session {
                 line += "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: bar - filled) + "]"
                 line += " loss \(Format.number(loss, digits: 4))" + (acc.map { "  acc \(Session.percent($0))" } ?? "")
                 if let v = training.validation {
-                    let (vl, va) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only, extra: setParams(theta))
+                    let (vl, va, _) = try evaluate(on: v, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only, extra: setParams(theta))
                     guard vl.isFinite else {
                         stopped = "stopped in epoch \(epoch + 1): the validation loss became \(vl.isNaN ? "NaN" : "infinite") (lr too large?)\(culprit())"
                         break epochLoop
@@ -369,7 +403,7 @@ extension Session {
                     }
                 }
                 let elapsed = Date().timeIntervalSince(start)
-                line += "  \(Format.number(elapsed, digits: 2)) s"
+                line += "  \(Format.number(elapsed, digits: 3)) s"
                 if n >= 1000 { line += "  \(Int(Double(n * (epoch + 1)) / Swift.max(elapsed, 1e-9))) samples/s" }
                 if let (path, range) = checkpoint {
                     // The epoch's weights, atomically: a kill during the next epoch leaves this file whole.
@@ -393,18 +427,21 @@ extension Session {
         // The weights changed: the last backward is stale.
         lastBackward = nil
         var summary = "trained \(finishedEpochs) epoch\(finishedEpochs == 1 ? "" : "s") in \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
-        if let (loss, acc) = try? evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
+        if let (loss, acc, _) = try? evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
             summary += "; training loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
         }
-        if let t = training.test, let (loss, acc) = try? evaluate(on: t, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
+        var predictedTest: [Int]?
+        if let t = training.test, let (loss, acc, predicted) = try? evaluate(on: t, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
             summary += "; test loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
+            predictedTest = predicted
         }
         restoreData()
         say(summary)
-        if let classes = training.train.classes, classes > 2, classes <= 20, let (p, kind) = prediction, kind == .argmax {
+        if let classes = training.train.classes, classes > 2, classes <= 20, let (_, kind) = prediction, kind == .argmax {
             let set = training.test ?? training.train
-            if (try? graph.setValues([(leaves.0, set.x), (leaves.1, set.y)] + seeds.map { ($0, Tensor(-1)) }, only: only)) != nil {
-                say(Session.confusion(predicted: Session.classes(graph.value(p), kind), truth: Session.labels(set.y, kind), classes: classes,
+            let predicted = predictedTest ?? (try? evaluate(on: set, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only))?.predicted
+            if let predicted, !predicted.isEmpty {
+                say(Session.confusion(predicted: predicted, truth: Session.labels(set.y, kind), classes: classes,
                                       title: training.test == nil ? "training set" : "test set"))
             }
             restoreData()
@@ -447,17 +484,32 @@ extension Session {
         return "\(graph[node].label): \(error.reason.message)"
     }
 
-    /// Copies a batch's rows into the tape's X and Y buffers, as float32, in place.
+    /// Copies a batch's rows into the tape's X and Y buffers, as float32, in place (X from
+    /// its bytes when it has them: k / 255 in float32 is the float64 k / 255 rounded, for
+    /// every byte k, so the batch is the same).
     static func feed(_ tape: Tape32, _ leaves: (NodeID, NodeID), _ set: Dataset, _ rows: ArraySlice<Int>) {
-        for (leaf, t) in [(leaves.0, set.x), (leaves.1, set.y)] {
+        if let bytes = set.bytes, bytes.count == set.x.count {
+            let w = set.features
+            tape.fill(leaves.0, shape: [rows.count, w]) { dst in
+                bytes.withUnsafeBufferPointer { src in
+                    guard let base = src.baseAddress, var to = dst.baseAddress else { return }
+                    for i in rows {
+                        let from = base + i * w
+                        for j in 0..<w { to[j] = Float(from[j]) / 255 }
+                        to += w
+                    }
+                }
+            }
+        }
+        for (leaf, t) in set.bytes == nil || set.bytes?.count != set.x.count ? [(leaves.0, set.x), (leaves.1, set.y)] : [(leaves.1, set.y)] {
             let w = t.rank == 2 ? t.shape[1] : 1
             tape.fill(leaf, shape: [rows.count] + Array(t.shape.dropFirst())) { dst in
                 t.scalars.withUnsafeBufferPointer { src in
-                    var r = 0
+                    guard let base = src.baseAddress, var to = dst.baseAddress else { return }
                     for i in rows {
-                        let from = i * w, to = r * w
-                        for j in 0..<w { dst[to + j] = Float(src[from + j]) }
-                        r += 1
+                        let from = base + i * w
+                        for j in 0..<w { to[j] = Float(from[j]) }
+                        to += w
                     }
                 }
             }
@@ -620,14 +672,15 @@ extension Session {
         }
         guard let part else { throw Diagnostic(.error, "this data has no \(args.text) split (:data ... \(args.text == "test" ? "test" : "val")=0.2)", at: args.wholeRange) }
         let leaves = try dataLeaves(training, at: args.wholeRange)
+        let held = args.text == "train" ? training.heldTrain : held(part)
         do {
-            try graph.setValues([(leaves.0, part.x), (leaves.1, part.y)])
+            try graph.setValues([(leaves.0, held.x), (leaves.1, held.y)])
         } catch {
-            try? graph.setValues([(leaves.0, training.train.x), (leaves.1, training.train.y)])
+            try? graph.setValues([(leaves.0, training.heldTrain.x), (leaves.1, training.heldTrain.y)])
             throw Diagnostic(.error, error.reason.message, at: args.wholeRange)
         }
         version += 1
-        say("X and Y now hold the \(args.text) split: \(part.count) samples (:train always trains on the training split)")
+        say("X and Y now hold the \(args.text) split: \(held.count == part.count ? "" : "the first \(held.count) of ")\(part.count) samples (:train always trains on the training split)")
     }
 
     func modeCommand(_ args: CommandArguments) throws(Diagnostic) {

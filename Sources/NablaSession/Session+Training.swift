@@ -11,6 +11,17 @@ struct TrainingData {
     var test: Dataset?
     var xName = "X"
     var yName = "Y"
+
+    /// The most numbers a split puts into the graph at once (`Session.heldNumbers`): 8 million
+    /// (64 MB as float64). Every node keeps its value, so the 60,000 MNIST images in full
+    /// would take about 1.3 GB of activations; above this limit X and Y hold the split's
+    /// first rows, and :train and its evaluations go through all of them in windows of that
+    /// many rows.
+    static let defaultHeldNumbers = 8_000_000
+
+    /// The training rows X and Y hold (made once by `install`).
+    var trainWindow: Dataset?
+    var heldTrain: Dataset { trainWindow ?? train }
 }
 
 /// The per-epoch figures of the last `:train`, for the curves.
@@ -29,6 +40,29 @@ enum PredictionKind {
     case argmax
     /// `logistic_loss(z, Y)`, `hinge(z, Y)` with Y in {-1, +1}: the sign of z.
     case sign
+}
+
+extension Session {
+    /// How many rows of `set` the graph holds at once (all of them when it is small).
+    func heldRows(_ set: Dataset) -> Int {
+        guard set.x.count > heldNumbers else { return set.count }
+        let rows = Swift.max(1, heldNumbers / Swift.max(set.features, 1))
+        return rows >= 1000 ? rows / 1000 * 1000 : rows
+    }
+
+    /// What X and Y hold for `set`: the whole split, or its first `heldRows` rows.
+    func held(_ set: Dataset) -> Dataset {
+        let rows = heldRows(set)
+        return rows == set.count ? set : set.rows(0..<rows)
+    }
+
+    /// `set` cut into windows the graph can hold (one when it is small), made one at a time.
+    func chunks(_ set: Dataset) -> LazyMapSequence<StrideTo<Int>, Dataset> {
+        let rows = heldRows(set)
+        return stride(from: 0, to: set.count, by: rows).lazy.map { start in
+            rows >= set.count ? set : set.rows(start..<Swift.min(start + rows, set.count))
+        }
+    }
 }
 
 // MARK: - Command arguments as key=value
@@ -160,8 +194,10 @@ extension Session {
             }
             if s.values["seed"] == nil { random = local }
             try install(parts, kind: kind, at: args.wholeRange)
+            let held = heldRows(parts.train)
             say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
-                + "X [\(parts.train.count), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test")
+                + "X [\(held), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test"
+                + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))
             return
         case "csv":
             guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
@@ -194,8 +230,11 @@ extension Session {
         }
         let training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
         try install(training, kind: kind, at: args.wholeRange)
+        let held = heldRows(training.train)
         let what = dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])"
-        var sizes = "X \(Shape.describe(training.train.x.shape)), Y \(Shape.describe(training.train.y.shape))"
+        let window = data?.heldTrain ?? training.train
+        var sizes = "X \(Shape.describe(window.x.shape)), Y \(Shape.describe(window.y.shape))"
+        if held < training.train.count { sizes += " (the first \(held) of \(training.train.count) training samples; :train goes through all)" }
         if let v = training.validation { sizes += "; X_val, Y_val: \(v.count) samples" }
         if let t = training.test { sizes += "; X_test, Y_test: \(t.count) samples" }
         say("\(kind): \(dataset.count) samples, \(dataset.features) feature\(dataset.features == 1 ? "" : "s"), \(what); \(sizes)")
@@ -205,23 +244,25 @@ extension Session {
     func install(_ training: TrainingData, kind: String, at origin: SourceRange) throws(Diagnostic) {
         // X and Y change together (one all-or-nothing update when both hold data already),
         // so a new data set never leaves one of them behind.
+        let train = held(training.train)
         if let x = valueLeaf("X"), let y = valueLeaf("Y"), graph[x].op == .constant, graph[y].op == .constant {
             do {
-                try graph.setValues([(x, training.train.x), (y, training.train.y)])
+                try graph.setValues([(x, train.x), (y, train.y)])
             } catch {
                 throw Diagnostic(.error, "the new data does not fit what reads X and Y: \(describe(error))", at: origin)
             }
             version += 1
         } else {
-            try defineValue("X", training.train.x, isParam: false, text: "\(kind) inputs", at: origin)
-            try defineValue("Y", training.train.y, isParam: false, text: "\(kind) targets", at: origin)
+            try defineValue("X", train.x, isParam: false, text: "\(kind) inputs", at: origin)
+            try defineValue("Y", train.y, isParam: false, text: "\(kind) targets", at: origin)
         }
         for (suffix, part) in [("val", training.validation), ("test", training.test)] {
-            guard let part else { continue }
+            guard let part = part.map({ held($0) }) else { continue }
             try defineValue("X_\(suffix)", part.x, isParam: false, text: "\(kind) \(suffix) inputs", at: origin)
             try defineValue("Y_\(suffix)", part.y, isParam: false, text: "\(kind) \(suffix) targets", at: origin)
         }
         data = training
+        if train.count < training.train.count { data?.trainWindow = train }
     }
 
     // MARK: - :mlp

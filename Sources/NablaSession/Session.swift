@@ -75,6 +75,8 @@ public final class Session {
     var verifyLog: [VerifyRecord] = []
     /// The data of the last `:data`.
     var data: TrainingData?
+    /// The most numbers of a data split the graph holds at once (above: a window of its rows).
+    public var heldNumbers = TrainingData.defaultHeldNumbers
     /// The layers (hidden definitions and output) of each `:mlp`, by its name.
     var layerNames: [String: [String]] = [:]
     /// The optimizer of the last `:train` or `:update`, and its state per param.

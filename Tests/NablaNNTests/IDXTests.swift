@@ -68,3 +68,21 @@ struct IDXTests {
         #expect(throws: DataError.self) { try IDXFile.read(path) }
     }
 }
+
+@Suite("Images as bytes")
+struct ImageBytesTests {
+    @Test("k / 255 in float32 is the float64 k / 255 rounded, for every byte (the float32 feed relies on it)")
+    func division() {
+        for k in 0...255 { #expect(Float(UInt8(k)) / 255 == Float(Double(k) / 255), "\(k)") }
+    }
+
+    @Test("a data set's bytes follow its rows through a selection")
+    func rows() throws {
+        let dir = try syntheticMNIST(train: 30, test: 10)
+        let set = try MNIST.load(images: dir + "/train-images-idx3-ubyte", labels: dir + "/train-labels-idx1-ubyte").dataset(name: "mnist")
+        let picked = set.rows([7, 2, 29])
+        let bytes = try #require(picked.bytes)
+        #expect(bytes.count == picked.x.count)
+        #expect(zip(bytes, picked.x.scalars).allSatisfy { Double($0) / 255 == $1 })
+    }
+}

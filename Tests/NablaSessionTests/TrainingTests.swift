@@ -197,6 +197,34 @@ struct MNISTSessionTests {
         #expect(t.out.last?.hasSuffix("#3 of the test set: label 3, predicted 3 ✓") == true, "\(t.out.last ?? "")")
     }
 
+    @Test("a split bigger than the graph holds: X is a window, and :train's figures still cover every sample")
+    func windows() throws {
+        let dir = try syntheticMNIST(train: 200, test: 50)
+        let script = "seed 1\n:data mnist dir=\(dir)\n:mlp net 16-10\nL = cross_entropy(net, Y)\n:train L epochs=3 batch=20 opt=sgd lr=0.5\n:show wrong net"
+        let whole = Transcript()
+        whole.run(script)
+        let windowed = Transcript()
+        windowed.session.heldNumbers = 800  // 50 rows of 16 pixels
+        windowed.run(script)
+        #expect(windowed.err.isEmpty, "\(windowed.stderr)")
+        #expect(windowed.out.first?.contains("X [50, 16]") == true, "\(windowed.out.first ?? "")")
+        #expect(windowed.stdout.contains("X and Y hold the first 50 training images"))
+        #expect(try windowed.session.value("X").shape == [50, 16])
+        // The same training (batches come from all 200 images either way), and the figures
+        // over the whole training and test splits, window by window, equal those in one go.
+        func figures(_ t: Transcript) -> [String] {
+            t.out.filter { $0.hasPrefix("trained") || $0.hasPrefix("  ") || $0.contains("misclassified") }
+                .map { $0.replacingOccurrences(of: #"in [0-9.]+ s"#, with: "", options: .regularExpression) }
+        }
+        #expect(figures(windowed) == figures(whole), "\(windowed.stdout)\n---\n\(whole.stdout)")
+        #expect(figures(whole).contains { $0.contains("200 training samples misclassified") || $0.contains("of 200 training samples") })
+        // :use test puts the (small) test split in whole; :use train the window again.
+        #expect(windowed.run(":use test"))
+        #expect(try windowed.session.value("X").shape == [50, 16])
+        #expect(windowed.run(":use train"))
+        #expect(windowed.out.last?.contains("the first 50 of 200 samples") == true, "\(windowed.out.last ?? "")")
+    }
+
     @Test("missing files: the error says where nabla looked and where to put them")
     func missing() {
         let t = Transcript()
@@ -349,6 +377,7 @@ struct Tape32Tests {
         let tape = try #require(Tape32(graph: s.graph, root: root, params: params, feeds: [x, y]))
         tape.set(x, s.graph.value(x).scalars.map { Float($0) }, shape: s.graph.value(x).shape)
         tape.set(y, s.graph.value(y).scalars.map { Float($0) }, shape: s.graph.value(y).shape)
+        for seed in s.dropoutSeeds(under: root) { tape.set(seed, [Float(s.graph.value(seed).scalar)], shape: []) }
         let loss = tape.forward()
         let exact = s.graph.value(root).scalar
         #expect(abs(Double(loss) - exact) <= Double(tolerance) * max(1, abs(exact)), "loss \(loss) vs \(exact)")
@@ -373,6 +402,19 @@ struct Tape32Tests {
     func smooth() throws {
         try compare("seed 2\nX = randn(32, 6)\nY = [\((0..<32).map { "[\($0 % 2)]" }.joined(separator: ", "))]\n:mlp net 6-8-8-1 act=tanh out=sigmoid\nL = bce(net, Y)")
         try compare("seed 3\nX = randn(16, 3)\nY = randn(16, 2)\nparam W = randn(3, 2)\nparam b = [0.5, -1]\nL = mse(sigmoid(X @ W + b) * 2 - 1, Y)")
+    }
+
+    @Test("broadcasting: a row, a single number, a row minus a matrix, a product of two matrices")
+    func broadcasting() throws {
+        let rows = (0..<12).map { "[\($0 % 3 == 0 ? 1 : 0)]" }.joined(separator: ", ")
+        try compare("seed 5\nX = randn(12, 4)\nY = [\(rows)]\nparam W = randn(4, 3)\nparam V = randn(4, 3)\nparam r = [0.5, -2, 1.5]\nparam c = 0.7\nparam u = randn(3, 1)\n"
+            + "L = mse(sigmoid(((r - X @ W) * r + c) * (X @ V) @ u - c), Y)")
+        try compare("seed 6\nX = randn(12, 4)\nY = randn(12, 3)\nparam W = randn(4, 3)\nparam c = -0.3\nL = mse(c * tanh(X @ W) - c, Y)")
+    }
+
+    @Test("dropout's gradient in training mode: the same mask forward and backward")
+    func dropoutGradient() throws {
+        try compare("seed 4\nX = randn(10, 4)\nY = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]\n:mlp net 4-6-3 act=relu out=linear dropout=0.5\nL = cross_entropy(net, Y)\n:mode train")
     }
 
     @Test("dropout draws the same mask as the float64 op")
