@@ -182,11 +182,30 @@ extension OptimizerSettings {
                                 w[i] -= eta * gi / (v[i] + eps).squareRoot()
                             }
                         case .adam:
-                            for i in 0..<n {
+                            // Eight lanes at a time (the compiler leaves this loop scalar: four
+                            // buffers it cannot prove apart); each lane computes what the scalar
+                            // tail computes, so the result does not depend on where a weight falls.
+                            var i = 0
+                            if let wp = w.baseAddress, let g = gp.baseAddress, let mp = m.baseAddress, let vp = v.baseAddress {
+                                typealias V = SIMD8<Float>
+                                while i + 8 <= n {
+                                    let wv = UnsafeRawPointer(wp + i).loadUnaligned(as: V.self)
+                                    let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self) + lambda * wv
+                                    let mv = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: V.self) - (1 - b1) * gi
+                                    let vv = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: V.self) + (1 - b2) * gi * gi
+                                    UnsafeMutableRawPointer(mp + i).storeBytes(of: mv, as: V.self)
+                                    UnsafeMutableRawPointer(vp + i).storeBytes(of: vv, as: V.self)
+                                    let step = eta * (mv / c1) / ((vv / c2) + eps).squareRoot()
+                                    UnsafeMutableRawPointer(wp + i).storeBytes(of: wv + step, as: V.self)
+                                    i += 8
+                                }
+                            }
+                            while i < n {
                                 let gi = gp[i] + lambda * w[i]
                                 m[i] = b1 * m[i] - (1 - b1) * gi
                                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
                                 w[i] += eta * (m[i] / c1) / ((v[i] / c2) + eps).squareRoot()
+                                i += 1
                             }
                         }
                     }

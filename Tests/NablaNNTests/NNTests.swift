@@ -1,3 +1,4 @@
+import Foundation
 import NablaNN
 import NablaTensor
 import Testing
@@ -140,5 +141,26 @@ struct NNTests {
         } catch {
             #expect(error.description == message)
         }
+    }
+}
+
+@Suite("The float32 optimizer step")
+struct Step32Tests {
+    @Test("each optimizer's float32 step follows its float64 step, over 13 weights (8 lanes and a tail), for 3 steps", arguments: OptimizerKind.allCases)
+    func matchesFloat64(kind: OptimizerKind) {
+        let settings = OptimizerSettings(kind: kind, lr: 0.05, decay: 0.01)
+        var theta = (0..<13).map { Double($0) / 7 - 0.9 }
+        var theta32 = theta.map { Float($0) }
+        var slot = OptimizerSlot(count: 13), slot32 = OptimizerSlot32(count: 13)
+        for step in 0..<3 {
+            let g = theta.indices.map { sin(Double($0 + 3 * step)) }
+            theta = settings.step(theta, gradient: g, slot: &slot)
+            settings.step32(&theta32, gradient: g.map { Float($0) }, slot: &slot32, lr: 0.05)
+        }
+        for i in theta.indices {
+            #expect(abs(Double(theta32[i]) - theta[i]) < 1e-5, "\(kind) weight \(i): \(theta32[i]) vs \(theta[i])")
+        }
+        // The weights moved: the comparison is not of two untouched copies.
+        #expect(abs(theta[5] - (5.0 / 7 - 0.9)) > 1e-3)
     }
 }
