@@ -80,6 +80,11 @@ extension Session {
         add: (Op, [NodeID]) throws(Diagnostic) -> NodeID, constant: (Tensor) -> NodeID
     ) throws(Diagnostic) -> NodeID {
         guard let builtin = Builtins.byName[name] else {
+            if Session.dataFunctions[name] != nil {
+                throw Diagnostic(
+                    .error, "\(name)() loads a data set (it defines X, Y, X_test, Y_test): write it on a line of its own, like \(name)() or \(name)(1000)",
+                    at: nameRange)
+            }
             var message = "unknown function '\(name)'"
             if let near = Suggest.nearest(name, among: Builtins.all.map(\.name)) { message += " (did you mean '\(near)'?)" }
             if definitions[name] != nil { message = "'\(name)' is a value, not a function (multiply with *: \(name)*(...))" }

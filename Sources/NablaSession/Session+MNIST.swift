@@ -9,9 +9,8 @@ extension Session {
 
     /// Loads MNIST or Fashion-MNIST from the first folder that has the four files.
     func loadMNIST(fashion: Bool, count: Int?, dir: (String, SourceRange)?, at range: SourceRange) throws(Diagnostic) -> (Dataset, Dataset) {
-        let environment = ProcessInfo.processInfo.environment
         // dir= names the one folder to read; without it, the usual places in order.
-        let dirs = dir.map { [resolvePath($0.0)] } ?? MNIST.searchPath(fashion: fashion, explicit: nil, environment: environment)
+        let dirs = dir.map { [resolvePath($0.0)] } ?? MNIST.searchPath(fashion: fashion, explicit: nil, environment: self.environment)
         let exists = { (p: String) in FileManager.default.fileExists(atPath: p) }
         let f = MNIST.files
         for d in dirs {
@@ -116,6 +115,31 @@ extension Session {
         process.waitUntilExit()
         let text = String(decoding: o.isEmpty ? e : o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return (process.terminationStatus, text)
+    }
+
+    // MARK: - mnist() and fashion_mnist()
+
+    /// The data sets a line of the language can load: `mnist()`, `fashion_mnist(1000)`.
+    static let dataFunctions = ["mnist": "mnist", "fashion_mnist": "fashion"]
+
+    /// `mnist()` or `mnist(n)` on a line of its own: `:data mnist [n]` (X, Y, X_test, Y_test).
+    func loadData(_ kind: String, _ args: [Expr], nameRange: SourceRange, whole: SourceRange) throws(Diagnostic) {
+        var words = [kind]
+        guard args.count <= 1 else {
+            throw Diagnostic(.error, "\(kind == "mnist" ? "mnist" : "fashion_mnist")() takes at most one argument, the number of training images", at: whole)
+        }
+        if let arg = args.first {
+            guard case let .number(n) = arg.kind, n == n.rounded(), n >= 4, n <= 60_000 else {
+                throw Diagnostic(.error, "the number of training images: a whole number from 4 to 60000, like \(kind == "mnist" ? "mnist" : "fashion_mnist")(1000)", at: arg.range)
+            }
+            words.append(String(Int(n)))
+        }
+        do {
+            try runCommand("data", nameRange: nameRange, arguments: words.joined(separator: " "), at: whole.start)
+        } catch {
+            // The command's own carets point into text that was not typed: point at the call.
+            throw Diagnostic(error.severity, error.message, at: whole)
+        }
     }
 
     // MARK: - :show

@@ -75,6 +75,8 @@ public final class Session {
     var verifyLog: [VerifyRecord] = []
     /// The data of the last `:data`.
     var data: TrainingData?
+    /// The environment the data search reads (`$NABLA_DATA`, `$XDG_CACHE_HOME`, `$HOME`).
+    public var environment = ProcessInfo.processInfo.environment
     /// The most numbers of a data split the graph holds at once (above: a window of its rows).
     public var heldNumbers = TrainingData.defaultHeldNumbers
     /// The layers (hidden definitions and output) of each `:mlp`, by its name.
@@ -175,6 +177,10 @@ public final class Session {
         case let .definition(name, nameRange, isParam, expr):
             try define(name, nameRange: nameRange, isParam: isParam, expr)
         case let .expression(expr):
+            if case let .call(name, args, nameRange) = expr.kind, let kind = Session.dataFunctions[name] {
+                try loadData(kind, args, nameRange: nameRange, whole: expr.range)
+                return
+            }
             let value = try evaluate(expr)
             say(style.value(Printer.value(value)))
         case let .seed(n, _):

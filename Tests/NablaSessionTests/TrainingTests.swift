@@ -225,6 +225,28 @@ struct MNISTSessionTests {
         #expect(windowed.out.last?.contains("the first 50 of 200 samples") == true, "\(windowed.out.last ?? "")")
     }
 
+    @Test("mnist() and fashion_mnist(n) on a line of their own load the data; inside an expression they are refused with a caret")
+    func dataFunctions() throws {
+        let dir = try syntheticMNIST(train: 40, test: 10)
+        let t = Transcript()
+        t.session.environment = ["NABLA_DATA": dir]
+        #expect(t.run("mnist(20)"), "\(t.stderr)")
+        #expect(t.out.last?.hasPrefix("mnist: 20 training images, 10 test; X [20, 16]") == true, "\(t.stdout)")
+        #expect(try t.session.value("X_test").shape == [10, 16])
+        #expect(t.run("fashion_mnist()"), "\(t.stderr)")
+        #expect(try t.session.value("X").shape == [40, 16])
+        #expect(!t.run("Z = 2 * mnist()"))
+        #expect(t.err.last?.contains("mnist() loads a data set") == true, "\(t.stderr)")
+        #expect(t.err.last?.contains("\n  Z = 2 * mnist()\n          ^") == true, "\(t.stderr)")
+        #expect(!t.run("mnist(2.5)"))
+        #expect(t.err.last?.contains("a whole number from 4 to 60000") == true, "\(t.stderr)")
+        let u = Transcript()
+        u.session.environment = ["NABLA_DATA": dir + "/none", "HOME": dir + "/none"]
+        #expect(!u.run("mnist()"))
+        #expect(u.err.last?.contains("MNIST is not here") == true, "\(u.stderr)")
+        #expect(u.err.last?.contains("\n  mnist()\n  ^~~~~~~") == true, "\(u.stderr)")
+    }
+
     @Test("missing files: the error says where nabla looked and where to put them")
     func missing() {
         let t = Transcript()
