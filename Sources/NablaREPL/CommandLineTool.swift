@@ -18,6 +18,8 @@ public enum Invocation: Equatable {
     case replay(String)
     /// `nabla mnist --data DIR ...`: train an MLP on MNIST or Fashion-MNIST from the command line.
     case mnist(MNISTOptions)
+    /// `nabla selfcheck [--programs N] [--seed S] [--size K]`: random programs against finite differences.
+    case selfcheck(programs: Int, size: Int)
     /// `nabla -e LINE [-e LINE ...]`
     case evaluate([String])
     case help
@@ -30,6 +32,9 @@ public enum Invocation: Equatable {
                nabla replay FILE        step through a lesson: Enter continues, b goes back, q quits
                nabla mnist [--data DIR] [--dataset mnist|fashion] [--arch 784-256-10] [--epochs 10]
                            [--batch 128] [--opt sgd] [--lr 0.1] [--seed 1] [--save FILE.npz] [--download]
+               nabla selfcheck [--programs 1000] [--seed 1] [--size 8]
+                                        check random programs' gradients, Jacobians, :explain and
+                                        :shapes against finite differences (docs/reliability.md)
                nabla -e 'LINE' [-e ...] evaluate lines, e.g. nabla -e 'x = 2' -e 'x^2'
                nabla --help | --version
         options: --no-color, --seed N
@@ -39,6 +44,24 @@ public enum Invocation: Equatable {
     public static func parse(_ args: [String]) -> Result<(Invocation, seed: UInt64?), ArgumentError> {
         if args.first == "mnist" {
             return MNISTOptions.parse(Array(args.dropFirst())).map { (.mnist($0), $0.seed) }
+        }
+        if args.first == "selfcheck" {
+            var programs = 1000, size = 8
+            var seed: UInt64 = 1
+            var i = 1
+            while i < args.count {
+                guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 0 else {
+                    return .failure(.init("selfcheck takes --programs N, --seed S and --size K, each a whole number"))
+                }
+                switch args[i] {
+                case "--programs": programs = Swift.min(n, 100_000_000)
+                case "--seed": seed = UInt64(n)
+                case "--size": size = Swift.min(Swift.max(n, 1), 200)
+                default: return .failure(.init("unknown option '\(args[i])' (selfcheck takes --programs, --seed, --size)"))
+                }
+                i += 2
+            }
+            return .success((.selfcheck(programs: programs, size: size), seed))
         }
         var rest: [String] = []
         var lines: [String] = []
@@ -205,6 +228,8 @@ public enum CommandLineTool {
             guard let accuracy = try? session.value("accuracy(net, Y)") else { return 1 }
             print("test accuracy: \(String(format: "%.2f", accuracy.scalar * 100))%")
             return 0
+        case let .selfcheck(programs, size):
+            return selfcheck(programs: programs, first: seed ?? 1, size: size)
         case let .replay(path):
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 Terminal.writeError("nabla: cannot read '\(path)'\n")
@@ -228,6 +253,27 @@ public enum CommandLineTool {
             let ok = session.runScript(text, file: nil)
             return ok && session.failed == 0 ? 0 : 1
         }
+    }
+
+    /// `nabla selfcheck`: random programs checked against finite differences; a line of figures
+    /// every 10,000 programs and at the end; each failure shrunk to a small program.
+    static func selfcheck(programs: Int, first: UInt64, size: Int) -> Int32 {
+        let start = Date()
+        func figures(_ r: SelfCheckReport) -> String {
+            "\(r.programs) programs (\(r.nonFinite) with non-finite values skipped), \(r.ops.count) ops: "
+                + "\(r.gradientEntries) gradient entries, \(r.jacobianEntries) Jacobian entries, \(r.localEntries) local Jacobian entries "
+                + "against central differences (\(r.kinks) at kinks not compared); \(r.pathSums) sums over paths, \(r.shapeChains) :shapes chains; "
+                + "\(r.failures.count) failures; \(String(format: "%.1f", Date().timeIntervalSince(start))) s"
+        }
+        let (report, shrunk) = Session.selfCheck(seeds: first..<first + UInt64(programs), size: size) { seed, r in
+            if (seed - first + 1) % 10_000 == 0 { print(figures(r)) }
+        }
+        print(figures(report))
+        print("ops: " + report.ops.sorted().joined(separator: " "))
+        for (program, failure) in shrunk {
+            print("FAILED (\(failure.kind)): \(failure.message)\n  the program, shrunk:\n" + program.lines.map { "    " + $0 }.joined(separator: "\n"))
+        }
+        return report.failures.isEmpty ? 0 : 1
     }
 
     /// `nabla check`: each script in a fresh session; a line per script; the totals last.

@@ -1,0 +1,72 @@
+import Foundation
+@testable import NablaSession
+import NablaGraph
+import NablaTensor
+import Testing
+
+@Suite("Random programs against finite differences")
+struct SelfCheckTests {
+    /// The ops with a derivative; every one must appear in the fixed-seed run.
+    static let differentiable: Set<String> = [
+        "neg", "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "softplus", "step", "sin", "cos", "scaledTanh",
+        "add", "sub", "mul", "div", "pow", "maximum", "minimum", "leakyRelu", "dropout", "matmul", "dot", "transpose",
+        "sum", "mean", "max", "min", "vec", "reshape", "index", "stack", "softmax", "logSoftmax", "mse", "bce",
+        "crossEntropy", "logisticLoss", "hinge",
+    ]
+
+    @Test("2,000 programs (4 x 500 seeds): every gradient, Jacobian, local Jacobian, sum over paths and :shapes chain holds",
+          arguments: [1, 501, 1001, 1501] as [UInt64])
+    func fixedSeeds(first: UInt64) {
+        let (report, shrunk) = Session.selfCheck(seeds: first..<first + 500)
+        #expect(report.programs == 500)
+        for (program, failure) in shrunk {
+            Issue.record("\(failure.kind): \(failure.message)\n\(program.text)")
+        }
+        #expect(report.failures.isEmpty)
+        // The run compares a lot, on almost every program: not a check that passes by skipping.
+        #expect(report.nonFinite < 25, "\(report.nonFinite)")
+        #expect(report.gradientEntries > 2_000 && report.jacobianEntries > 20_000 && report.localEntries > 100_000)
+        #expect(report.pathSums > 500 && report.shapeChains > 1_000)
+        #expect(report.kinks * 50 < report.localEntries, "\(report.kinks) kinks")
+        #expect(report.ops.isSuperset(of: SelfCheckTests.differentiable), "missing: \(SelfCheckTests.differentiable.subtracting(report.ops).sorted())")
+    }
+
+    @Test("programs are well-typed and varied: shared nodes, deep chains, every shape")
+    func programs() {
+        var deep = 0, reused = 0
+        for seed in 1...200 as ClosedRange<UInt64> {
+            let p = RandomProgram.generate(seed: seed)
+            #expect(p.lines.first == "seed \(seed)")
+            #expect(p.lines.last?.hasPrefix("L = ") == true)
+            if p.lines.contains(where: { $0.filter { $0 == "(" }.count >= 8 }) { deep += 1 }
+            // A name read by two later lines: a node with two users.
+            let names = p.lines.compactMap { $0.split(separator: " ").first.map(String.init) }.filter { $0 != "seed" && $0 != "param" }
+            if names.contains(where: { n in p.lines.filter { $0.contains(n) && !$0.hasPrefix(n + " =") }.count >= 2 }) { reused += 1 }
+        }
+        #expect(deep > 20 && reused > 100, "deep \(deep), reused \(reused)")
+        #expect(RandomProgram.generate(seed: 7).text == RandomProgram.generate(seed: 7).text)
+    }
+
+    @Test("central differences: the derivative of x^3 at 2 is 12; relu at 0 is a kink")
+    func differences() throws {
+        let (d, smooth) = try #require(Session.centralDifference(Tensor(2), 0) { Tensor($0.scalar * $0.scalar * $0.scalar) })
+        #expect(smooth && abs(d.scalar - 12) < 1e-6)
+        let (_, kink) = try #require(Session.centralDifference(Tensor(0), 0) { Tensor(max($0.scalar, 0)) })
+        #expect(!kink)
+        #expect(!Session.close(12, 12.01, scale: 1) && Session.close(12, 12.0001, scale: 1))
+    }
+
+    @Test("the shrinker keeps only what the failure needs")
+    func shrink() {
+        let program = RandomProgram(lines: ["seed 1", "param a = 2", "b = a * 3", "c = tanh(b)", "d = sin(a)", "e = d + 1", "L = sum(c) + e + a"])
+        // A stand-in failure: "the program uses tanh and still runs".
+        let small = Session.shrink(program) { p in
+            var ok = true
+            let s = Session(output: SessionOutput(out: { _ in }, err: { _ in ok = false }))
+            for line in p.lines where !s.runLine(line) { ok = false }
+            return ok && p.text.contains("tanh")
+        }
+        // b stays (c reads it); L shrinks to a single term.
+        #expect(small.lines == ["seed 1", "param a = 2", "b = a * 3", "c = tanh(b)", "L = a"], "\(small.lines)")
+    }
+}
