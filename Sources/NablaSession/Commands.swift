@@ -56,7 +56,7 @@ struct CommandArguments {
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, data, mlp, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, quit
+    case graph, dot, exercise, data, mlp, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, limits, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -120,6 +120,7 @@ extension Session {
         Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
         Command(kind: .reset, usage: ":reset", summary: "forget every definition", example: ":reset"),
+        Command(kind: .limits, usage: ":limits [name=N ...]", summary: "the limits that refuse runaway input (elements, nodes, nesting, height, script), shown or changed", example: ":limits elements=200000000"),
         Command(kind: .quit, usage: ":quit", summary: "leave nabla (Ctrl-D does the same)", example: ":quit"),
     ]
 
@@ -162,6 +163,7 @@ extension Session {
         case .stats: try statsCommand(args)
         case .mode: try modeCommand(args)
         case .use: try useCommand(args)
+        case .limits: try limitsCommand(args)
         case .show: try showCommand(args)
         case .descend: try descendCommand(args)
         case .schedule: try scheduleCommand(args)

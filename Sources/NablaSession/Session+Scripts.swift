@@ -123,12 +123,16 @@ extension Session {
     }
 
     /// Reads a text file, or says clearly why it cannot.
-    static func readText(_ path: String) throws(TensorError) -> String {
+    static func readText(_ path: String, limit: Int? = nil) throws(TensorError) -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .invalid("cannot open '\(path)': no such file")
         }
         guard !isDirectory.boolValue else { throw .invalid("'\(path)' is a folder, not a file") }
+        // A script's size is checked before it is read (a mistyped path to a huge file).
+        if let limit, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit {
+            throw .invalid("'\(path)' has \(Format.grouped(Double(size))) bytes; the limit is script=\(Format.grouped(Double(limit))) (:limits script=N changes it)")
+        }
         guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
             throw .invalid("cannot read '\(path)': permission denied")
         }
@@ -147,7 +151,7 @@ extension Session {
             return
         }
         let text: String
-        do { text = try Session.readText(path) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
+        do { text = try Session.readText(path, limit: maxScriptBytes) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
         directoryStack.append((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
         defer { directoryStack.removeLast() }
         if !runScript(text, file: args.text) {
@@ -159,7 +163,7 @@ extension Session {
     public func runFile(_ path: String) -> Bool {
         let text: String
         do {
-            text = try Session.readText(path)
+            text = try Session.readText(path, limit: maxScriptBytes)
         } catch {
             output.err("error: \(error.message)")
             return false

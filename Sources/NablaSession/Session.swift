@@ -77,6 +77,10 @@ public final class Session {
     var data: TrainingData?
     /// The environment the data search reads (`$NABLA_DATA`, `$XDG_CACHE_HOME`, `$HOME`).
     public var environment = ProcessInfo.processInfo.environment
+    /// The most nodes the graph may hold (`:limits nodes=N`).
+    public var maxNodes = Session.defaultMaxNodes
+    /// The longest script `nabla FILE`, `:load` and `nabla check` run, in bytes (`:limits script=N`).
+    public var maxScriptBytes = Session.defaultMaxScriptBytes
     /// The most numbers of a data split the graph holds at once (above: a window of its rows).
     public var heldNumbers = TrainingData.defaultHeldNumbers
     /// The layers (hidden definitions and output) of each `:mlp`, by its name.
@@ -203,6 +207,11 @@ public final class Session {
         try checkCycle(defining: name, reads: reads, nameRange: nameRange, expr: expr)
 
         var (root, created) = try compile(expr)
+        if graph.count > maxNodes {
+            let count = graph.count
+            discard(created)
+            throw tooManyNodes(count, at: expr.range)
+        }
         if isParam {
             let value = graph.value(root)
             discard(created)

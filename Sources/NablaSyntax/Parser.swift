@@ -28,9 +28,9 @@ public enum SyntaxError: Equatable, Sendable {
         case let .missingOperator(after, before):
             return "missing operator between '\(after)' and '\(before)' (multiply with *, matrix product with @)"
         case let .tooDeep(limit):
-            return "expression nested too deeply (more than \(limit) levels of brackets or operators)"
+            return "expression nested too deeply (more than \(limit) levels of brackets or operators; :limits nesting=N changes the limit)"
         case let .tooLong(limit):
-            return "expression too long (more than \(limit) operators in a chain); split it into several definitions"
+            return "expression too long (more than \(limit) operators in a chain); split it into several definitions (or :limits height=N)"
         case .comparison:
             return "'==' compares only in ':expect' (to define a name, use '=')"
         }
@@ -48,9 +48,15 @@ public enum SyntaxError: Equatable, Sendable {
 ///     primary    := number | name | name '(' args ')' | '(' expr ')' | '[' items ']' | '∂' name '/' '∂' name
 public struct Parser {
     /// Deepest bracket or operator nesting accepted (keeps recursion far from the stack's end).
-    public static let maxNesting = 64
+    /// `:limits nesting=N` changes it (up to `nestingCeiling`).
+    nonisolated(unsafe) public static var maxNesting = 64
+    public static let defaultMaxNesting = 64
+    public static let nestingCeiling = 500
     /// Tallest expression tree accepted (a long chain `a+b+c+...` counts one level per operator).
-    public static let maxHeight = 256
+    /// `:limits height=N` changes it (up to `heightCeiling`).
+    nonisolated(unsafe) public static var maxHeight = 256
+    public static let defaultMaxHeight = 256
+    public static let heightCeiling = 2000
 
     var tokens: [Token]
     var position = 0

@@ -12,7 +12,11 @@ public struct Tensor: Sendable, Equatable {
     ///
     /// Builders and ops check against it before allocating, so a typo like
     /// `zeros(100000, 100000)` is refused with a message, not an out-of-memory crash.
-    public static let maxElements = 100_000_000
+    /// `:limits elements=N` changes it (up to `elementsCeiling`).
+    nonisolated(unsafe) public static var maxElements = 100_000_000
+    public static let defaultMaxElements = 100_000_000
+    /// The most `:limits` allows: 2 billion numbers (16 GB).
+    public static let elementsCeiling = 2_000_000_000
 
     /// Makes a tensor from a shape and its row-major elements; the counts must agree.
     public init(shape: [Int], scalars: [Double]) {
@@ -107,7 +111,7 @@ public enum TensorError: Error, Equatable, Sendable {
         case let .tooLarge(shape):
             let n = shape.reduce(1.0) { $0 * Double($1) }
             return "a tensor of shape \(Shape.describe(shape)) would hold \(Format.grouped(n)) numbers "
-                + "(\(Format.bytes(n * 8))); the limit is \(Format.grouped(Double(Tensor.maxElements))) numbers"
+                + "(\(Format.bytes(n * 8))); the limit is \(Format.grouped(Double(Tensor.maxElements))) numbers (:limits elements=N changes it)"
         case let .indexOutOfRange(index, axis, extent):
             return extent == 0
                 ? "index \(index) is out of range: axis \(axis) is empty"

@@ -13,7 +13,7 @@ struct BadInputTests {
         ("a = 1\nb = a + 1\na = b * 2", "line 3, column 5: error: this definition would make a cycle: a → b → a", "      ^~~~~"),
         ("x = x + 1", "line 1, column 5: error: 'x' cannot be defined in terms of itself: definitions are live formulas, not assignments (use a new name, or a param and :update)", "      ^~~~~"),
         ("v = [1, 2]\n:backward v", "line 2, column 11: error: v has shape [2], not a scalar: backprop starts from one number, such as a loss (reduce it first, e.g. :backward sum(v))", "            ^"),
-        ("W = zeros(100000, 100000)", "line 1, column 5: error: zeros(100000, 100000): a tensor of shape [100000, 100000] would hold 10,000,000,000 numbers (80 GB); the limit is 100,000,000 numbers", "      ^~~~~~~~~~~~~~~~~~~~~"),
+        ("W = zeros(100000, 100000)", "line 1, column 5: error: zeros(100000, 100000): a tensor of shape [100000, 100000] would hold 10,000,000,000 numbers (80 GB); the limit is 100,000,000 numbers (:limits elements=N changes it)", "      ^~~~~~~~~~~~~~~~~~~~~"),
         (":load no/such/file.nabla", "line 1, column 7: error: cannot open 'no/such/file.nabla': no such file", "        ^~~~~~~~~~~~~~~~~~"),
         (":grad w", "line 1, column 1: error: no gradients yet: run :backward L first", "  ^~~~~"),
         (":bakward L", "line 1, column 1: error: unknown command ':bakward' (did you mean ':backward'?)", "  ^~~~~~~~"),

@@ -70,3 +70,42 @@ struct SelfCheckTests {
         #expect(small.lines == ["seed 1", "param a = 2", "b = a * 3", "c = tanh(b)", "L = a"], "\(small.lines)")
     }
 }
+
+@Suite("Limits: each refusal names its limit and how to change it")
+struct LimitTests {
+    @Test(":limits shows every limit; nodes= is refused past, and raised")
+    func nodes() {
+        let t = Transcript()
+        #expect(t.run(":limits"))
+        for name in ["elements", "nodes", "nesting", "height", "script"] { #expect(t.stdout.contains("\n" + name), "\(name)") }
+        #expect(t.run(":limits nodes=12"))
+        #expect(t.run("a = 1\nb = a + 1"))
+        #expect(!t.run("c = sin(a) * cos(b) + tanh(a * b) - exp(b) / (1 + a^2)"))
+        #expect(t.err.last?.contains("the limit is nodes=12 (:limits nodes=N changes it; :reset forgets every definition)") == true, "\(t.stderr)")
+        #expect(t.session.definitions["c"] == nil)
+        #expect(t.run(":limits nodes=100\nc = sin(a) * cos(b) + tanh(a * b) - exp(b) / (1 + a^2)"), "\(t.stderr)")
+        #expect(!t.run(":limits nodes=0"))
+        #expect(!t.run(":limits nodes=1 frogs=2"))
+        #expect(!t.run(":limits 12"))
+    }
+
+    @Test("a script over the size limit is refused before it is read")
+    func script() throws {
+        let path = FileManagerHelper.temporaryDirectory() + "/big.nabla"
+        try String(repeating: "x = 1\n", count: 100).write(toFile: path, atomically: true, encoding: .utf8)
+        let t = Transcript()
+        #expect(t.run(":limits script=100"))
+        #expect(!t.run(":load \(path)"))
+        #expect(t.err.last?.contains("has 600 bytes; the limit is script=100 (:limits script=N changes it)") == true, "\(t.stderr)")
+        #expect(t.run(":limits script=1000\n:load \(path)"), "\(t.stderr)")
+    }
+
+    @Test("nesting and element refusals say how to change the limit")
+    func messages() {
+        let t = Transcript()
+        #expect(!t.run("x = " + String(repeating: "(", count: 70) + "1" + String(repeating: ")", count: 70)))
+        #expect(t.err.last?.contains(":limits nesting=N changes the limit") == true, "\(t.stderr)")
+        #expect(!t.run("W = zeros(100000, 100000)"))
+        #expect(t.err.last?.contains(":limits elements=N changes it") == true, "\(t.stderr)")
+    }
+}

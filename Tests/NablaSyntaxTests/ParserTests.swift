@@ -130,7 +130,7 @@ struct ParserTests {
             _ = try Parser.parseStatement(input)
             Issue.record("parsed")
         } catch {
-            #expect(error.message == "expression nested too deeply (more than 64 levels of brackets or operators)")
+            #expect(error.message == "expression nested too deeply (more than 64 levels of brackets or operators; :limits nesting=N changes the limit)")
             #expect(error.range?.start.column == 4 + 65)
         }
         let minus = "x = " + String(repeating: "-", count: 10_000) + "y"
@@ -146,7 +146,7 @@ struct ParserTests {
             _ = try Parser.parseStatement(tooLong)
             Issue.record("parsed")
         } catch {
-            #expect(error.message == "expression too long (more than 256 operators in a chain); split it into several definitions")
+            #expect(error.message == "expression too long (more than 256 operators in a chain); split it into several definitions (or :limits height=N)")
         }
     }
 

@@ -70,7 +70,7 @@ struct TensorTests {
     func sizeLimit() {
         #expect(throws: TensorError.tooLarge(shape: [100000, 100000])) { try Tensor.filled([100000, 100000], 0) }
         let message = TensorError.tooLarge(shape: [100000, 100000]).message
-        #expect(message == "a tensor of shape [100000, 100000] would hold 10,000,000,000 numbers (80 GB); the limit is 100,000,000 numbers")
+        #expect(message == "a tensor of shape [100000, 100000] would hold 10,000,000,000 numbers (80 GB); the limit is 100,000,000 numbers (:limits elements=N changes it)")
     }
 
     @Test("numbers print with six significant digits", arguments: [
