@@ -14,6 +14,7 @@ let package = Package(
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
         .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
         .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit"]),
+        .target(name: "NablaFuzz", dependencies: ["NablaSession", "NablaNN", "NablaTensor"]),
 
         // MARK: - C, walled off: libedit's variadic API and the SIGINT flag; zlib; BLAS
         .target(name: "CNablaEdit", linkerSettings: [.linkedLibrary("edit")]),
@@ -23,6 +24,8 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(name: "nabla", dependencies: ["NablaREPL"]),
         .executableTarget(name: "nabla-bench", dependencies: ["NablaSession"], path: "Sources/nabla-bench"),
+        // The fuzz targets (tools/fuzz.sh builds them with libFuzzer); without it, a replayer.
+        .executableTarget(name: "nabla-fuzz", dependencies: ["NablaFuzz"], path: "Sources/nabla-fuzz"),
 
         // MARK: - Tests
         .target(name: "NablaTestSupport", dependencies: ["NablaTensor", "NablaGraph"], path: "Tests/NablaTestSupport"),
@@ -30,7 +33,7 @@ let package = Package(
         .testTarget(name: "NablaGraphTests", dependencies: ["NablaGraph", "NablaTestSupport"]),
         .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "NablaTestSupport"]),
-        .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport"]),
+        .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport", "NablaFuzz"]),
         .testTarget(name: "NablaCLITests", dependencies: ["nabla", "NablaTestSupport"]),
         .testTarget(name: "NablaREPLTests", dependencies: ["nabla"]),
     ]

@@ -130,6 +130,12 @@ public final class Tape32 {
         body(&slots[s].values, g)
     }
 
+    /// The first node, in the order the tape computes (params first), whose value holds NaN or infinity.
+    public func firstNonFinite() -> NodeID? {
+        for leaf in params where slotOf[leaf].map({ !slots[$0].values.allSatisfy(\.isFinite) }) ?? false { return leaf }
+        return program.first { !slots[$0.output].values.allSatisfy(\.isFinite) }?.node
+    }
+
     public var loss: Float { slotOf[root].map { slots[$0].values.first ?? .nan } ?? .nan }
 
     // MARK: - Forward

@@ -14,7 +14,8 @@ public struct IDXFile: Sendable {
     public static let maxElements = 1 << 30
 
     /// Reads and validates a file; every problem names the file and what is wrong.
-    public static func read(_ path: String) throws(DataError) -> IDXFile {
+    /// `shouldStop` is asked after every megabyte (Ctrl-C while loading).
+    public static func read(_ path: String, shouldStop: () -> Bool = { false }) throws(DataError) -> IDXFile {
         guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open (no such file, or not readable)") }
         defer { gzclose(file) }
         func readExactly(_ count: Int) throws(DataError) -> [UInt8] {
@@ -28,6 +29,7 @@ public struct IDXFile: Sendable {
                 if got < 0 { throw DataError("\(path): corrupt or not gzip data (zlib could not inflate it)") }
                 if got == 0 { break }
                 out.append(contentsOf: chunk[0..<Int(got)])
+                if shouldStop() { throw DataError("interrupted while reading \(path)") }
             }
             return out
         }
@@ -83,9 +85,9 @@ public struct MNIST: Sendable {
         testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte")
 
     /// A pair of image and label files, checked against each other.
-    public static func load(images: String, labels: String) throws(DataError) -> MNIST {
-        let i = try IDXFile.read(images)
-        let l = try IDXFile.read(labels)
+    public static func load(images: String, labels: String, shouldStop: () -> Bool = { false }) throws(DataError) -> MNIST {
+        let i = try IDXFile.read(images, shouldStop: shouldStop)
+        let l = try IDXFile.read(labels, shouldStop: shouldStop)
         guard i.dims.count == 3 else {
             throw DataError("\(images): \(i.dims.count) dimensions; an image file has 3 (count, rows, columns)")
         }

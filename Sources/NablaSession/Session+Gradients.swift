@@ -122,8 +122,12 @@ extension Session {
         }
         let leaves = params.compactMap(paramLeaf)
         let results: [GradientCheck]
+        var interrupted = false
         do {
-            results = try graph.checkGradients(of: root, leaves: leaves, shouldStop: isInterrupted)
+            results = try graph.checkGradients(of: root, leaves: leaves) { [unowned self] in
+                if self.isInterrupted() { interrupted = true }
+                return interrupted
+            }
         } catch {
             throw Diagnostic(.error, "\(label): \(error.reason.message)", at: args.wholeRange)
         }
@@ -148,6 +152,10 @@ extension Session {
             }
         }
         if !rows.isEmpty { say(Session.table(rows)) }
+        if interrupted {
+            let checked = results.reduce(0) { $0 + $1.checked }
+            say("interrupted: \(checked) element\(checked == 1 ? "" : "s") checked before Ctrl-C; the graph is as it was")
+        }
     }
 
     func expectCommand(_ args: CommandArguments) throws(Diagnostic) {

@@ -18,12 +18,13 @@ extension Session {
                   let vi = MNIST.find(f.testImages, in: d, exists: exists), let vl = MNIST.find(f.testLabels, in: d, exists: exists)
             else { continue }
             do {
-                let train = try MNIST.load(images: ti, labels: tl)
-                let test = try MNIST.load(images: vi, labels: vl)
+                let train = try MNIST.load(images: ti, labels: tl, shouldStop: isInterrupted)
+                let test = try MNIST.load(images: vi, labels: vl, shouldStop: isInterrupted)
                 let name = fashion ? "fashion" : "mnist"
                 return (train.dataset(first: count, name: name), test.dataset(name: name))
             } catch {
-                throw Diagnostic(.error, error.description, at: dir?.1 ?? range)
+                let interrupted = error.description.hasPrefix("interrupted")
+                throw Diagnostic(.error, error.description + (interrupted ? ": nothing was loaded, X and Y are as they were" : ""), at: dir?.1 ?? range)
             }
         }
         let name = fashion ? "Fashion-MNIST" : "MNIST"

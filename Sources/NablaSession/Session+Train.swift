@@ -235,11 +235,24 @@ extension Session {
         func setParams(_ values: [String: [Double]]) -> [(NodeID, Tensor)] {
             params.compactMap { name, leaf in values[name].map { (leaf, Tensor(shape: graph.value(leaf).shape, scalars: $0)) } }
         }
-        /// The param that grew most: the usual culprit of a diverging run.
-        func culprit() -> String {
-            func size(_ name: String) -> Double { theta[name]?.map { Swift.abs($0) }.max() ?? 0 }
-            guard let largest = params.max(by: { size($0.0) < size($1.0) }) else { return "" }
-            return "; the largest param is \(largest.0) (|·| up to \(Format.number(size(largest.0))))"
+        /// Where a diverging run went non-finite: the first node, in the order the graph computes,
+        /// whose value is NaN or infinite, and the param that is (else the one that grew most,
+        /// the usual culprit).
+        func culprit(_ tape: Tape32? = nil) -> String {
+            var current = theta
+            if let tape { for (name, leaf) in params { if let (v, _) = tape.values(leaf) { current[name] = v.map { Double($0) } } } }
+            var parts: [String] = []
+            let node = tape.map { $0.firstNonFinite() } ?? graph.topologicalOrder(from: root).first { !graph.value($0).isFinite }
+            if let node, graph.contains(node) { parts.append("the first node to go non-finite is \(graph[node].label)") }
+            if let bad = params.first(where: { !(current[$0.0] ?? []).allSatisfy(\.isFinite) }) {
+                parts.append("param \(bad.0) holds NaN or infinity")
+            } else {
+                func size(_ name: String) -> Double { current[name]?.map { Swift.abs($0) }.max() ?? 0 }
+                if let largest = params.max(by: { size($0.0) < size($1.0) }) {
+                    parts.append("the largest param is \(largest.0) (|·| up to \(Format.number(size(largest.0))))")
+                }
+            }
+            return parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")
         }
         // The float32 backend when the data is big (or asked for) and every op has a kernel.
         let precision = s.string("precision")?.0 ?? "auto"
@@ -293,7 +306,7 @@ extension Session {
                         break epochLoop
                     }
                     guard loss.isFinite else {
-                        stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit()); the weights are those of the last finite epoch"
+                        stopped = "stopped in epoch \(epoch + 1): the loss became \(loss.isNaN ? "NaN" : "infinite") (lr \(Format.number(lr)) too large?)\(culprit(tape)); the weights are those of the last finite epoch"
                         break epochLoop
                     }
                     runningLoss += loss * Double(rows.count)
@@ -362,7 +375,7 @@ extension Session {
             if let tape {
                 for (name, leaf) in params { if let (v, _) = tape.values(leaf) { theta[name] = v.map { Double($0) } } }
                 guard theta.values.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
-                    stopped = "stopped in epoch \(epoch + 1): a param went NaN or infinite (lr \(Format.number(lr)) too large?)\(culprit())"
+                    stopped = "stopped in epoch \(epoch + 1): a param went NaN or infinite (lr \(Format.number(lr)) too large?)\(culprit(tape))"
                     theta = lastFinite
                     break
                 }

@@ -89,7 +89,14 @@ extension Session {
         var stepper = Stepper(session: self, root: root, label: label, owned: owned)
         say(stepper.header())
         if all {
-            while let text = stepper.next() { say(text) }
+            while let text = stepper.next() {
+                say(text)
+                // Ctrl-C: the gradients of the steps shown are kept, as `q` keeps them.
+                if isInterrupted() {
+                    say("interrupted: " + stepper.finish(stopped: true))
+                    return
+                }
+            }
             say(stepper.finish(stopped: false))
             return
         }
@@ -116,6 +123,10 @@ extension Session {
                 guard let text = upcoming else { break }
                 self.say(text)
                 stepper.snapshot()
+                if self.isInterrupted() {
+                    self.say("interrupted: " + stepper.finish(stopped: true))
+                    return false
+                }
                 upcoming = stepper.next()
             } while answer == "a" || answer == "all"
             if upcoming == nil {
