@@ -107,15 +107,23 @@ public struct MNIST: Sendable {
     }
 
     /// The first `n` samples as a data set: X [n, rows·cols] in [0, 1], Y [n] class indices.
-    public func dataset(first n: Int? = nil, name: String) -> Dataset {
+    /// Nil when `shouldStop` (asked every million pixels) says to stop.
+    public func dataset(first n: Int? = nil, name: String, shouldStop: () -> Bool) -> Dataset? {
         let k = Swift.min(n ?? count, count)
         let pixels = rows * cols
         var x = [Double](repeating: 0, count: k * pixels)
-        for i in 0..<k * pixels { x[i] = Double(images[i]) / 255 }
+        for start in stride(from: 0, to: k * pixels, by: 1 << 20) {
+            if shouldStop() { return nil }
+            for i in start..<Swift.min(start + (1 << 20), k * pixels) { x[i] = Double(images[i]) / 255 }
+        }
         let y = labels.prefix(k).map { Double($0) }
         return Dataset(
             x: Tensor(shape: [k, pixels], scalars: x), y: Tensor(shape: [k], scalars: y), classes: 10, name: name,
             bytes: Array(images.prefix(k * pixels)))
+    }
+
+    public func dataset(first n: Int? = nil, name: String) -> Dataset {
+        dataset(first: n, name: name, shouldStop: { false }) ?? Dataset(x: Tensor(shape: [0, rows * cols], scalars: []), y: Tensor(shape: [0], scalars: []), classes: 10, name: name)
     }
 
     /// The folders searched for the files, in order: `--data DIR`, `$NABLA_DATA`, the user's

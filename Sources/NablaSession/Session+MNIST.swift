@@ -17,11 +17,14 @@ extension Session {
             guard let ti = MNIST.find(f.trainImages, in: d, exists: exists), let tl = MNIST.find(f.trainLabels, in: d, exists: exists),
                   let vi = MNIST.find(f.testImages, in: d, exists: exists), let vl = MNIST.find(f.testLabels, in: d, exists: exists)
             else { continue }
-            do {
+            do throws(DataError) {
                 let train = try MNIST.load(images: ti, labels: tl, shouldStop: isInterrupted)
                 let test = try MNIST.load(images: vi, labels: vl, shouldStop: isInterrupted)
                 let name = fashion ? "fashion" : "mnist"
-                return (train.dataset(first: count, name: name), test.dataset(name: name))
+                guard let trainSet = train.dataset(first: count, name: name, shouldStop: isInterrupted),
+                      let testSet = test.dataset(name: name, shouldStop: isInterrupted)
+                else { throw DataError("interrupted while converting the images") }
+                return (trainSet, testSet)
             } catch {
                 let interrupted = error.description.hasPrefix("interrupted")
                 throw Diagnostic(.error, error.description + (interrupted ? ": nothing was loaded, X and Y are as they were" : ""), at: dir?.1 ?? range)

@@ -147,3 +147,37 @@ struct CommandLineTests {
         #expect(bad.status == 2)
     }
 }
+
+@Suite("kill -9 during training")
+struct KillTests {
+    @Test("a kill -9 at several moments of training leaves the last checkpoint whole and loadable")
+    func killNine() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nabla")
+        for delay in [0.3, 0.9, 1.7] {
+            let dir = try folder([
+                "train.nabla": "seed 1\n:data moons 400\n:mlp net 2-32-1\nL = bce(net, Y)\n:train L epochs=1000000 batch=4 checkpoint=ck.npz",
+                "check.nabla": "seed 2\n:data moons 400\n:mlp net 2-32-1\n:load ck.npz\n:expect sum(net_W1 * 0) == 0\nL = bce(net, Y)\n:expect min(L, 10) == L",
+            ])
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = [dir.appendingPathComponent("train.nabla").path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Wait for the first checkpoint, then kill at some moment of a later epoch.
+            let ck = dir.appendingPathComponent("ck.npz").path
+            let deadline = Date().addingTimeInterval(20)
+            while !FileManager.default.fileExists(atPath: ck) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal)
+            let (out, err, status) = try nabla(["check", "check.nabla"], in: dir)
+            #expect(status == 0, "killed after \(delay) s: \(out) \(err)")
+            #expect(out.contains("2 passed, 0 failed"), "\(out)")
+            // Only the checkpoint: no temporary file left half-written beside it.
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".npz") }
+            #expect(files == ["ck.npz"], "\(files)")
+        }
+    }
+}

@@ -299,4 +299,108 @@ struct TerminalTests {
         }
         #expect(ended)
     }
+
+    @Test("Ctrl-C at several moments of training: each time the prompt comes back and training goes on")
+    func ctrlCTrainingAtSeveralMoments() throws {
+        let t = try Terminal()
+        defer { t.close() }
+        try t.line("seed 1")
+        try t.line(":data moons 2000 noise=0.1")
+        try t.line(":mlp net 2-32-32-1 act=tanh")
+        try t.line("L = bce(net, Y)")
+        try t.waitFor("L = ")
+        for (i, delay) in [0.05, 0.4, 1.5].enumerated() {
+            try t.line(":train L epochs=100000 batch=8 every=1")
+            Thread.sleep(forTimeInterval: delay)
+            try t.send("C-c")
+            // The curves and regions scroll the epoch lines away: a marker typed after them
+            // shows the prompt came back, and the REPL's note is just above it.
+            try t.line(":expect \(101 + i) == \(101 + i)")
+            let screen = try t.waitFor("✓ \(101 + i) == \(101 + i)")
+            #expect(screen.contains("interrupted: back at the prompt"), "\(screen)")
+        }
+        try t.line(":train L epochs=2 batch=64")
+        try t.line(":expect 7 == 7")
+        let screen = try t.waitFor("✓ 7 == 7")
+        #expect(!screen.contains("interrupted: back"), "\(screen)")
+        try t.line(":expect sum(net_W2 * 0) == 0")
+        try t.waitFor("✓ sum(net_W2 * 0) == 0")
+    }
+
+    @Test("Ctrl-C during :step all on a big graph keeps the gradients shown so far")
+    func ctrlCStepAll() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-step-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var lines = ["param a = 0.5", "d0 = a"]
+        for i in 1...3000 { lines.append("d\(i) = sin(d\(i - 1)) * 0.9 + d\(i - 1) * 0.1 + a * 0.01") }
+        lines.append("L = d3000 * d3000")
+        try lines.joined(separator: "\n").write(to: dir.appendingPathComponent("big.nabla"), atomically: true, encoding: .utf8)
+        let t = try Terminal()
+        defer { t.close() }
+        try t.line(":load \(dir.path)/big.nabla")
+        try t.line("1 + 1")
+        try t.waitFor("\n2\n")
+        try t.line(":step all L")
+        try t.waitFor("upstream")  // the steps are printing
+        try t.send("C-c")
+        try t.waitFor("interrupted: left after")
+        try t.line(":grad a")
+        try t.waitFor("partial")
+        try t.line(":backward L")
+        try t.line("2 + 2")
+        try t.waitFor("\n4\n")
+    }
+
+    @Test("Ctrl-C while loading MNIST leaves the data as it was")
+    func ctrlCLoading() throws {
+        // 60,000 images of 28x28 random pixels: the load takes a while in a debug build.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-big-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        func idx(_ dims: [Int], _ count: Int) -> Data {
+            var d = Data([0, 0, 8, UInt8(dims.count)])
+            for n in dims { d.append(contentsOf: [UInt8(n >> 24 & 255), UInt8(n >> 16 & 255), UInt8(n >> 8 & 255), UInt8(n & 255)]) }
+            d.append(Data((0..<count).map { UInt8($0 % 10) }))
+            return d
+        }
+        try idx([60000, 28, 28], 60000 * 784).write(to: dir.appendingPathComponent("train-images-idx3-ubyte"))
+        try idx([60000], 60000).write(to: dir.appendingPathComponent("train-labels-idx1-ubyte"))
+        try idx([10000, 28, 28], 10000 * 784).write(to: dir.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try idx([10000], 10000).write(to: dir.appendingPathComponent("t10k-labels-idx1-ubyte"))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try Terminal()
+        defer { t.close() }
+        try t.line(":data moons 100")
+        try t.waitFor("moons: 100 samples")
+        try t.line(":data mnist dir=\(dir.path)")
+        Thread.sleep(forTimeInterval: 0.2)
+        try t.send("C-c")
+        try t.waitFor("interrupted while")
+        try t.waitFor("nothing was loaded")
+        // X still holds the moons (two features).
+        try t.line(":expect X[0] @ [1, 1] == X[0, 0] + X[0, 1]")
+        try t.waitFor("✓ X[0] @ [1, 1]")
+    }
+
+    @Test("a corrupt or unreadable history file does not stop the REPL")
+    func badHistory() throws {
+        for kind in ["garbage", "folder"] {
+            let state = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-state-\(UUID().uuidString)")
+            let history = state.appendingPathComponent("nabla/history")
+            try FileManager.default.createDirectory(at: history.deletingLastPathComponent(), withIntermediateDirectories: true)
+            if kind == "folder" {
+                try FileManager.default.createDirectory(at: history, withIntermediateDirectories: true)
+            } else {
+                var junk = Data([0, 0xFF, 0xFE, 10, 0xC3, 0x28, 10, 0x5C, 0x5C, 0x30, 0x34, 0x30, 0, 10])
+                junk.append(Data(repeating: 0x41, count: 200_000))
+                junk.append(Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }))
+                try junk.write(to: history)
+            }
+            let t = try Terminal(state: state)
+            defer { t.close() }
+            try t.line("x = 20 + 22")
+            try t.waitFor("x = 42")
+            try t.send("C-d")
+            try t.waitFor("EXITED 0")
+        }
+    }
 }
