@@ -24,7 +24,8 @@ public struct SelfCheckReport: Sendable {
     /// `:shapes` chains whose printed shapes were compared with the actual local Jacobians.
     public var shapeChains = 0
     /// Entries not compared: the one-sided differences disagree (a kink such as relu's at 0, or
-    /// max's tie) or one side leaves the function's domain.
+    /// max's tie), one side leaves the function's domain, or the estimates with two step sizes
+    /// disagree (rounding drowns the change: see `Session.centralDifference`).
     public var kinks = 0
     /// The ops the checked graphs used.
     public var ops: Set<String> = []
@@ -47,22 +48,30 @@ public struct SelfCheckReport: Sendable {
 }
 
 extension Session {
-    /// Central differences of `f` at `x` along element `j`: the derivative, and whether the
-    /// one-sided differences agree (false at a kink, where the derivative is not defined).
+    /// Central differences of `f` at `x` along element `j`: the derivative, and whether it can
+    /// be trusted there. It cannot at a kink (the one-sided differences disagree: relu at 0, a
+    /// tie of max), outside the domain on one side (x^y at x < 0), or where rounding drowns
+    /// the change (the estimates with steps h and 4h disagree: log(1 - p) for p = σ(30), whose
+    /// 1 - p keeps three digits).
     static func centralDifference(_ x: Tensor, _ j: Int, _ f: (Tensor) -> Tensor?) -> (Tensor, smooth: Bool)? {
         let h = 1e-6 * Swift.max(1, Swift.abs(x.scalars[j]))
-        var up = x, down = x
-        up.scalars[j] += h
-        down.scalars[j] -= h
-        guard let f0 = f(x), let fp = f(up), let fm = f(down), fp.count == f0.count, fm.count == f0.count else { return nil }
+        func moved(_ by: Double) -> Tensor? {
+            var y = x
+            y.scalars[j] += by
+            return f(y)
+        }
+        guard let f0 = f(x), let fp = moved(h), let fm = moved(-h), let fp4 = moved(4 * h), let fm4 = moved(-4 * h),
+              [fp, fm, fp4, fm4].allSatisfy({ $0.count == f0.count })
+        else { return nil }
         var d = f0
         var smooth = true
         for i in 0..<f0.count {
             d.scalars[i] = (fp.scalars[i] - fm.scalars[i]) / (2 * h)
+            let wide = (fp4.scalars[i] - fm4.scalars[i]) / (8 * h)
             let right = (fp.scalars[i] - f0.scalars[i]) / h, left = (f0.scalars[i] - fm.scalars[i]) / h
-            // Outside the domain on one side (x^y at x < 0 for y near 2): not defined there.
-            if !right.isFinite || !left.isFinite { smooth = false }
+            if !right.isFinite || !left.isFinite || !wide.isFinite { smooth = false }
             if Swift.abs(right - left) > 1e-4 * Swift.max(1, Swift.abs(right), Swift.abs(left)) { smooth = false }
+            if !close(d.scalars[i], wide, scale: 0) { smooth = false }
         }
         return (d, smooth)
     }
@@ -208,6 +217,14 @@ extension Session {
     /// of the factors' actual local Jacobians, and the result `1xn`.
     func checkShapes(root: NodeID, slot: NodeID, name: String, into report: inout SelfCheckReport) {
         let lines = shapeChain(of: root, "L", wrt: slot, name)
+        if throughNames(root) == throughNames(slot) {
+            // L is the param itself.
+            if lines != ["∂L/∂\(name) = 1: the identity"] {
+                report.failures.append(.init(kind: "shapes", message: ":shapes L \(name) printed \(lines) for L = \(name)"))
+            }
+            report.shapeChains += 1
+            return
+        }
         let (paths, _) = chainPaths(from: root, to: slot)
         let n = graph.value(slot).count
         for (i, p) in paths.enumerated() where i < lines.count {
