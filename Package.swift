@@ -25,7 +25,8 @@ let package = Package(
         .executableTarget(name: "nabla", dependencies: ["NablaREPL"]),
         .executableTarget(name: "nabla-bench", dependencies: ["NablaSession"], path: "Sources/nabla-bench"),
         // The fuzz targets (tools/fuzz.sh builds them with libFuzzer); without it, a replayer.
-        .executableTarget(name: "nabla-fuzz", dependencies: ["NablaFuzz"], path: "Sources/nabla-fuzz"),
+        .executableTarget(name: "nabla-fuzz", dependencies: ["NablaFuzz", "CFuzzerDriver"], path: "Sources/nabla-fuzz"),
+        .target(name: "CFuzzerDriver"),
 
         // MARK: - Tests
         .target(name: "NablaTestSupport", dependencies: ["NablaTensor", "NablaGraph"], path: "Tests/NablaTestSupport"),

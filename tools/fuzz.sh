@@ -33,7 +33,7 @@ for target in "${targets[@]}"; do
         status=1
         echo "   FAILED: see $work.log and fuzz/crashes/"
     fi
-    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|cov:" "$work.log" | tail -3 | sed 's/^/   /'
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|cov:" "$work.log" | tail -3 | sed 's/^/   /' || true
     rm -rf "$work"
 done
 exit $status

@@ -17,14 +17,20 @@ public enum FuzzTargets {
     /// Lines with these words are not run (they write files, fetch, or read the real MNIST).
     static let skipped = [":save", ":dot", "checkpoint", "download", "mnist", "fashion", ":load", ":replay"]
 
+    /// Lowers the limits for a fuzzing process: tensors of at most 100,000 numbers (800 KB)
+    /// and graphs of at most 2,000 nodes, so the values one input can hold stay under 1.6 GB
+    /// (libFuzzer's memory limit is 2 GB). Process-wide: not for tests running in parallel.
+    public static func lowerLimits() {
+        Tensor.maxElements = 100_000
+        nodes = 2_000
+    }
+    nonisolated(unsafe) static var nodes = Session.defaultMaxNodes
+
     public static func line(_ bytes: [UInt8], budget: TimeInterval = 1) {
         let text = String(decoding: bytes, as: UTF8.self)
-        let saved = Tensor.maxElements
-        Tensor.maxElements = 2_000_000
-        defer { Tensor.maxElements = saved }
         let session = Session(output: SessionOutput(out: { _ in }, err: { _ in }), seed: 1)
         session.quiet = true
-        session.maxNodes = 20_000
+        session.maxNodes = nodes
         let deadline = Date().addingTimeInterval(budget)
         session.isInterrupted = { Date() > deadline }
         for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).prefix(64).enumerated() {

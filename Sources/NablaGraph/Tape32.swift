@@ -13,7 +13,8 @@ import NablaTensor
 /// graph with its op, and the kernels compute the same forward values and VJPs as the
 /// op table (checked against it in the tests, within float32 tolerance). Matrix
 /// products go to OpenBLAS's sgemm; elementwise loops run over contiguous buffers the
-/// compiler vectorizes; nothing is allocated per step. Gradients are computed only
+/// compiler vectorizes; the buffers are reused from step to step (only the small ones of
+/// `mse` and `bce` gradients are made anew). Gradients are computed only
 /// toward the params (never ∂L/∂X of the data).
 public final class Tape32 {
     /// One node: its op, the slots of its inputs, and its own slot.
@@ -181,7 +182,9 @@ public final class Tape32 {
                 problem = "shape mismatch in \(ins.op.symbol): \(Shape.describe(slots[a].shape)) and \(Shape.describe(slots[b].shape))"
                 return
             }
-            let big = slots[a].count >= slots[b].count ? a : b
+            // The larger operand gives the shape; on a tie the one with more axes ([k] + [1, k] is [1, k]).
+            let (ca, cb) = (slots[a].count, slots[b].count)
+            let big = ca > cb || (ca == cb && slots[a].shape.count >= slots[b].shape.count) ? a : b
             resize(o, slots[big].shape)
             let x = slots[a].values, y = slots[b].values
             let op = ins.op
@@ -215,6 +218,7 @@ public final class Tape32 {
             let count = slots[a].count
             // The mask (0 or 1/(1 - rate)), drawn as the float64 op draws it, kept for backward.
             var mask = masks[o] ?? []
+            masks[o] = nil  // mask is the only reference: filled in place
             if mask.count != count { mask = [Float](repeating: 1, count: count) }
             mask.withUnsafeMutableBufferPointer { m in
                 guard seed >= 0, rate > 0 else {

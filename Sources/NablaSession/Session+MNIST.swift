@@ -32,7 +32,7 @@ extension Session {
         }
         let name = fashion ? "Fashion-MNIST" : "MNIST"
         let mirror = Session.mirror(fashion: fashion).url
-        let home = Session.cacheFolder(fashion: fashion)
+        let home = cacheFolder(fashion: fashion)
         throw Diagnostic(
             .error,
             "\(name) is not here: looked in \(dirs.joined(separator: ", ")) for \(f.trainImages), \(f.trainLabels), "
@@ -59,8 +59,8 @@ extension Session {
     }
 
     /// The folder downloads go to: `$XDG_CACHE_HOME/nabla/NAME`, else `~/.cache/nabla/NAME`.
-    static func cacheFolder(fashion: Bool) -> String {
-        let env = ProcessInfo.processInfo.environment
+    func cacheFolder(fashion: Bool) -> String {
+        let env = environment
         let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((env["HOME"] ?? "/tmp") + "/.cache")
         return base + "/nabla/" + (fashion ? "fashion-mnist" : "mnist")
     }
@@ -69,7 +69,7 @@ extension Session {
     /// is known; a file is moved into place only once it is whole and checked.
     func downloadMNIST(fashion: Bool, at range: SourceRange) throws(Diagnostic) -> String {
         let (url, md5) = Session.mirror(fashion: fashion)
-        let dir = Session.cacheFolder(fashion: fashion)
+        let dir = cacheFolder(fashion: fashion)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw Diagnostic(.error, "cannot make \(dir): \(Session.reason(error))", at: range)
         }

@@ -129,9 +129,17 @@ extension Session {
             throw .invalid("cannot open '\(path)': no such file")
         }
         guard !isDirectory.boolValue else { throw .invalid("'\(path)' is a folder, not a file") }
-        // A script's size is checked before it is read (a mistyped path to a huge file).
-        if let limit, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit {
-            throw .invalid("'\(path)' has \(Format.grouped(Double(size))) bytes; the limit is script=\(Format.grouped(Double(limit))) (:limits script=N changes it)")
+        // A script is read up to its limit and a byte more, so a huge file (or /dev/zero, a
+        // pipe, whose size the file system does not know) is refused without reading it all.
+        if let limit {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw .invalid("cannot read '\(path)': permission denied") }
+            defer { try? handle.close() }
+            let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
+            guard data.count <= limit else {
+                throw .invalid("'\(path)' has more than \(Format.grouped(Double(limit))) bytes; the limit is script=\(Format.grouped(Double(limit))) (:limits script=N changes it)")
+            }
+            guard let text = String(data: data, encoding: .utf8) else { throw .invalid("'\(path)' is not UTF-8 text") }
+            return text
         }
         guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
             throw .invalid("cannot read '\(path)': permission denied")

@@ -291,6 +291,8 @@ extension Session {
                 if isInterrupted() {
                     if let tape {
                         for (name, leaf) in params { if let (v, _) = tape.values(leaf), v.allSatisfy(\.isFinite) { theta[name] = v.map { Double($0) } } }
+                        // The optimizer's state goes with those weights (Adam's m and s of this step).
+                        for (i, (name, _)) in params.enumerated() { slots[name] = state32[i].asDouble }
                     }
                     stopped = "interrupted in epoch \(epoch + 1): the weights are those of the last finished step"
                     break epochLoop

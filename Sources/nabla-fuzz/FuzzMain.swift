@@ -1,5 +1,8 @@
 import Foundation
 import NablaFuzz
+#if NABLA_FUZZ
+import CFuzzerDriver
+#endif
 
 #if NABLA_FUZZ
 /// libFuzzer's entry (built by tools/fuzz.sh with -sanitize=fuzzer,address -DNABLA_FUZZ):
@@ -13,16 +16,11 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 /// SwiftPM names an executable's entry point after its module and aliases `main` to it;
 /// here it hands over to libFuzzer's driver.
 @_cdecl("nabla_fuzz_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    FuzzTargets.lowerLimits()
     var count = argc
     var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
     return LLVMFuzzerRunDriver(&count, &vector, fuzzOne)

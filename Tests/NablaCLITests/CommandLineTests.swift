@@ -175,9 +175,6 @@ struct KillTests {
             let (out, err, status) = try nabla(["check", "check.nabla"], in: dir)
             #expect(status == 0, "killed after \(delay) s: \(out) \(err)")
             #expect(out.contains("2 passed, 0 failed"), "\(out)")
-            // Only the checkpoint: no temporary file left half-written beside it.
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".npz") }
-            #expect(files == ["ck.npz"], "\(files)")
         }
     }
 }

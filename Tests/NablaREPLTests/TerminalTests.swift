@@ -310,6 +310,9 @@ struct TerminalTests {
         try t.line("L = bce(net, Y)")
         try t.waitFor("L = ")
         for (i, delay) in [0.05, 0.4, 1.5].enumerated() {
+            // A clean screen, so nothing of the previous pass is read as this one's.
+            try t.tmux(["clear-history", "-t", t.name])
+            try t.send("C-l")
             try t.line(":train L epochs=100000 batch=8 every=1")
             Thread.sleep(forTimeInterval: delay)
             try t.send("C-c")
@@ -319,6 +322,8 @@ struct TerminalTests {
             let screen = try t.waitFor("✓ \(101 + i) == \(101 + i)")
             #expect(screen.contains("interrupted: back at the prompt"), "\(screen)")
         }
+        try t.tmux(["clear-history", "-t", t.name])
+        try t.send("C-l")
         try t.line(":train L epochs=2 batch=64")
         try t.line(":expect 7 == 7")
         let screen = try t.waitFor("✓ 7 == 7")

@@ -96,8 +96,11 @@ struct LimitTests {
         let t = Transcript()
         #expect(t.run(":limits script=100"))
         #expect(!t.run(":load \(path)"))
-        #expect(t.err.last?.contains("has 600 bytes; the limit is script=100 (:limits script=N changes it)") == true, "\(t.stderr)")
+        #expect(t.err.last?.contains("has more than 100 bytes; the limit is script=100 (:limits script=N changes it)") == true, "\(t.stderr)")
         #expect(t.run(":limits script=1000\n:load \(path)"), "\(t.stderr)")
+        // A file whose size the file system does not know is refused too, without reading it all.
+        #expect(!t.run(":load /dev/zero"))
+        #expect(t.err.last?.contains("the limit is script=1,000") == true, "\(t.stderr)")
     }
 
     @Test("nesting and element refusals say how to change the limit")

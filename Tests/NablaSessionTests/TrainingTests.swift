@@ -500,6 +500,20 @@ struct Tape32EdgeTests {
         }
     }
 
+    @Test("several steps with a smaller last batch, a value added to itself, and [k] + [1, k] (found by review)")
+    func severalSteps() throws {
+        func lastLoss(_ precision: String) throws -> Double {
+            let t = Transcript()
+            t.run("seed 1\n:data moons 20 val=0 test=0\nparam W = [[1], [-1]]\nparam c = [0.1, 0.2, 0.3]\nparam r = [[0.3, -0.2, 0.1]]\n"
+                + "param V = [[1], [0.5], [-1]]\nh = X @ W\nL = mse(h + h + (c + r) @ V, Y)\n:train L epochs=4 batch=7 opt=sgd lr=0.05 every=1 precision=\(precision)")
+            #expect(t.err.isEmpty, "\(t.stderr)")
+            let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
+            return try #require(figure(after: "loss", in: line))
+        }
+        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        #expect(abs(f32 - f64) <= 1e-4 * max(1, abs(f64)), "\(f32) vs \(f64)")
+    }
+
     @Test("shapes that do not fit a batch stop training with a message, not a crash")
     func batchShapes() {
         let t = Transcript()
