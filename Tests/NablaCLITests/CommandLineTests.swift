@@ -178,3 +178,17 @@ struct KillTests {
         }
     }
 }
+
+@Suite("nabla selfcheck")
+struct SelfCheckCLITests {
+    @Test("runs random programs and prints the figures; bad options are refused")
+    func run() throws {
+        let (out, _, status) = try nabla(["selfcheck", "--programs", "20", "--seed", "5"])
+        #expect(status == 0, "\(out)")
+        #expect(out.hasPrefix("20 programs"), "\(out)")
+        #expect(out.contains("; 0 failures;"), "\(out)")
+        let (_, err, bad) = try nabla(["selfcheck", "--programs", "lots"])
+        #expect(bad == 2)
+        #expect(err.contains("selfcheck takes --programs N, --seed S and --size K"), "\(err)")
+    }
+}
