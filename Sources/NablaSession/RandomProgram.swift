@@ -53,8 +53,12 @@ public struct RandomProgram: Sendable {
             default: return [int(1...4), int(1...4)]
             }
         }
-        static func builder(_ shape: [Int]) -> String {
-            shape.isEmpty ? "randn(1)[0]" : "randn(\(shape.map(String.init).joined(separator: ", ")))"
+        /// A builder of that shape: randn, or for a matrix an initializer of the course, or ones.
+        mutating func builder(_ shape: [Int]) -> String {
+            let dims = shape.map(String.init).joined(separator: ", ")
+            if shape.count == 2 && chance(0.4) { return "\(pick(["glorot", "he", "lecun"]))(\(dims))" }
+            if chance(0.1) { return "ones(\(dims)) * \(number())" }
+            return "randn(\(dims))"
         }
 
         mutating func fresh(_ prefix: String) -> String {
@@ -72,11 +76,11 @@ public struct RandomProgram: Sendable {
             lines = ["seed \(seed % 1_000_000)"]
             for _ in 0..<int(1...3) {
                 let s = shape()
-                define("p", s.isEmpty ? number() : Generator.builder(s), s, param: true)
+                define("p", s.isEmpty ? number() : builder(s), s, param: true)
             }
             for _ in 0..<int(0...2) {
                 let s = shape()
-                define("c", s.isEmpty ? number() : Generator.builder(s), s)
+                define("c", s.isEmpty ? number() : builder(s), s)
             }
             for _ in 0..<size {
                 if chance(0.1) {
@@ -223,7 +227,19 @@ public struct RandomProgram: Sendable {
                 for _ in 0..<n { items.append(chance(0.8) ? pick(scalars).name : number().trimmingCharacters(in: ["(", ")"])) }
                 return ("[\(items.joined(separator: ", "))]", [n])
             case 13:
-                // A layer.
+                // A layer, or a neuron on a vector.
+                let vectors = pool.filter { $0.shape.count == 1 }
+                if !vectors.isEmpty && chance(0.4) {
+                    let x = pick(vectors)
+                    let act = pick(["tanh", "sigmoid", "relu", "linear", "softplus"])
+                    if chance(0.5) {
+                        guard let (w, _) = operand(depth: 0, shape: x.shape) else { return nil }
+                        return ("neuron(\(x.name), \(w), \(number()), \(act))", [])
+                    }
+                    let n = int(1...3)
+                    guard let (w, _) = operand(depth: 0, shape: [x.shape[0], n]), let (b, _) = operand(depth: 0, shape: [n]) else { return nil }
+                    return ("neuron(\(x.name), \(w), \(b), \(act))", [n])
+                }
                 let matrices = pool.filter { $0.shape.count == 2 }
                 guard !matrices.isEmpty else { return nil }
                 let x = pick(matrices)

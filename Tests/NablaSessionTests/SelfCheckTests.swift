@@ -44,6 +44,15 @@ struct SelfCheckTests {
             if names.contains(where: { n in p.lines.filter { $0.contains(n) && !$0.hasPrefix(n + " =") }.count >= 2 }) { reused += 1 }
         }
         #expect(deep > 20 && reused > 100, "deep \(deep), reused \(reused)")
+        // Every function of the language with a derivative, and the builders, appear.
+        let texts = (1...500 as ClosedRange<UInt64>).map { RandomProgram.generate(seed: $0).text }
+        let functions = [
+            "neuron(", "dense(", "glorot(", "he(", "lecun(", "ones(", "randn(", "σ(", "sigmoid(", "leaky_relu(", "scaled_tanh(",
+            "softplus(", "dropout(", "log_softmax(", "softmax(", "vec(", "reshape(", "transpose(", "'", "·", "dot(", "@",
+            "max(", "min(", "mean(", "sum(", "mse(", "bce(", "cross_entropy(", "logistic_loss(", "hinge(", "step(", "abs(",
+            "exp(", "log(", "sqrt(", "sin(", "cos(", "tanh(", "relu(", "linear(", "^", "/", "]",
+        ]
+        for f in functions { #expect(texts.contains { $0.contains(f) }, "\(f) never appears") }
         #expect(RandomProgram.generate(seed: 7).text == RandomProgram.generate(seed: 7).text)
     }
 
