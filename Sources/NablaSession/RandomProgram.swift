@@ -53,11 +53,13 @@ public struct RandomProgram: Sendable {
             default: return [int(1...4), int(1...4)]
             }
         }
-        /// A builder of that shape: randn, or for a matrix an initializer of the course, or ones.
-        mutating func builder(_ shape: [Int]) -> String {
+        /// A builder of that shape: randn, or for a matrix an initializer of the course; a
+        /// constant may also be all ones. (Not a param: equal elements tie in max and min, where
+        /// backprop takes one subgradient and central differences may see another.)
+        mutating func builder(_ shape: [Int], param: Bool) -> String {
             let dims = shape.map(String.init).joined(separator: ", ")
             if shape.count == 2 && chance(0.4) { return "\(pick(["glorot", "he", "lecun"]))(\(dims))" }
-            if chance(0.1) { return "ones(\(dims)) * \(number())" }
+            if !param && chance(0.2) { return "ones(\(dims)) * \(number())" }
             return "randn(\(dims))"
         }
 
@@ -76,11 +78,11 @@ public struct RandomProgram: Sendable {
             lines = ["seed \(seed % 1_000_000)"]
             for _ in 0..<int(1...3) {
                 let s = shape()
-                define("p", s.isEmpty ? number() : builder(s), s, param: true)
+                define("p", s.isEmpty ? number() : builder(s, param: true), s, param: true)
             }
             for _ in 0..<int(0...2) {
                 let s = shape()
-                define("c", s.isEmpty ? number() : builder(s), s)
+                define("c", s.isEmpty ? number() : builder(s, param: false), s)
             }
             for _ in 0..<size {
                 if chance(0.1) {
