@@ -51,12 +51,12 @@ public struct Parser {
     /// `:limits nesting=N` changes it (up to `nestingCeiling`).
     nonisolated(unsafe) public static var maxNesting = 64
     public static let defaultMaxNesting = 64
-    public static let nestingCeiling = 500
+    public static let nestingCeiling = 256
     /// Tallest expression tree accepted (a long chain `a+b+c+...` counts one level per operator).
     /// `:limits height=N` changes it (up to `heightCeiling`).
     nonisolated(unsafe) public static var maxHeight = 256
     public static let defaultMaxHeight = 256
-    public static let heightCeiling = 2000
+    public static let heightCeiling = 1000
 
     var tokens: [Token]
     var position = 0

@@ -192,3 +192,38 @@ struct SelfCheckCLITests {
         #expect(err.contains("selfcheck takes --programs N, --seed S and --size K"), "\(err)")
     }
 }
+
+@Suite("Limits at their ceilings")
+struct CeilingTests {
+    @Test("expressions at the highest nesting and height :limits allows run through every view, save and load, without a crash")
+    func ceilings() throws {
+        let n = 256, m = 999
+        let q = "q"
+        let lines = [
+            ":limits nesting=256 height=1000",
+            "param q = 0.3",
+            "x = " + String(repeating: "(", count: n) + q + String(repeating: ")", count: n),
+            "y = " + String(repeating: "sin(", count: n) + q + String(repeating: ")", count: n),
+            "z = " + String(repeating: "-", count: n) + q,
+            "s = " + String(repeating: "[", count: n) + q + String(repeating: "]", count: n),
+            "t = " + String(repeating: "sum(", count: n) + q + String(repeating: ")", count: n),
+            "w = " + Array(repeating: q, count: m).joined(separator: " + "),
+            "v = " + Array(repeating: "sin(q)", count: m).joined(separator: " * "),
+            "u = " + Array(repeating: q, count: m).joined(separator: " - "),
+            "L = x + y + z + t + w + v + u + sum(s)",
+            ":backward L", ":grad q", ":explain L q", ":shapes L q", ":graph L", ":check L", ":forward L",
+            ":save saved.nabla", ":reset", ":load saved.nabla", ":expect L == 1.9016 tol 1e-4",
+            // One level more is refused, not a crash.
+            "deeper = " + String(repeating: "(", count: n + 1) + q + String(repeating: ")", count: n + 1),
+        ]
+        let dir = try folder(["deep.nabla": lines.joined(separator: "\n")])
+        let (out, err, status) = try nabla(["deep.nabla"], in: dir)
+        #expect(status == 1, "\(out)\n\(err)")
+        #expect(out.contains("✓ L == 1.9016"), "\(out)")
+        #expect(err.contains("line 23, column") && err.contains("nested too deeply (more than 256 levels"), "\(err)")
+        #expect(!err.contains("crashed"), "\(err)")
+        // The ceilings themselves.
+        let (_, refused, _) = try nabla(["-e", ":limits nesting=257"])
+        #expect(refused.contains("a whole number from 1 to 256"), "\(refused)")
+    }
+}
