@@ -14,8 +14,9 @@ import NablaTensor
 /// - `data`: the bytes as a file, through the IDX reader (as images, as labels, gzip or not)
 ///   and the weights loader (.npz, .npy, and `:load` into a session with params).
 public enum FuzzTargets {
-    /// Lines with these words are not run (they write files, fetch, or read the real MNIST).
-    static let skipped = [":save", ":dot", "checkpoint", "download", "mnist", "fashion", ":load", ":replay"]
+    /// Lines with these words are not run: they write files, fetch, read the real MNIST, or
+    /// change the process-wide limits (which would carry over to the next inputs).
+    static let skipped = [":save", ":dot", "checkpoint", "download", "mnist", "fashion", ":load", ":replay", ":limits"]
 
     /// Lowers the limits for a fuzzing process: tensors of at most 100,000 numbers (800 KB)
     /// and graphs of at most 2,000 nodes, so the values one input can hold stay under 1.6 GB
