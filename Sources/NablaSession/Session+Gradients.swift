@@ -19,10 +19,13 @@ extension Session {
         do {
             gradients = try graph.backward(from: root)
         } catch {
+            // The shape is read before the nodes made for this command are discarded
+            // (`:backward [-4, 1.5]` read a removed node: found by the line fuzzer).
+            let shape = graph.value(root).shape
             discard(owned)
             throw Diagnostic(
                 .error,
-                "\(expr.text) has shape \(Shape.describe(graph.value(root).shape)), not a scalar: backprop starts "
+                "\(expr.text) has shape \(Shape.describe(shape)), not a scalar: backprop starts "
                     + "from one number, such as a loss (reduce it first, e.g. :backward sum(\(expr.text)))",
                 at: expr.range)
         }

@@ -79,6 +79,16 @@ struct FaultTests {
         #expect(t.run(":expect sum(net_W1 * 0) == 0"), "\(t.stderr)")
     }
 
+    @Test(":backward of a vector that is not a name says why, and the session goes on (found by the line fuzzer)")
+    func backwardLiteral() {
+        let t = Transcript()
+        #expect(!t.run(":backward [-4, 1.5]"))
+        #expect(t.err.first?.contains("[-4, 1.5] has shape [2], not a scalar") == true, "\(t.stderr)")
+        #expect(!t.run("x = 2\n:backward [x, 1] * x"))
+        #expect(t.err.first?.contains("has shape [2], not a scalar") == true, "\(t.stderr)")
+        #expect(t.run("L = x^2\n:backward L\n:expect ∂L/∂x == 4"), "\(t.stderr)")
+    }
+
     /// Runs `command` as root; false when it cannot (not root, no tmpfs).
     static func sh(_ command: String) -> Bool {
         let p = Process()
