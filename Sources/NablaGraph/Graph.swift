@@ -240,9 +240,12 @@ public struct Graph: Sendable {
     }
 
     /// The nodes that produced NaN or infinity from finite inputs since the last call.
+    /// Each node once (a command that recomputes many times, like :train, records it each
+    /// time), and only while its value is still not finite.
     public mutating func takeNonFiniteOrigins() -> [NodeID] {
         defer { nonFiniteOrigins = [] }
-        return nonFiniteOrigins.filter(contains)
+        var seen: Set<NodeID> = []
+        return nonFiniteOrigins.filter { contains($0) && seen.insert($0).inserted && !self[$0].value.isFinite }
     }
 
     // MARK: - Backward
