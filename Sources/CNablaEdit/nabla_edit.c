@@ -1,12 +1,19 @@
 #include "nabla_edit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <histedit.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/// Lines longer than this are kept for the session but not written to the history file.
+#define NABLA_HISTORY_LINE_MAX 65536
 
 struct nabla_editor {
     EditLine *el;
@@ -96,6 +103,83 @@ static unsigned char complete(EditLine *el, int ch) {
     return result;
 }
 
+/// Counts the lines of an open file (the history file's entries, plus its cookie line).
+static long count_lines(int fd) {
+    char buffer[65536];
+    long lines = 0;
+    ssize_t n;
+    lseek(fd, 0, SEEK_SET);
+    while ((n = read(fd, buffer, sizeof buffer)) > 0) {
+        for (ssize_t i = 0; i < n; i++) lines += buffer[i] == '\n';
+    }
+    return lines;
+}
+
+/// Loads the history file under a shared lock; when other sessions' appends have grown it
+/// past twice the history size, rewrites it (under an exclusive lock, through a temporary
+/// file renamed over it) with the newest entries only.
+static void load_history(nabla_editor *editor, int history_size) {
+    int fd = open(editor->history_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat info;
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        close(fd);
+        return;
+    }
+    flock(fd, LOCK_EX);
+    history(editor->history, &editor->event, H_LOAD, editor->history_path);
+    if (count_lines(fd) > 2L * history_size + 1) {
+        size_t n = strlen(editor->history_path);
+        char *temporary = malloc(n + 16);
+        if (temporary) {
+            snprintf(temporary, n + 16, "%s.XXXXXX", editor->history_path);
+            int out = mkstemp(temporary);
+            if (out >= 0) {
+                close(out);
+                if (history(editor->history, &editor->event, H_SAVE, temporary) >= 0 && rename(temporary, editor->history_path) == 0) {
+                    chmod(editor->history_path, info.st_mode & 07777);
+                } else {
+                    unlink(temporary);
+                }
+            }
+            free(temporary);
+        }
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
+/// Appends one entry to the history file, encoded as libedit writes it (the cookie line,
+/// then one entry per line with whitespace, control characters and backslashes as octal
+/// escapes, which libedit's loader decodes), under an exclusive lock: two sessions
+/// interleave their lines and neither loses the other's.
+static void append_history(const char *path, const char *line) {
+    size_t n = strlen(line);
+    if (n > NABLA_HISTORY_LINE_MAX) return;
+    char *encoded = malloc(4 * n + 2);
+    if (!encoded) return;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == '\\' || c <= ' ' || c == 0x7f) {
+            k += (size_t)sprintf(encoded + k, "\\%03o", c);
+        } else {
+            encoded[k++] = (char)c;
+        }
+    }
+    encoded[k++] = '\n';
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    struct stat info;
+    if (fd >= 0 && fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && flock(fd, LOCK_EX) == 0) {
+        static const char cookie[] = "_HiStOrY_V2_\n";
+        if (fstat(fd, &info) == 0 && info.st_size == 0) (void)!write(fd, cookie, sizeof cookie - 1);
+        (void)!write(fd, encoded, k);
+        flock(fd, LOCK_UN);
+    }
+    if (fd >= 0) close(fd);
+    free(encoded);
+}
+
 nabla_editor *nabla_editor_open(const char *program, const char *history_path, int history_size,
                                 nabla_complete_fn complete_fn, void *context) {
     setlocale(LC_CTYPE, "");
@@ -122,7 +206,7 @@ nabla_editor *nabla_editor_open(const char *program, const char *history_path, i
         history(editor->history, &editor->event, H_SETUNIQUE, 1);
         if (history_path) {
             editor->history_path = strdup(history_path);
-            history(editor->history, &editor->event, H_LOAD, history_path);
+            load_history(editor, history_size);
         }
         el_set(editor->el, EL_HIST, history, editor->history);
     }
@@ -174,5 +258,11 @@ const char *nabla_editor_read(nabla_editor *editor, const char *prompt, int *sta
 void nabla_editor_remember(nabla_editor *editor, const char *line) {
     if (!editor->history || !line[0]) return;
     history(editor->history, &editor->event, H_ENTER, line);
-    if (editor->history_path) history(editor->history, &editor->event, H_SAVE, editor->history_path);
+    if (editor->history_path) append_history(editor->history_path, line);
+}
+
+int nabla_finish_output(void) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) return errno ? errno : EIO;
+    return 0;
 }

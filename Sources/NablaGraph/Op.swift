@@ -308,10 +308,7 @@ extension Op {
         case .vec:
             return x[0].reshaped([x[0].count])
         case let .reshape(dims):
-            guard Shape.count(dims) == x[0].count else {
-                throw .invalid("cannot reshape \(Shape.describe(x[0].shape)) (\(x[0].count) elements) to \(Shape.describe(dims))")
-            }
-            return x[0].reshaped(dims)
+            return x[0].reshaped(try Shape.resolve(dims, count: x[0].count, from: x[0].shape))
         case let .index(indices):
             let (offset, shape) = try Op.locate(indices, in: x[0].shape)
             let n = Shape.count(shape)

@@ -29,9 +29,19 @@ public enum Numpy {
         return data
     }
 
-    /// Reads a `.npy` array of float64 or float32, C order.
-    public static func readNPY(_ data: Data, name: String) throws(DataError) -> Tensor {
-        let bytes = [UInt8](data)
+    /// What a `.npy` header promises: the shape, the width of an element (8: float64, 4:
+    /// float32) and where the numbers start. Checked before any number is read.
+    struct Header {
+        var shape: [Int]
+        var width: Int
+        var dataOffset: Int
+        var count: Int { Shape.count(shape) }
+        /// The whole array's size in bytes, header included.
+        var total: Int { dataOffset + count * width }
+    }
+
+    /// Parses the header at the start of `bytes` (which may hold only the first bytes).
+    static func header(_ bytes: [UInt8], name: String) throws(DataError) -> Header {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw DataError("\(name): not a .npy array (no \\x93NUMPY magic)")
         }
@@ -40,11 +50,11 @@ public enum Numpy {
         guard bytes.count >= headerStart else { throw DataError("\(name): truncated .npy header") }
         let length = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
             : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-        guard bytes.count >= headerStart + length else { throw DataError("\(name): truncated .npy header") }
+        guard length <= headerLimit, bytes.count >= headerStart + length else { throw DataError("\(name): truncated .npy header") }
         let header = String(decoding: bytes[headerStart..<headerStart + length], as: UTF8.self)
         let f8 = header.contains("'<f8'") || header.contains("'float64'")
         let f4 = header.contains("'<f4'") || header.contains("'float32'")
-        guard f8 || f4 else { throw DataError("\(name): only little-endian float64 or float32 arrays are read (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))") }
+        guard f8 || f4 else { throw DataError("\(name): only little-endian float64 or float32 arrays are read (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)))") }
         guard !header.contains("'fortran_order': True") else { throw DataError("\(name): Fortran-ordered arrays are not read; save it in C order") }
         guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
             throw DataError("\(name): no shape in the .npy header")
@@ -53,21 +63,28 @@ public enum Numpy {
         for part in header[open.upperBound..<close].split(separator: ",") {
             let text = part.trimmingCharacters(in: .whitespaces)
             guard !text.isEmpty else { continue }
-            guard let d = Int(text), d >= 0 else { throw DataError("\(name): bad dimension '\(text)' in the .npy header") }
+            guard let d = Int(text), d >= 0 else { throw DataError("\(name): bad dimension '\(text.prefix(40))' in the .npy header") }
             shape.append(d)
         }
         guard shape.count <= 2 else { throw DataError("\(name): \(shape.count) dimensions (nabla's params have at most 2)") }
         do { try Shape.checkSize(shape) } catch { throw DataError("\(name): \(error.message)") }
-        let count = Shape.count(shape)
-        let width = f8 ? 8 : 4
-        let start = headerStart + length
-        guard bytes.count - start == count * width else {
-            throw DataError("\(name): the header promises \(count) numbers (\(count * width) bytes), the array holds \(bytes.count - start) bytes")
+        return Header(shape: shape, width: f8 ? 8 : 4, dataOffset: headerStart + length)
+    }
+
+    /// The longest `.npy` header read (numpy writes under 200 bytes; its own limit is 64 KB).
+    static let headerLimit = 65_536
+
+    /// Reads a `.npy` array of float64 or float32, C order.
+    public static func readNPY(_ data: Data, name: String) throws(DataError) -> Tensor {
+        let bytes = [UInt8](data)
+        let h = try header(bytes, name: name)
+        guard bytes.count == h.total else {
+            throw DataError("\(name): the header promises \(h.count) numbers (\(h.count * h.width) bytes), the array holds \(bytes.count - h.dataOffset) bytes")
         }
-        var values = [Double](repeating: 0, count: count)
-        for i in 0..<count {
-            let o = start + i * width
-            if f8 {
+        var values = [Double](repeating: 0, count: h.count)
+        for i in 0..<h.count {
+            let o = h.dataOffset + i * h.width
+            if h.width == 8 {
                 var bits: UInt64 = 0
                 for b in 0..<8 { bits |= UInt64(bytes[o + b]) << (8 * b) }
                 values[i] = Double(bitPattern: bits)
@@ -77,7 +94,7 @@ public enum Numpy {
                 values[i] = Double(Float(bitPattern: bits))
             }
         }
-        return Tensor(shape: shape, scalars: values)
+        return Tensor(shape: h.shape, scalars: values)
     }
 
     // MARK: - .npz
@@ -105,7 +122,11 @@ public enum Numpy {
     }
 
     /// The arrays of a `.npz` file, by name (without `.npy`), in the archive's order.
-    public static func readNPZ(_ data: Data, name: String) throws(DataError) -> [(String, Tensor)] {
+    ///
+    /// Nothing is inflated before its `.npy` header is read and found to promise exactly the
+    /// size the zip directory claims; inflation stops at that size; every member's CRC-32 is
+    /// checked (as numpy does); `isInterrupted` is polled between chunks.
+    public static func readNPZ(_ data: Data, name: String, isInterrupted: () -> Bool = { false }) throws(DataError) -> [(String, Tensor)] {
         let b = [UInt8](data)
         func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
         func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
@@ -118,48 +139,119 @@ public enum Numpy {
         var out: [(String, Tensor)] = []
         for _ in 0..<entries {
             guard o + 46 <= b.count, u32(o) == 0x0201_4b50 else { throw DataError("\(name): corrupt zip directory") }
-            let method = u16(o + 10), compressed = u32(o + 20), size = u32(o + 24)
+            let member = Member(method: u16(o + 10), crc: UInt32(u32(o + 16)), compressed: u32(o + 20), size: u32(o + 24))
             let nameLength = u16(o + 28), extra = u16(o + 30), comment = u16(o + 32), local = u32(o + 42)
             guard o + 46 + nameLength <= b.count else { throw DataError("\(name): corrupt zip directory") }
             let entry = String(decoding: b[o + 46..<o + 46 + nameLength], as: UTF8.self)
             o += 46 + nameLength + extra + comment
+            guard entry.hasSuffix(".npy") else { continue }
             guard local + 30 <= b.count, u32(local) == 0x0403_4b50 else { throw DataError("\(name): corrupt entry \(entry)") }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
-            guard start + compressed <= b.count else { throw DataError("\(name): truncated entry \(entry)") }
-            let raw = Data(b[start..<start + compressed])
-            let body: Data
-            switch method {
-            case 0: body = raw
-            case 8: body = try inflate(raw, size: size, name: "\(name): \(entry)")
-            default: throw DataError("\(name): entry \(entry) uses zip method \(method) (stored and deflate are read)")
-            }
-            guard entry.hasSuffix(".npy") else { continue }
-            out.append((String(entry.dropLast(4)), try readNPY(body, name: "\(name): \(entry)")))
+            guard start + member.compressed <= b.count else { throw DataError("\(name): truncated entry \(entry)") }
+            let body = try member.read(b[start..<start + member.compressed], name: "\(name): \(entry)", isInterrupted: isInterrupted)
+            out.append((String(entry.dropLast(4)), try readNPY(Data(body), name: "\(name): \(entry)")))
         }
         return out
     }
 
-    /// Raw deflate data (a zip entry), inflated to `size` bytes.
-    static func inflate(_ data: Data, size: Int, name: String) throws(DataError) -> Data {
-        // Deflate shrinks at most about 1032 to 1: a larger claim is a corrupt header.
-        guard size <= 1 << 31, size <= data.count * 1100 + 1024 else { throw DataError("\(name): claims \(size) bytes from \(data.count) compressed (corrupt)") }
-        var output = [UInt8](repeating: 0, count: Swift.max(size, 1))
-        var input = [UInt8](data)
-        var stream = z_stream()
-        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw DataError("\(name): zlib could not start")
+    /// One member of a zip archive, as its directory entry describes it.
+    struct Member {
+        var method: Int
+        var crc: UInt32
+        var compressed: Int
+        var size: Int
+
+        /// The member's bytes: its `.npy` header checked against the claimed size first,
+        /// then inflated (at most `size` bytes) and checked against the CRC-32.
+        func read(_ raw: ArraySlice<UInt8>, name: String, isInterrupted: () -> Bool) throws(DataError) -> [UInt8] {
+            let body: [UInt8]
+            switch method {
+            case 0:
+                let h = try Numpy.header(Array(raw.prefix(Numpy.headerLimit + 12)), name: name)
+                guard raw.count == size, h.total == size else { throw mismatch(h, name: name, stored: raw.count) }
+                body = Array(raw)
+            case 8:
+                let inflater = try Inflater(raw, name: name)
+                let prefix = try inflater.next(Swift.min(size, Numpy.headerLimit + 12), isInterrupted: isInterrupted)
+                let h = try Numpy.header(prefix, name: name)
+                guard h.total == size else { throw mismatch(h, name: name, stored: size) }
+                body = try prefix + inflater.next(size - prefix.count, isInterrupted: isInterrupted)
+                guard inflater.atEnd() else { throw DataError("\(name): the deflate data does not end where the zip directory says (\(size) bytes); corrupt") }
+            default:
+                throw DataError("\(name) uses zip method \(method) (stored and deflate are read)")
+            }
+            let actual = body.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+            guard actual == crc else {
+                throw DataError("\(name): the CRC-32 does not match (\(hex(actual)) computed, \(hex(crc)) stored): the file is corrupt; nothing is loaded")
+            }
+            return body
         }
-        defer { inflateEnd(&stream) }
-        let status = input.withUnsafeMutableBufferPointer { inp in
-            output.withUnsafeMutableBufferPointer { outp -> Int32 in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = uInt(inp.count)
-                stream.next_out = outp.baseAddress
-                stream.avail_out = uInt(outp.count)
-                return CZlib.inflate(&stream, Z_FINISH)
+
+        func mismatch(_ h: Numpy.Header, name: String, stored: Int) -> DataError {
+            let kind = h.width == 8 ? "float64" : "float32"
+            return DataError("\(name): the zip directory claims \(stored) bytes but the .npy header promises \(Shape.describe(h.shape)) \(kind) (\(h.total) bytes); corrupt, not read")
+        }
+
+        func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16) }
+    }
+
+    /// Raw deflate data (a zip member), inflated a piece at a time: never more than asked.
+    final class Inflater {
+        private var stream = z_stream()
+        private var input: [UInt8]
+        private let name: String
+        private var finished = false
+
+        init(_ raw: ArraySlice<UInt8>, name: String) throws(DataError) {
+            input = Array(raw)
+            self.name = name
+            guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                throw DataError("\(name): zlib could not start")
             }
         }
-        guard status == Z_STREAM_END, Int(stream.total_out) == size else { throw DataError("\(name): corrupt deflate data") }
-        return Data(output.prefix(size))
+
+        deinit { inflateEnd(&stream) }
+
+        /// The next `count` bytes of the inflated data, 1 MB at a time (Ctrl-C between pieces).
+        func next(_ count: Int, isInterrupted: () -> Bool) throws(DataError) -> [UInt8] {
+            var output = [UInt8](repeating: 0, count: count)
+            var produced = 0
+            while produced < count {
+                if isInterrupted() { throw DataError("\(name): interrupted; nothing is loaded") }
+                guard !finished else { throw DataError("\(name): less data than the zip directory claims; corrupt") }
+                let (code, n) = step(&output, at: produced, count: Swift.min(count - produced, 1 << 20))
+                produced += n
+                switch code {
+                case Z_STREAM_END: finished = true
+                case Z_OK: break
+                default: throw DataError("\(name): corrupt deflate data")
+                }
+            }
+            return output
+        }
+
+        /// True when the data ends where it was read to (nothing more would come out).
+        func atEnd() -> Bool {
+            if finished { return true }
+            var probe = [UInt8](repeating: 0, count: 1)
+            let (code, n) = step(&probe, at: 0, count: 1)
+            finished = code == Z_STREAM_END
+            return finished && n == 0
+        }
+
+        private func step(_ output: inout [UInt8], at offset: Int, count: Int) -> (code: Int32, produced: Int) {
+            let consumed = Int(stream.total_in)
+            return input.withUnsafeMutableBufferPointer { inp in
+                output.withUnsafeMutableBufferPointer { outp -> (Int32, Int) in
+                    stream.next_in = inp.baseAddress.map { $0 + consumed }
+                    stream.avail_in = uInt(inp.count - consumed)
+                    stream.next_out = outp.baseAddress.map { $0 + offset }
+                    stream.avail_out = uInt(count)
+                    let code = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return (code, count - Int(stream.avail_out))
+                }
+            }
+        }
+
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CNablaEdit
 import Foundation
 import NablaSession
 
@@ -196,6 +197,17 @@ public enum CommandLineTool {
     public static let version = "0.1.0"
 
     public static func main(_ args: [String]) -> Int32 {
+        let status = dispatch(args)
+        // Output that did not reach its file (a full disk, /dev/full, a closed pipe) is a failure.
+        let failure = nabla_finish_output()
+        if failure != 0 {
+            Terminal.writeError("nabla: cannot write the output: \(String(cString: strerror(failure)))\n")
+            return status == 0 ? 1 : status
+        }
+        return status
+    }
+
+    static func dispatch(_ args: [String]) -> Int32 {
         let invocation: Invocation
         let seed: UInt64?
         switch Invocation.parse(args) {
@@ -248,9 +260,14 @@ public enum CommandLineTool {
                 REPL(session: session).run()
                 return 0
             }
-            var text = ""
-            while let line = readLine(strippingNewline: false) { text += line }
-            let ok = session.runScript(text, file: nil)
+            // A statement at a time: a 60 MB literal piped in is refused at the script limit
+            // instead of being read whole.
+            var input = InputLines(fd: 0, limit: session.maxScriptBytes)
+            let ok = session.runLines(file: nil) { input.next() }
+            if let problem = input.problem {
+                Terminal.writeError("nabla: \(problem)\n")
+                return 1
+            }
             return ok && session.failed == 0 ? 0 : 1
         }
     }
@@ -293,5 +310,80 @@ public enum CommandLineTool {
         }
         print("\(passed) passed, \(failed) failed")
         return failed == 0 ? 0 : 1
+    }
+}
+
+/// The lines of a file descriptor (standard input), read 64 KB at a time; a line longer than
+/// `limit` bytes ends the input with `problem` set, after reading at most the limit.
+struct InputLines {
+    let fd: Int32
+    let limit: Int
+    private var pending: [UInt8] = []
+    private var start = 0
+    /// Bytes from `start` up to here hold no newline (each byte is looked at once).
+    private var scanned = 0
+    private var ended = false
+    private var lineNumber = 0
+    private(set) var problem: String?
+
+    init(fd: Int32, limit: Int) {
+        self.fd = fd
+        self.limit = limit
+    }
+
+    mutating func next() -> String? {
+        while true {
+            if let newline = newlineIndex() {
+                let line = String(decoding: pending[start..<newline], as: UTF8.self)
+                start = newline + 1
+                scanned = start
+                lineNumber += 1
+                return line
+            }
+            if pending.count - start > limit {
+                problem = "standard input: line \(lineNumber + 1) has more than \(limit) bytes; the limit is script=\(limit) (:limits script=N changes it)"
+                return nil
+            }
+            if ended {
+                guard start < pending.count else { return nil }
+                let line = String(decoding: pending[start...], as: UTF8.self)
+                start = pending.count
+                lineNumber += 1
+                return line
+            }
+            fill()
+        }
+    }
+
+    private mutating func newlineIndex() -> Int? {
+        let found = pending.withUnsafeBufferPointer { buffer -> Int? in
+            var i = Swift.max(scanned, start)
+            while i < buffer.count {
+                if buffer[i] == 10 { return i }
+                i += 1
+            }
+            return nil
+        }
+        if found == nil { scanned = pending.count }
+        return found
+    }
+
+    private mutating func fill() {
+        if start > 0 {
+            pending.removeFirst(start)
+            scanned -= start
+            start = 0
+        }
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                ended = true
+                return
+            }
+            pending.append(contentsOf: chunk[0..<n])
+            return
+        }
     }
 }

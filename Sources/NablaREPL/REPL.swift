@@ -7,7 +7,8 @@ import CNablaEdit
 import NablaSession
 
 /// The interactive loop on a terminal: libedit for editing, history and TAB;
-/// read a statement, run it, print, report; Ctrl-C cancels, Ctrl-D quits.
+/// read a statement, run it, print, report; Ctrl-C cancels, Ctrl-D quits (at a sub-prompt:
+/// leaves it).
 public final class REPL {
     let session: Session
     var editor: OpaquePointer?
@@ -53,7 +54,17 @@ public final class REPL {
                 continue
             }
             guard status == Int32(NABLA_READ_LINE.rawValue), let raw else {
+                // Ctrl-D leaves a sub-prompt (a :step, an answer, [y/N], a continuation) only.
                 print("")
+                if session.pendingPrompt != nil {
+                    session.cancelPending()
+                    continue
+                }
+                if reader.isContinuing {
+                    reader.cancel()
+                    print("(the unfinished statement was dropped)")
+                    continue
+                }
                 return
             }
             let line = String(cString: raw)

@@ -147,7 +147,16 @@ extension Session {
             return try add(.leakyRelu, [input(0), slope])
         case .reshape:
             var dims: [Int] = []
-            for d in args.dropFirst() { dims.append(try constantInteger(d, what: "a dimension")) }
+            for d in args.dropFirst() {
+                let n = try constantInteger(d, what: "a dimension")
+                guard n >= -1 else {
+                    throw Diagnostic(.error, "a dimension cannot be negative (-1 alone means: whatever fits, as in numpy)", at: d.range)
+                }
+                guard n != -1 || !dims.contains(-1) else {
+                    throw Diagnostic(.error, "only one dimension can be -1 (the one that is inferred)", at: d.range)
+                }
+                dims.append(n)
+            }
             return try add(.reshape(dims), [input(0)])
         case let .builder(builder):
             var dims: [Int] = []
@@ -155,7 +164,7 @@ extension Session {
             do {
                 return constant(try build(builder, dims))
             } catch {
-                throw Diagnostic(.error, "\(e.text): \(error.message)", at: e.range)
+                throw Diagnostic(.error, "\(SafeText.clipped(Substring(e.text))): \(error.message)", at: e.range)
             }
         }
         throw Diagnostic(.error, "internal: no rule for \(name)", at: e.range)

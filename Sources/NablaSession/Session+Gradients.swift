@@ -149,7 +149,7 @@ extension Session {
             if r.checked < r.total { cells.append("(\(r.checked) of \(r.total) elements sampled)") }
             if !ok {
                 cells.append("at element \(r.worstIndex): backprop \(Format.number(r.analytic)), numeric \(Format.number(r.numeric))")
-                output.out(Session.table([cells]))
+                say(Session.table([cells]))
             } else {
                 rows.append(cells)
             }
@@ -206,7 +206,7 @@ extension Session {
         }
         if let problem {
             failed += 1
-            output.out("\(style.bad("✗")) \(where_): \(left.text) == \(right.text): \(problem)")
+            output.out(SafeText.escaped("\(style.bad("✗")) \(where_): \(left.text) == \(right.text): \(problem)", allowColor: colors))
         } else {
             passed += 1
             say("\(style.ok("✓")) \(left.text) == \(right.text)")

@@ -1,5 +1,6 @@
 import Foundation
 import NablaGraph
+import NablaNN
 import NablaSyntax
 import NablaTensor
 
@@ -15,10 +16,16 @@ public struct StatementReader {
 
     var buffer: [String] = []
     var firstLine = 1
+    /// Open brackets over the lines buffered so far (comments skipped).
+    var depth = 0
+    var bytes = 0
     public var file: String?
+    /// The longest statement read, in bytes (a literal spread over many lines counts whole).
+    public var maxBytes: Int
 
-    public init(file: String? = nil) {
+    public init(file: String? = nil, maxBytes: Int = Int.max) {
         self.file = file
+        self.maxBytes = maxBytes
     }
 
     /// True while a statement is open across lines.
@@ -26,8 +33,24 @@ public struct StatementReader {
 
     /// Adds one line (numbered from 1) and says what it completes.
     public mutating func feed(_ line: String, lineNumber: Int) -> Result {
-        if buffer.isEmpty { firstLine = lineNumber }
+        if buffer.isEmpty {
+            firstLine = lineNumber
+            depth = 0
+            bytes = 0
+        }
         buffer.append(line)
+        bytes += line.utf8.count + 1
+        depth += StatementReader.bracketBalance(line)
+        if bytes > maxBytes {
+            let source = SourceText(file: file, text: String(line.prefix(200)), firstLine: lineNumber)
+            buffer = []
+            let start = SourceLocation(line: lineNumber, column: 1)
+            let message = "this statement has more than \(maxBytes) bytes (the script limit; :limits script=N changes it)"
+            return .failure(Diagnostic(.error, message, at: SourceRange(start: start, end: start, offsets: 0..<0)), source)
+        }
+        // A statement already known to be open stays open while a bracket is: it is parsed
+        // again only when its brackets may close (a literal over 10,000 lines is parsed once).
+        if buffer.count > 1 && depth > 0 { return .needMore }
         let source = SourceText(file: file, text: buffer.joined(separator: "\n"), firstLine: firstLine)
         do {
             let statement = try Parser.parseStatement(source.text, line: firstLine)
@@ -38,6 +61,20 @@ public struct StatementReader {
             buffer = []
             return .failure(error, source)
         }
+    }
+
+    /// Opening minus closing brackets of a line, up to a comment.
+    static func bracketBalance(_ line: String) -> Int {
+        var balance = 0
+        for c in line.utf8 {
+            switch c {
+            case UInt8(ascii: "#"): return balance
+            case UInt8(ascii: "("), UInt8(ascii: "["): balance += 1
+            case UInt8(ascii: ")"), UInt8(ascii: "]"): balance -= 1
+            default: break
+            }
+        }
+        return balance
     }
 
     /// At the end of the input: the error for a statement left open, if any.
@@ -65,17 +102,26 @@ extension Session {
     /// Returns false when an error stopped it (failed `:expect`s do not stop it).
     @discardableResult
     public func runScript(_ text: String, file: String? = nil) -> Bool {
-        var reader = StatementReader(file: file)
-        var lineNumber = 0
         // Any newline ends a line: "\r\n" (a Windows file) is one Character in Swift.
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).makeIterator()
+        return runLines(file: file) { lines.next().map(String.init) }
+    }
+
+    /// Runs the statements of lines as they come (standard input is read this way, a
+    /// statement at a time, never whole); a UTF-8 byte order mark before the first is skipped.
+    @discardableResult
+    public func runLines(file: String?, next: () -> String?) -> Bool {
+        var reader = StatementReader(file: file, maxBytes: maxScriptBytes)
+        var lineNumber = 0
+        while var line = next() {
             lineNumber += 1
+            if lineNumber == 1, line.unicodeScalars.first == "\u{FEFF}" { line.unicodeScalars.removeFirst() }
             if isInterrupted() { return false }
             if pending != nil {
-                answer(String(line))
+                answer(line)
                 continue
             }
-            switch reader.feed(String(line.hasSuffix("\r") ? line.dropLast() : line), lineNumber: lineNumber) {
+            switch reader.feed(line.hasSuffix("\r") ? String(line.dropLast()) : line, lineNumber: lineNumber) {
             case .needMore:
                 continue
             case let .statement(statement, source):
@@ -173,7 +219,7 @@ extension Session {
         do {
             text = try Session.readText(path, limit: maxScriptBytes)
         } catch {
-            output.err("error: \(error.message)")
+            output.err(SafeText.escaped("error: \(error.message)"))
             return false
         }
         let dir = (path as NSString).deletingLastPathComponent
@@ -198,16 +244,38 @@ extension Session {
                 }
                 lines.append("\(d.isParam ? "param " : "")\(d.name) = \(Printer.literal(value))")
             } else {
-                lines.append("\(d.name) = \(d.expr.text)")
+                lines.append("\(d.name) = \(savedText(of: d))")
             }
         }
         let path = resolvePath(args.text)
-        do {
-            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        } catch {
-            throw Diagnostic(.error, "cannot write '\(args.text)': \(error.localizedDescription)", at: args.wholeRange)
+        do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: path) } catch {
+            throw Diagnostic(.error, error.message, at: args.wholeRange)
         }
         say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(args.text)")
+    }
+
+    /// A definition's text as `:save` writes it: each random draw (`randn(3)`, `he(2, 4)`) is
+    /// replaced by the numbers it drew, so `:load` gives back the same values, not new draws.
+    func savedText(of d: Definition) -> String {
+        let random: Set<String> = ["randn", "glorot", "he", "lecun"]
+        let draws = d.expr.calls.filter { call in
+            guard case let .call(name, _, _) = call.kind else { return false }
+            return random.contains(name)
+        }
+        guard !draws.isEmpty else { return d.expr.text }
+        var text = Array(d.expr.text)
+        let base = d.expr.range.offsets.lowerBound
+        for call in draws.sorted(by: { $0.range.offsets.lowerBound > $1.range.offsets.lowerBound }) {
+            guard let node = d.nodes.first(where: { id in
+                guard origins[id]?.range == call.range, case .constant = graph[id].op else { return false }
+                return true
+            }),
+                  call.range.offsets.lowerBound >= base, call.range.offsets.upperBound - base <= text.count
+            else { return Printer.literal(graph.value(d.slot)) }
+            let literal = Printer.literal(graph.value(node))
+            text.replaceSubrange(call.range.offsets.lowerBound - base..<call.range.offsets.upperBound - base, with: Array(literal))
+        }
+        return String(text)
     }
 
     /// Definitions ordered so that each comes after every name it reads (ties: first defined first).

@@ -172,6 +172,9 @@ extension Session {
         if let (path, range) = checkpoint, !path.hasSuffix(".npz") {
             throw Diagnostic(.error, "a checkpoint is a .npz file, like checkpoint=net.npz", at: range)
         }
+        if let (path, range) = checkpoint {
+            do { try SafeFile.checkWritable(path) } catch { throw Diagnostic(.error, "checkpoint: \(error.message)", at: range) }
+        }
         guard let (lossName, lossRange) = s.positional.first else { throw args.missing("the loss to minimise", usage: Session.trainUsage) }
         guard let training = data else {
             throw Diagnostic(.error, "no data to train on: load some first, e.g. :data moons 200 (it defines X and Y)", at: args.nameRange)
@@ -222,6 +225,7 @@ extension Session {
         var history = TrainingHistory()
         var best: (loss: Double, epoch: Int, theta: [String: [Double]])?
         var stopped: String?
+        var checkpointFailure: Diagnostic?
         let start = Date()
         let bar = 20
         let numbers = params.reduce(0) { $0 + graph.value($1.1).count }
@@ -426,7 +430,10 @@ extension Session {
                         // From the weights of this epoch (in float32 training the graph gets them at the end).
                         _ = try saveWeights(to: path, at: range, values: theta)
                     } catch let problem {
-                        say("checkpoint not written: \(problem.message)")
+                        // A run whose checkpoints are lost is not a success: stop, keep the weights.
+                        say(line)
+                        checkpointFailure = Diagnostic(.error, "checkpoint not written after epoch \(epoch + 1): \(problem.message); training stopped, the weights of epoch \(epoch + 1) are kept", at: range)
+                        break epochLoop
                     }
                 }
                 if (epoch + 1) % every == 0 || epoch == 0 || epoch + 1 == epochs { say(line) }
@@ -441,6 +448,7 @@ extension Session {
         if let stopped { say(stopped) }
         // The weights changed: the last backward is stale.
         lastBackward = nil
+        if let checkpointFailure { throw checkpointFailure }
         var summary = "trained \(finishedEpochs) epoch\(finishedEpochs == 1 ? "" : "s") in \(Format.number(Date().timeIntervalSince(start), digits: 2)) s"
         if let (loss, acc, _) = try? evaluate(on: training.train, root: root, leaves: leaves, prediction: prediction, seeds: seeds, only: only) {
             summary += "; training loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")

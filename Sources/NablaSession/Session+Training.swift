@@ -325,9 +325,11 @@ extension Session {
                 .error, "the architecture starts with \(layers[0]) inputs but \(input) has shape \(Shape.describe(inputShape)) "
                     + "(\(inputShape.last ?? 1) features)", at: archRange)
         }
+        try checkNetNames(name, layers: layers.count - 1, at: nameRange)
         var previous = input
         var lines = ["\(name): \(arch), \(act) hidden layers, \(out) output, weights \(initializer.description)"]
         var total = 0
+        try unhookOldNet(name, sizes: layers, inputShape: inputShape, at: archRange)
         layerNames[name] = []
         for k in 1..<layers.count {
             let (fanIn, fanOut) = (layers[k - 1], layers[k])
@@ -351,6 +353,35 @@ extension Session {
         }
         lines.append("  \(total) params; :vars lists them, :train trains them")
         say(lines.joined(separator: "\n"))
+    }
+
+    /// Refuses a net whose names (NAME, NAME_Wk, NAME_bk, NAME_hk) would replace a definition
+    /// that an earlier `:mlp NAME` did not make: `:mlp Y 2-4-1` must not eat the labels.
+    func checkNetNames(_ name: String, layers: Int, at range: SourceRange) throws(Diagnostic) {
+        let old = layerNames[name] ?? []
+        var own = Set(old)
+        for k in 0..<old.count { own.formUnion(["\(name)_W\(k + 1)", "\(name)_b\(k + 1)"]) }
+        var names = [name]
+        for k in 1...layers { names += ["\(name)_W\(k)", "\(name)_b\(k)", "\(name)_h\(k)"] }
+        for n in names where definitions[n] != nil && !own.contains(n) {
+            let what = data.map { n == $0.xName || n == $0.yName } == true ? " (it holds the data of :data)" : ""
+            throw Diagnostic(
+                .error, "'\(n)' is already defined\(what); :mlp \(name) would replace it. Choose another name for the net", at: range)
+        }
+    }
+
+    /// `:mlp NAME` again with other sizes: each old layer first becomes a constant of its new
+    /// shape, the output first, so no old formula meets a weight of the new shape (`:mlp net
+    /// 2-4-1` then `:mlp net 2-3-1` broke at net_h1). A layer the new net lacks keeps its value.
+    func unhookOldNet(_ name: String, sizes: [Int], inputShape: [Int], at range: SourceRange) throws(Diagnostic) {
+        guard let old = layerNames[name], !old.isEmpty else { return }
+        let lead = Array(inputShape.dropLast())
+        for target in old.reversed() {
+            guard let d = definitions[target] else { continue }
+            let k = target == name ? sizes.count - 1 : Int(target.dropFirst(name.count + 2)) ?? sizes.count
+            let shape = k < sizes.count ? lead + [sizes[k]] : graph.value(d.slot).shape
+            try defineValue(target, Tensor.zeros(shape), isParam: false, text: "zeros(\(shape.map(String.init).joined(separator: ", ")))", at: range)
+        }
     }
 
     /// Runs a definition made by a command (reported at the command's place if it fails).

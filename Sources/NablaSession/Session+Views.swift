@@ -1,5 +1,6 @@
 import Foundation
 import NablaGraph
+import NablaNN
 import NablaSyntax
 import NablaTensor
 
@@ -366,27 +367,31 @@ extension Session {
         guard rendered || ["dot", "gv", "txt"].contains(ext) else {
             throw Diagnostic(.error, "'\(file)': the file must end in .dot or .gv (DOT text), or .png, .svg or .pdf (drawn by Graphviz)", at: fileRange)
         }
-        let dotPath = rendered ? path + ".dot" : path
-        do {
-            try text.write(toFile: dotPath, atomically: true, encoding: .utf8)
-        } catch {
-            throw Diagnostic(.error, "cannot write '\(dotPath)': \(Session.reason(error, path: dotPath))", at: fileRange)
-        }
         guard rendered else {
+            do { try SafeFile.write(text, to: path) } catch { throw Diagnostic(.error, error.message, at: fileRange) }
             say("wrote \(file) (Graphviz DOT; render it with: dot -Tpng \(file) -o graph.png)")
             return
         }
         guard let dotTool = Session.findExecutable("dot") else {
             throw Diagnostic(
                 .error, "Graphviz's dot is not installed, so \(file) cannot be drawn (apt-get install graphviz); "
-                    + "the DOT text is in \(file).dot", at: fileRange)
+                    + "write the DOT text instead: :dot \(words[0].0) graph.dot", at: fileRange)
         }
-        let (status, message) = Session.run(dotTool, ["-T\(ext)", dotPath, "-o", path])
-        guard status == 0 else {
-            try? FileManager.default.removeItem(atPath: dotPath)
+        // Drawn in a private folder, then written to the path like any other file (SafeFile).
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-dot-\(getpid())-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let dotPath = scratch.appendingPathComponent("graph.dot").path, drawn = scratch.appendingPathComponent("graph.\(ext)").path
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            try SafeFile.write(text, to: dotPath)
+        } catch {
+            throw Diagnostic(.error, "cannot prepare the drawing: \(error)", at: fileRange)
+        }
+        let (status, message) = Session.run(dotTool, ["-T\(ext)", dotPath, "-o", drawn])
+        guard status == 0, let picture = FileManager.default.contents(atPath: drawn) else {
             throw Diagnostic(.error, "dot failed: \(message)", at: fileRange)
         }
-        try? FileManager.default.removeItem(atPath: dotPath)
+        do { try SafeFile.write(picture, to: path) } catch { throw Diagnostic(.error, error.message, at: fileRange) }
         say("wrote \(file) (drawn by Graphviz)")
     }
 

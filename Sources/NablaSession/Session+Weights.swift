@@ -19,33 +19,24 @@ extension Session {
             arrays.append((name, value))
         }
         guard !arrays.isEmpty else { throw Diagnostic(.error, "there are no params to save", at: range) }
-        do {
-            try Numpy.npz(arrays).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw Diagnostic(.error, "cannot write '\(path)': \(Session.reason(error, path: path)); the old file, if any, is unchanged", at: range)
-        }
+        do { try SafeFile.write(Numpy.npz(arrays), to: path) } catch { throw Diagnostic(.error, error.message, at: range) }
         return arrays.count
     }
 
     /// Sets params from a `.npz` file: every array whose name is a param of the same shape.
     func loadWeights(from path: String, at range: SourceRange) throws(Diagnostic) {
         // Read through a file handle: Foundation's Data(contentsOf:) leaks a 4 KB buffer on an
-        // empty file (found by the data fuzzer; fuzz/regressions/data/empty).
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw Diagnostic(.error, "cannot read '\(path)': no such file", at: range)
-        }
-        guard !isDirectory.boolValue else { throw Diagnostic(.error, "'\(path)' is a folder, not a file", at: range) }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw Diagnostic(.error, "cannot read '\(path)': permission denied", at: range)
-        }
-        defer { try? handle.close() }
+        // empty file (found by the data fuzzer; fuzz/regressions/data/empty). Bounded by the
+        // element limit, interruptible; a device (/dev/zero) is refused before any read.
+        let limit = Tensor.maxElements * 8 + (16 << 20)
         let data: Data
-        do { data = try handle.readToEnd() ?? Data() } catch {
-            throw Diagnostic(.error, "cannot read '\(path)': \(Session.reason(error))", at: range)
+        do {
+            data = try SafeFile.read(path, limit: limit, limitName: "elements=\(Tensor.maxElements) (8 bytes each)", isInterrupted: isInterrupted)
+        } catch {
+            throw Diagnostic(.error, error.message, at: range)
         }
         let arrays: [(String, Tensor)]
-        do { arrays = try Numpy.readNPZ(data, name: path) } catch { throw Diagnostic(.error, error.description, at: range) }
+        do { arrays = try Numpy.readNPZ(data, name: path, isInterrupted: isInterrupted) } catch { throw Diagnostic(.error, error.description, at: range) }
         var updates: [(NodeID, Tensor)] = []
         var names: [String] = []
         var skipped: [String] = []

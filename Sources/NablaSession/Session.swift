@@ -139,7 +139,7 @@ public final class Session {
     // MARK: - Output
 
     func say(_ text: String) {
-        if !quiet { output.out(text) }
+        if !quiet { output.out(SafeText.escaped(text, allowColor: colors)) }
     }
 
     public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
@@ -153,7 +153,7 @@ public final class Session {
                 text = String(text[..<caret.upperBound]) + style.bad(tail)
             }
         }
-        output.err(text)
+        output.err(SafeText.escaped(text, allowColor: colors))
     }
 
     // MARK: - Running statements
@@ -385,11 +385,12 @@ public final class Session {
             throw Diagnostic(.error, "'\(name)' is a function: call it, as in \(name)(x)", at: range)
         }
         let candidates = Array(definitions.keys)
-        var message = "unknown name '\(name)'"
+        let shown = SafeText.clipped(Substring(name))
+        var message = "unknown name '\(shown)'"
         if let near = Suggest.nearest(name, among: candidates) {
             message += " (did you mean '\(near)'?)"
         } else if definitions.isEmpty {
-            message += " (nothing is defined yet: define it first, as in \(name) = 2)"
+            message += " (nothing is defined yet: define it first, as in \(shown) = 2)"
         }
         throw Diagnostic(.error, message, at: range)
     }

@@ -46,6 +46,24 @@ public struct Expr: Sendable, Equatable {
         }
     }
 
+    /// Every call in this expression (`f(a, b)`), outermost first.
+    public var calls: [Expr] {
+        var out: [Expr] = []
+        var stack = [self]
+        while let e = stack.popLast() {
+            switch e.kind {
+            case .number, .name: break
+            case let .array(items): stack.append(contentsOf: items)
+            case let .negate(x), let .transpose(x): stack.append(x)
+            case let .binary(_, a, b): stack.append(contentsOf: [a, b])
+            case let .call(_, args, _): out.append(e); stack.append(contentsOf: args)
+            case let .index(x, idx): stack.append(x); stack.append(contentsOf: idx)
+            case let .partial(of, wrt): stack.append(contentsOf: [of, wrt])
+            }
+        }
+        return out
+    }
+
     /// Every name this expression reads (function names excluded).
     public var names: [String] {
         var out: [String] = []

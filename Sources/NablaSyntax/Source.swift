@@ -89,12 +89,27 @@ extension Diagnostic {
         var out = ""
         if let file = source?.file { out += "\(file), " }
         if let range { out += "line \(range.start.line), column \(range.start.column): " }
-        out += "\(severity.rawValue): \(message)"
-        guard let range, let source, let lineText = source.line(range.start.line) else { return out }
-        var width = range.end.line == range.start.line ? Swift.max(1, range.end.column - range.start.column) : 1
-        // Long lines are shown as a window around the spot, so the caret stays on screen.
-        var shown = Array(lineText)
-        var column = range.start.column
+        // Messages quote at most 200 characters of the input (SafeText.clipped where they
+        // quote it); no line of a message is ever longer than 1,000 characters.
+        out += "\(severity.rawValue): " + message.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { SafeText.clipped($0, limit: 1000) }.joined(separator: "\n")
+        guard let range, let source, let rawLine = source.line(range.start.line) else { return out }
+        let width = range.end.line == range.start.line ? Swift.max(1, range.end.column - range.start.column) : 1
+        // Control characters are shown escaped, and the caret still points at the spot.
+        let lineText = SafeText.escaped(rawLine)
+        guard lineText == rawLine else {
+            let before = SafeText.escaped(String(rawLine.prefix(Swift.max(0, range.start.column - 1))))
+            return out + Diagnostic.caretLine(lineText, column: before.count + 1, width: 1)
+        }
+        return out + Diagnostic.caretLine(lineText, column: range.start.column, width: width)
+    }
+
+    /// The source line (windowed when long) and a caret under `column`.
+    /// Long lines are shown as a window around the spot, so the caret stays on screen.
+    static func caretLine(_ line: String, column: Int, width: Int) -> String {
+        var shown = Array(line)
+        var column = column
+        var width = width
         let window = 72
         if shown.count > window + 8 {
             let from = Swift.max(0, Swift.min(column - 1 - window / 2, shown.count - window))
@@ -104,7 +119,6 @@ extension Diagnostic {
             width = Swift.min(width, Swift.max(1, shown.count - column + 1))
         }
         let indent = String(shown.prefix(Swift.max(0, column - 1)).map { $0 == "\t" ? "\t" : " " })
-        out += "\n  \(String(shown))\n  \(indent)^\(String(repeating: "~", count: Swift.max(0, width - 1)))"
-        return out
+        return "\n  \(String(shown))\n  \(indent)^\(String(repeating: "~", count: Swift.max(0, width - 1)))"
     }
 }

@@ -20,7 +20,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// Makes a tensor from a shape and its row-major elements; the counts must agree.
     public init(shape: [Int], scalars: [Double]) {
-        precondition(Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
+        precondition(shape.allSatisfy { $0 >= 0 } && Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
         self.shape = shape
         self.scalars = scalars
     }
@@ -135,6 +135,28 @@ public enum Shape {
             n *= Double(d)
         }
         if n > Double(Tensor.maxElements) { throw .tooLarge(shape: shape) }
+    }
+
+    /// The shape `reshape` asks for, checked: every extent at least 0, except one `-1` that
+    /// takes whatever fits (numpy's rule), and as many elements as the tensor has.
+    public static func resolve(_ dims: [Int], count: Int, from shape: [Int]) throws(TensorError) -> [Int] {
+        let fail = TensorError.invalid(
+            "cannot reshape \(describe(shape)) (\(count) elements) to \(describe(dims))")
+        guard dims.allSatisfy({ $0 >= -1 }), dims.filter({ $0 == -1 }).count <= 1 else { throw fail }
+        var known = 1
+        for d in dims where d != -1 {
+            let (product, overflow) = known.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= Swift.max(count, 1) || d == 0 else { throw fail }
+            known = product
+        }
+        guard let free = dims.firstIndex(of: -1) else {
+            guard known == count else { throw fail }
+            return dims
+        }
+        guard known > 0, count % known == 0 else { throw fail }
+        var resolved = dims
+        resolved[free] = count / known
+        return resolved
     }
 
     /// `scalar`, `[3]` or `[3, 4]`: how shapes are shown to the user.

@@ -9,13 +9,16 @@ func nabla(_ args: [String], stdin: String? = nil, in directory: URL? = nil) thr
     process.executableURL = binary
     process.arguments = args
     if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe(), err = Pipe(), input = Pipe()
+    let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = input
+    // Standard input from a file: a big input never blocks on a pipe, and nabla may stop
+    // reading early (a refused line) without a SIGPIPE reaching the tests.
+    let inputPath = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-stdin-\(UUID().uuidString)").path
+    defer { unlink(inputPath) }
+    try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: inputPath))
+    process.standardInput = FileHandle(forReadingAtPath: inputPath)
     try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
@@ -225,5 +228,79 @@ struct CeilingTests {
         // The ceilings themselves.
         let (_, refused, _) = try nabla(["-e", ":limits nesting=257"])
         #expect(refused.contains("a whole number from 1 to 256"), "\(refused)")
+    }
+}
+
+@Suite("Failed writes are failures (issue 14, item 8)")
+struct FailedWriteTests {
+    @Test("output to /dev/full exits non-zero and says why")
+    func devFull() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("nabla")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["-e", "1 + 1"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(e.contains("cannot write the output: No space left on device"), "\(e)")
+    }
+
+    @Test("a checkpoint that cannot be written stops :train before it starts, with exit status 1")
+    func checkpointToNowhere() throws {
+        let r = try nabla(["-e", "seed 1", "-e", ":data moons 40", "-e", ":mlp net 2-3-1", "-e", "L = bce(net, Y)",
+                           "-e", ":train L epochs=3 checkpoint=/nonexistent/x.npz"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("checkpoint: cannot write '/nonexistent/x.npz': no such folder"), "\(r.err)")
+        #expect(!r.out.contains("epoch"), "\(r.out)")
+    }
+}
+
+@Suite("Standard input and the terminal (issue 14, items 10, 18, 19)")
+struct StandardInputTests {
+    @Test("a 12 MB literal piped in is refused at the script limit, quoting at most a window of the line")
+    func hugeLiteral() throws {
+        let literal = "x = [" + String(repeating: "1,", count: 6_000_000) + "1]\n"
+        let r = try nabla([], stdin: literal)
+        #expect(r.status == 1)
+        #expect(r.err.contains("has more than 10000000 bytes"), "\(r.err.prefix(300))")
+        #expect(r.err.count < 600, "the error quotes a window, not the line: \(r.err.count) characters")
+    }
+
+    @Test("a 1 MB unknown name: the error quotes at most 300 characters of it")
+    func hugeName() throws {
+        let r = try nabla([], stdin: String(repeating: "q", count: 1_000_000) + "\n")
+        #expect(r.status == 1)
+        #expect(r.err.contains("unknown name 'qqqq"))
+        #expect(r.err.contains("more characters)"))
+        #expect(r.err.count < 800, "\(r.err.count) characters")
+    }
+
+    @Test("a script line holding escape sequences is shown escaped (it cannot rename the terminal)")
+    func escapes() throws {
+        let dir = try folder(["t.nabla": "x = 1 \u{1B}]2;PWNED\u{07}\n"])
+        let r = try nabla([dir.appendingPathComponent("t.nabla").path])
+        #expect(r.status == 1)
+        #expect(!r.err.contains("\u{1B}") && !r.err.contains("\u{07}"), "\(r.err.debugDescription)")
+        #expect(r.err.contains("x = 1 \\e]2;PWNED\\a"), "\(r.err)")
+        #expect(r.err.contains("\n        ^"), "the caret is under the escape: \(r.err)")
+    }
+
+    @Test("a UTF-8 byte order mark on standard input is skipped, as in files")
+    func byteOrderMark() throws {
+        let r = try nabla([], stdin: "\u{FEFF}x = 20\nx + 22\n")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("42"))
+    }
+
+    @Test("standard input runs a statement at a time: a literal over many lines, then more lines")
+    func streaming() throws {
+        let lines = (0..<2000).map { "  \($0)," }.joined(separator: "\n")
+        let r = try nabla([], stdin: "v = [\n\(lines)\n  2000]\nsum(v)\n")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.hasSuffix("2.001e+06\n") || r.out.hasSuffix("2001000\n"), "\(r.out.suffix(40))")
     }
 }

@@ -199,6 +199,51 @@ struct TerminalTests {
         #expect(mode == 0o600)
     }
 
+    @Test("Ctrl-D at a sub-prompt (:step, an :exercise answer, a continuation line) leaves it, not nabla")
+    func ctrlDAtSubPrompts() throws {
+        let t = try Terminal()
+        defer { t.close() }
+        for line in ["param w = 3", "L = 2 * w^2"] { try t.line(line) }
+        try t.waitFor("L = 18")
+        try t.line(":step L")
+        try t.waitFor("step (Enter: next, a: all, q: leave)>")
+        try t.send("C-d")
+        try t.waitFor("(left)")
+        try t.line(":exercise neuron 1")
+        try t.waitFor("Enter skips, q leaves")
+        try t.send("C-d")
+        try t.waitFor("(left)", count: 2)
+        try t.line("v = [1,")
+        try t.waitFor("...>")
+        try t.send("C-d")
+        try t.waitFor("the unfinished statement was dropped")
+        try t.line("w + 39")
+        try t.waitFor("\n42\n")
+        #expect(!t.screen.contains("EXITED"))
+    }
+
+    @Test("two sessions at once keep both their lines in the history file (appended under a lock)")
+    func historyTwoSessions() throws {
+        let first = try Terminal()
+        defer { first.close() }
+        let second = try Terminal(state: first.state)
+        defer { second.close() }
+        try first.line("one = 1")
+        try first.waitFor("one = 1")
+        try second.line("two = 2")
+        try second.waitFor("two = 2")
+        try first.line("three = 3")
+        try first.waitFor("three = 3")
+        let history = try String(contentsOf: first.state.appendingPathComponent("nabla/history"), encoding: .utf8)
+        let lines = history.split(separator: "\n")
+        #expect(lines == ["_HiStOrY_V2_", "one\\040=\\0401", "two\\040=\\0402", "three\\040=\\0403"])
+        first.close()
+        let third = try Terminal(state: first.state)
+        defer { third.close() }
+        try third.send("Up", "Up", "Enter")
+        try third.waitFor("two = 2")
+    }
+
     @Test("Ctrl-C interrupts a long :check and returns to the prompt with the state intact")
     func ctrlCInterrupts() throws {
         let t = try Terminal()

@@ -28,7 +28,7 @@ void nabla_editor_close(nabla_editor *editor);
 /// Reads one line, showing `prompt`. The result stays valid until the next call.
 const char *nabla_editor_read(nabla_editor *editor, const char *prompt, int *status);
 
-/// Adds a line to the history and saves the history file.
+/// Adds a line to the history and appends it to the history file (under a lock).
 void nabla_editor_remember(nabla_editor *editor, const char *line);
 
 /// Returns 1 (and clears the flag) if SIGINT arrived since the last call.
@@ -39,5 +39,9 @@ int nabla_peek_interrupt(void);
 
 /// Installs the SIGINT handler that only sets the flag (for long commands outside the editor).
 void nabla_install_interrupt_handler(void);
+
+/// Flushes standard output; returns 0, or the errno of a write that failed (a full disk,
+/// /dev/full): such a run must not exit 0.
+int nabla_finish_output(void);
 
 #endif

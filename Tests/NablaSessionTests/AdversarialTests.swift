@@ -1,0 +1,208 @@
+import Foundation
+@testable import NablaSession
+import NablaNN
+import NablaTensor
+import NablaTestSupport
+import Testing
+
+/// The adversarial tester's findings (issue 14), each with the input quoted from the report.
+@Suite("Adversarial inputs: shapes, files, values that must not change, verdicts")
+struct AdversarialTests {
+    // MARK: - 1. Every shape is validated where it is built
+
+    @Test("reshape([1,2,3,4],-2,-2) is an error at the dimension; numpy's single -1 is inferred")
+    func negativeReshape() {
+        let t = Transcript()
+        #expect(!t.run("reshape([1,2,3,4],-2,-2)"))
+        #expect(t.stderr.contains("column 19: error: a dimension cannot be negative"), "\(t.stderr)")
+        for line in ["transpose(reshape([1,2,3,4],-2,-2))", "reshape([1,2,3,4],-2,-2) @ [1, 2]", "sum(reshape([1,2,3,4],-2,-2), 0)"] {
+            #expect(!t.run(line), "\(line)")
+        }
+        #expect(!t.run("m = [1, 2, 3, 4]\nsum(softmax(reshape(m,-2,-3)))"))
+        #expect(t.run("reshape([1,2,3,4],-1,2)"))
+        #expect(t.stdout == "[[1, 2],\n [3, 4]]")
+        #expect(!t.run("reshape([1,2,3,4],3,-1)"))
+        #expect(t.stderr.contains("cannot reshape [4] (4 elements) to [3, -1]"))
+        #expect(!t.run("reshape([1,2,3,4],-1,-1)"))
+        #expect(t.stderr.contains("only one dimension can be -1"))
+        #expect(!t.run("reshape([1,2,3,4], 100000000000000, 100000000000000)"))
+    }
+
+    // MARK: - 4. :save/:load keeps values
+
+    @Test("c = randn(3) is saved as the numbers it drew, so :load gives back the same L")
+    func savedDrawsKeepTheirValues() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let t = Transcript()
+        #expect(t.run("seed 1\nx = 2\nc = randn(3) + x * he(1, 3)\nparam w = randn(3)\nL = sum(c * w)"))
+        let before = try t.session.value("L").scalar
+        #expect(t.run(":save \(dir)/s.nabla"))
+        let text = try String(contentsOfFile: "\(dir)/s.nabla", encoding: .utf8)
+        #expect(!text.contains("randn") && !text.contains("he("), "\(text)")
+        #expect(text.contains("+ x * [["), "the formula around the draw is kept: \(text)")
+        let u = Transcript(seed: 99)
+        #expect(u.run(":load \(dir)/s.nabla"), "\(u.stderr)")
+        #expect(try u.session.value("L").scalar == before)
+        // Still a live formula: x changes c.
+        #expect(u.run("x = 3"))
+        #expect(try u.session.value("L").scalar != before)
+    }
+
+    // MARK: - 5. :mlp does not replace other definitions
+
+    @Test(":mlp Y 2-4-1 is refused: Y holds the labels; redefining a net by :mlp is allowed")
+    func mlpKeepsTheLabels() throws {
+        let t = Transcript()
+        #expect(t.run("seed 1\n:data moons 40"))
+        let labels = try t.session.value("Y")
+        #expect(!t.run(":mlp Y 2-4-1"))
+        #expect(t.stderr.contains("'Y' is already defined (it holds the data of :data)"), "\(t.stderr)")
+        #expect(try t.session.value("Y") == labels)
+        #expect(t.run("b = 5"))
+        #expect(t.run(":mlp a 2-4-1"), "only a's own names are checked, not b: \(t.stderr)")
+        #expect(t.run(":mlp net 2-4-1\nL = bce(net, Y)\n:mlp net 2-3-1"), "\(t.stderr)")
+        #expect(try t.session.value("net_W1").shape == [2, 3])
+        #expect(t.run(":train L epochs=2"), "the rebuilt net trains: \(t.stderr)")
+        #expect(!t.run("param net_b3 = 1\n:mlp net 2-3-3-1"))
+        #expect(t.stderr.contains("'net_b3' is already defined"), "\(t.stderr)")
+    }
+
+    // MARK: - 2. Files are written as careful tools write them
+
+    @Test(":save writes through a symlink, keeps the mode, refuses read-only files, FIFOs and devices")
+    func carefulWrites() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let fm = FileManager.default
+        let t = Transcript()
+        #expect(t.run("param w = 1"))
+        // A symlink stays a link; its target gets the content and keeps its 0600 mode.
+        try "old".write(toFile: "\(dir)/target", atomically: false, encoding: .utf8)
+        try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: "\(dir)/target")
+        try fm.createSymbolicLink(atPath: "\(dir)/link", withDestinationPath: "target")
+        #expect(t.run(":save \(dir)/link"), "\(t.stderr)")
+        #expect(try fm.destinationOfSymbolicLink(atPath: "\(dir)/link") == "target")
+        #expect(try String(contentsOfFile: "\(dir)/target", encoding: .utf8).contains("param w = 1"))
+        #expect(try fm.attributesOfItem(atPath: "\(dir)/target")[.posixPermissions] as? Int == 0o600)
+        // The same for weights.
+        #expect(t.run(":save \(dir)/link.npz"))
+        try fm.setAttributes([.posixPermissions: 0o640], ofItemAtPath: "\(dir)/link.npz")
+        #expect(t.run(":save \(dir)/link.npz"))
+        #expect(try fm.attributesOfItem(atPath: "\(dir)/link.npz")[.posixPermissions] as? Int == 0o640)
+        // Read-only: refused and unchanged (even as root).
+        try "keep".write(toFile: "\(dir)/ro", atomically: false, encoding: .utf8)
+        try fm.setAttributes([.posixPermissions: 0o444], ofItemAtPath: "\(dir)/ro")
+        #expect(!t.run(":save \(dir)/ro"))
+        #expect(t.stderr.contains("the file is read-only; left as it is"), "\(t.stderr)")
+        #expect(try String(contentsOfFile: "\(dir)/ro", encoding: .utf8) == "keep")
+        // A FIFO and a device are not replaced.
+        #expect(mkfifo("\(dir)/fifo", 0o600) == 0)
+        #expect(!t.run(":save \(dir)/fifo"))
+        #expect(t.stderr.contains("it is a FIFO, not a regular file"), "\(t.stderr)")
+        #expect(!t.run(":save /dev/null"))
+        #expect(t.stderr.contains("it is a device"), "\(t.stderr)")
+        var info = stat()
+        #expect(lstat("/dev/null", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        #expect(lstat("\(dir)/fifo", &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+        // Nothing is left behind in the folder.
+        #expect(try fm.contentsOfDirectory(atPath: dir).sorted() == ["fifo", "link", "link.npz", "ro", "target"])
+    }
+}
+
+// MARK: - 3, 9. Weights files: CRC-32, headers before inflating, bounded reads
+
+/// A .npz archive of one member, every field chosen by the test.
+func zipArchive(_ entry: String, method: Int, crc: UInt32, payload: [UInt8], claimedSize: Int) -> Data {
+    func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
+    func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
+    let name = Array(entry.utf8)
+    let common = le16(20) + le16(0) + le16(method) + le16(0) + le16(0x21) + le32(Int(crc)) + le32(payload.count) + le32(claimedSize) + le16(name.count)
+    let local = le32(0x0403_4b50) + common + le16(0) + name + payload
+    let central = le32(0x0201_4b50) + le16(20) + common + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(0) + name
+    let end = le32(0x0605_4b50) + le16(0) + le16(0) + le16(1) + le16(1) + le32(central.count) + le32(local.count) + le16(0)
+    return Data(local + central + end)
+}
+
+/// Raw deflate holding `bytes` in stored blocks (BTYPE 00): valid input for zlib's inflate.
+func storedDeflate(_ bytes: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    var rest = bytes[...]
+    repeat {
+        let piece = rest.prefix(65_535)
+        rest = rest.dropFirst(piece.count)
+        let n = piece.count
+        out += [rest.isEmpty ? 1 : 0, UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8(~n >> 8 & 0xff)] + piece
+    } while !rest.isEmpty
+    return out
+}
+
+/// zlib's CRC-32 (the polynomial 0xEDB88320), written out here so the test does not trust the reader's.
+func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
+    var crc: UInt32 = 0xffff_ffff
+    for b in bytes {
+        crc ^= UInt32(b)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    }
+    return ~crc
+}
+
+@Suite("Adversarial weights files")
+struct AdversarialWeightsTests {
+    @Test("one flipped bit in W[0,0] (1.5 reads as 1.5625) is refused by the CRC-32, as numpy refuses it")
+    func crcChecked() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let t = Transcript()
+        #expect(t.run("param W = [[1.5, 2], [3, 4]]\n:save \(dir)/w.npz"))
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(dir)/w.npz")))
+        // 1.5 is 0x3FF8000000000000; 1.5625 is 0x3FF9000000000000: one bit of byte 6.
+        let one5: [UInt8] = [0, 0, 0, 0, 0, 0, 0xF8, 0x3F]
+        let at = try #require((0...(bytes.count - 8)).first { Array(bytes[$0..<$0 + 8]) == one5 })
+        bytes[at + 6] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/flipped.npz"))
+        #expect(t.run("param W = zeros(2, 2)"))
+        #expect(!t.run(":load \(dir)/flipped.npz"))
+        #expect(t.stderr.contains("the CRC-32 does not match"), "\(t.stderr)")
+        #expect(try t.session.value("W") == Tensor.zeros([2, 2]))
+        #expect(t.run(":load \(dir)/w.npz"), "\(t.stderr)")
+        #expect(try t.session.value("W").scalars == [1.5, 2, 3, 4])
+    }
+
+    @Test("a deflated member whose directory claims 2.1 GB but whose header says 2x2 is refused before inflating")
+    func bombRefusedByItsHeader() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let npy = [UInt8](Numpy.npy(Tensor(rows: [[1, 2], [3, 4]])))
+        let claimed = 2_100_000_000
+        let bomb = zipArchive("W.npy", method: 8, crc: referenceCRC32(npy), payload: storedDeflate(npy + [UInt8](repeating: 0, count: 200_000)), claimedSize: claimed)
+        try bomb.write(to: URL(fileURLWithPath: "\(dir)/bomb.npz"))
+        let t = Transcript()
+        #expect(t.run("param W = zeros(2, 2)"))
+        #expect(!t.run(":load \(dir)/bomb.npz"))
+        #expect(t.stderr.contains("the zip directory claims 2100000000 bytes but the .npy header promises [2, 2] float64 (160 bytes)"), "\(t.stderr)")
+        // Honest size, but the deflate data runs on past it.
+        let longer = zipArchive("W.npy", method: 8, crc: referenceCRC32(npy), payload: storedDeflate(npy + [0, 0, 0]), claimedSize: npy.count)
+        try longer.write(to: URL(fileURLWithPath: "\(dir)/longer.npz"))
+        #expect(!t.run(":load \(dir)/longer.npz"))
+        #expect(t.stderr.contains("does not end where the zip directory says"), "\(t.stderr)")
+        // The same member, correct: loads (deflate through zlib, CRC checked).
+        let good = zipArchive("W.npy", method: 8, crc: referenceCRC32(npy), payload: storedDeflate(npy), claimedSize: npy.count)
+        try good.write(to: URL(fileURLWithPath: "\(dir)/good.npz"))
+        #expect(t.run(":load \(dir)/good.npz"), "\(t.stderr)")
+        #expect(try t.session.value("W").scalars == [1, 2, 3, 4])
+    }
+
+    @Test("a symlink to /dev/zero is refused before any read; a Ctrl-C while reading stops the load")
+    func devicesAndInterrupts() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/zero.npz", withDestinationPath: "/dev/zero")
+        let t = Transcript()
+        #expect(t.run("param W = zeros(2, 2)"))
+        #expect(!t.run(":load \(dir)/zero.npz"))
+        #expect(t.stderr.contains("it is a device, not a file"), "\(t.stderr)")
+        #expect(t.run("param W = zeros(300, 300)\n:save \(dir)/big.npz"))
+        #expect(t.run("param W = ones(300, 300)"))
+        t.session.isInterrupted = { true }
+        t.capture { #expect(!$0.runLine(":load \(dir)/big.npz")) }
+        #expect(t.stderr.contains("interrupted while reading"), "\(t.stderr)")
+        t.session.isInterrupted = { false }
+        #expect(try t.session.value("W") == Tensor.filled([300, 300], 1))
+    }
+}
