@@ -19,10 +19,16 @@ extension Graph {
     /// The relative error used by gradient checks: |a - n| / max(|a|, |n|, 1e-6).
     ///
     /// The floor keeps gradients that are zero up to rounding from reading as 100% off.
-    public static func relativeError(_ a: Double, _ n: Double) -> Double {
+    public static func relativeError(_ a: Double, _ n: Double, floor: Double = 1e-6) -> Double {
         if a == n { return 0 }
-        return Swift.abs(a - n) / Swift.max(Swift.abs(a), Swift.abs(n), 1e-6)
+        return Swift.abs(a - n) / Swift.max(Swift.abs(a), Swift.abs(n), floor)
     }
+
+    /// The absolute tolerance of a gradient check of a root whose value is `loss`:
+    /// 1e-8 · max(1, |L|). A central difference with h = 1e-5 carries rounding of about
+    /// 2e-16·|L|/h ≈ 2e-11·|L| (and more through long sums), so a gradient of 1.5e-8 is judged
+    /// by an absolute gap: backprop -1.50871e-08 against numeric -1.50546e-08 passes.
+    public static func absoluteTolerance(loss: Double) -> Double { 1e-8 * Swift.max(1, Swift.abs(loss)) }
 
     /// Checks ∂root/∂leaf for each leaf against central differences
     /// (f(x+h) - f(x-h)) / 2h with h = 1e-5 · max(1, |x|), element by element.
@@ -34,6 +40,8 @@ extension Graph {
     ) throws(GraphError) -> [GradientCheck] {
         let grads: Gradients
         do { grads = try backward(from: root) } catch { throw GraphError(node: root, error) }
+        // |a - n| within the absolute tolerance passes: the floor is that tolerance over the relative one.
+        let floor = Swift.max(1e-6, Graph.absoluteTolerance(loss: self[root].value.scalar) / 1e-5)
         var results: [GradientCheck] = []
         for leaf in leaves {
             let original = self[leaf].value
@@ -55,7 +63,7 @@ extension Graph {
                 try setValue(leaf, probe)
                 let minus = self[root].value.scalar
                 let numeric = (plus - minus) / (2 * h)
-                let error = Graph.relativeError(analytic.scalars[i], numeric)
+                let error = Graph.relativeError(analytic.scalars[i], numeric, floor: floor)
                 if error > check.maxRelativeError || check.checked == 0 || error.isNaN {
                     check.maxRelativeError = error.isNaN ? .infinity : Swift.max(error, check.maxRelativeError)
                     check.worstIndex = i

@@ -86,7 +86,7 @@ extension Graph {
         var g = seed
         for edge in path {
             let node = self[edge.node]
-            let local = node.op.vjp(node.inputs.map { self[$0].value }, node.value, g)
+            let local = localVJP(edge.node, g)
             g = local[edge.input] ?? Tensor.zeros(self[node.inputs[edge.input]].value.shape)
         }
         return g
@@ -101,7 +101,7 @@ extension Graph {
         guard m * n <= maxElements else { return nil }
         var rows = [Double](repeating: 0, count: m * n)
         for r in 0..<m {
-            if let g = node.op.vjp(x, node.value, Tensor.unit(node.value.shape, r))[edge.input] {
+            if let g = localVJP(edge.node, Tensor.unit(node.value.shape, r))[edge.input] {
                 for c in 0..<n { rows[r * n + c] = g.scalars[c] }
             }
         }

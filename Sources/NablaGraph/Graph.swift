@@ -44,7 +44,36 @@ public struct Graph: Sendable {
     /// they were computed, since the last `takeNonFiniteOrigins()`.
     private var nonFiniteOrigins: [NodeID] = []
 
+    /// Numbers held by all node values together (a name shares its input's storage and is
+    /// not counted), and the most they may be (`:limits total=N`): a chain like
+    /// `A*A*...*A` on 100-million-number tensors is refused before it exhausts the machine.
+    public private(set) var heldElements = 0
+    public var maxHeldElements = Graph.defaultMaxHeldElements
+    public static let defaultMaxHeldElements = 400_000_000
+    public static let heldElementsCeiling = 3_000_000_000
+
     public init() {}
+
+    private static func counted(_ node: Node) -> Int {
+        if case .name = node.op { return 0 }
+        return node.value.count
+    }
+
+    /// Throws when replacing `old` numbers by `new` would pass the total limit.
+    private func checkHeld(adding new: Int, removing old: Int, node: NodeID?) throws(GraphError) {
+        let total = heldElements - old + new
+        guard new > old, total > maxHeldElements else { return }
+        throw GraphError(node: node, .invalid(
+            "all values together would hold \(Format.grouped(Double(total))) numbers (\(Format.bytes(Double(total) * 8))); "
+                + "the limit is total=\(Format.grouped(Double(maxHeldElements))) (:limits total=N changes it; :reset forgets every definition)"))
+    }
+
+    private mutating func setValue(of id: NodeID, _ value: Tensor) {
+        guard let node = nodes[id.raw] else { return }
+        heldElements -= Graph.counted(node)
+        nodes[id.raw]?.value = value
+        if let updated = nodes[id.raw] { heldElements += Graph.counted(updated) }
+    }
 
     // MARK: - Access
 
@@ -85,13 +114,16 @@ public struct Graph: Sendable {
         } catch {
             throw GraphError(node: nil, error)
         }
-        let id = insert(Node(op: op, inputs: inputs, label: label, value: value))
+        let node = Node(op: op, inputs: inputs, label: label, value: value)
+        try checkHeld(adding: Graph.counted(node), removing: 0, node: nil)
+        let id = insert(node)
         noteIfNonFinite(id)
         for input in inputs { nodes[input.raw]?.users.append(id) }
         return id
     }
 
     private mutating func insert(_ node: Node) -> NodeID {
+        heldElements += Graph.counted(node)
         if let slot = freeSlots.popLast() {
             nodes[slot] = node
             return NodeID(slot)
@@ -110,7 +142,9 @@ public struct Graph: Sendable {
                 nodes[input.raw]?.users.removeAll { $0 == id }
             }
         }
-        for id in ids where nodes[id.raw] != nil {
+        for id in ids {
+            guard let node = nodes[id.raw] else { continue }
+            heldElements -= Graph.counted(node)
             nodes[id.raw] = nil
             freeSlots.append(id.raw)
         }
@@ -156,12 +190,12 @@ public struct Graph: Sendable {
         var old: [(NodeID, Tensor)] = []
         for (leaf, value) in updates where self[leaf].op.isLeaf {
             old.append((leaf, self[leaf].value))
-            nodes[leaf.raw]?.value = value
+            setValue(of: leaf, value)
         }
         do {
             try recompute(downstreamOf: old.map(\.0), only: only)
         } catch {
-            for (leaf, value) in old.reversed() { nodes[leaf.raw]?.value = value }
+            for (leaf, value) in old.reversed() { setValue(of: leaf, value) }
             try? recompute(downstreamOf: old.map(\.0), only: only)
             throw error
         }
@@ -179,7 +213,9 @@ public struct Graph: Sendable {
             } catch {
                 throw GraphError(node: id, error)
             }
-            nodes[id.raw]?.value = value
+            let isName: Bool = { if case .name = node.op { return true } else { return false } }()
+            try checkHeld(adding: isName ? 0 : value.count, removing: Graph.counted(node), node: id)
+            setValue(of: id, value)
             noteIfNonFinite(id)
         }
     }
@@ -227,9 +263,35 @@ public struct Graph: Sendable {
             return grads[inputs[1]] ?? Tensor.zeros(self[inputs[1]].value.shape)
         case .jacobian:
             return try jacobian(of: inputs[0], withRespectTo: inputs[1])
+        case .bce:
+            let x = inputs.map { self[$0].value }
+            guard let z = logit(of: inputs[0], target: x[1]) else { return try op.forward(x) }
+            try Op.checkLossShapes("bce", x)
+            return try Op.bceFromLogits(z, x[1])
         default:
             return try op.forward(inputs.map { self[$0].value })
         }
+    }
+
+    /// The logit z when `p` is `sigmoid(z)` (through names): bce then works from z, exactly
+    /// where σ(z) rounds to 0 or 1. Only for a target of p's shape or a single number.
+    func logit(of p: NodeID, target: Tensor) -> Tensor? {
+        var id = p
+        while case .name = self[id].op, let input = self[id].inputs.first { id = input }
+        guard case .sigmoid = self[id].op, let z = self[id].inputs.first else { return nil }
+        let value = self[z].value
+        guard value.shape == self[p].value.shape, target.shape == value.shape || target.count == 1 else { return nil }
+        return value
+    }
+
+    /// A node's VJP: its op's, except bce of a sigmoid, which goes through the logit.
+    public func localVJP(_ id: NodeID, _ g: Tensor, needs: [Bool]? = nil) -> [Tensor?] {
+        let node = self[id]
+        let x = node.inputs.map { self[$0].value }
+        if case .bce = node.op, let z = logit(of: node.inputs[0], target: x[1]) {
+            return Op.bceFromLogitsVJP(z, x[0], x[1], g)
+        }
+        return node.op.vjp(x, node.value, g, needs: needs)
     }
 
     private mutating func noteIfNonFinite(_ id: NodeID) {
@@ -411,7 +473,7 @@ public struct BackwardWalk: Sendable {
             let node = graph[id]
             if node.inputs.isEmpty { continue }
             let needs = needed.map { mask in node.inputs.map { mask[$0.raw] } }
-            let local = node.op.vjp(node.inputs.map { graph[$0].value }, node.value, g, needs: needs)
+            let local = graph.localVJP(id, g, needs: needs)
             assert(local.count == node.inputs.count, "\(node.op) must give one gradient per input")
             var contributions: [BackwardStep.Contribution] = []
             for (i, (input, contribution)) in zip(node.inputs, local).enumerated() {

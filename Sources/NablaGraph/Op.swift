@@ -157,6 +157,52 @@ extension Op {
     x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
 }
 
+/// σ'(x) = σ(x)σ(-x), from x: never exactly 0 where σ(x) rounds to 1 (up to |x| ≈ 745).
+@inline(__always) func logisticSlope(_ x: Double) -> Double {
+    let e = exp(-Swift.abs(x))
+    return e / ((1 + e) * (1 + e))
+}
+
+extension Op {
+    /// One element of bce: -(d log p + (1-d) log(1-p)), a term left out where its weight is
+    /// 0, so bce(1, 1) = 0 (0·log 0 is not NaN: the limit, as every framework takes it).
+    static func bceTerm(_ p: Double, _ d: Double) -> Double {
+        -((d == 0 ? 0 : d * scalarLog(p)) + (d == 1 ? 0 : (1 - d) * scalarLog(1 - p)))
+    }
+
+    /// ∂bce/∂p and ∂bce/∂d of one element, with the same rule for weights of 0.
+    static func bcePartials(_ p: Double, _ d: Double) -> (Double, Double) {
+        let dp = -((d == 0 ? 0 : d / p) - (d == 1 ? 0 : (1 - d) / (1 - p)))
+        return (dp, scalarLog(1 - p) - scalarLog(p))
+    }
+
+    /// bce of σ(z), from the logit z: d·softplus(-z) + (1-d)·softplus(z), exact where σ(z)
+    /// rounds to 0 or 1 (bce(sigmoid(40), 1) is 4.2e-18, not NaN), as frameworks' "with logits".
+    static func bceFromLogits(_ z: Tensor, _ d: Tensor) throws(TensorError) -> Tensor {
+        let l = try Tensor.zip(z, d, op: "bce") { z, d in d * softplusValue(-z) + (1 - d) * softplusValue(z) }
+        return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
+    }
+
+    /// The VJP of bce toward p = σ(z), from z: (σ(z) - d)/σ'(z) per element (mean-scaled),
+    /// so that the sigmoid's VJP (σ'(z), also from z) brings σ(z) - d to z without 0·∞.
+    static func bceFromLogitsVJP(_ z: Tensor, _ p: Tensor, _ d: Tensor, _ g: Tensor) -> [Tensor?] {
+        let n = Double(Swift.max(p.count, 1)), scale = g.scalar / n
+        var gp = Tensor.zeros(p.shape)
+        for i in 0..<p.count {
+            let zi = z.scalars[i], di = d.count == 1 ? d.scalars[0] : d.scalars[i]
+            let residual = (1 - di) * logistic(zi) - di * logistic(-zi)
+            gp.scalars[i] = scale * residual / Swift.max(logisticSlope(zi), Double.leastNormalMagnitude)
+        }
+        var gd = Tensor.zeros(d.shape)
+        for i in 0..<p.count {
+            let zi = z.scalars[i]
+            let v = -zi * scale
+            if d.count == 1 { gd.scalars[0] += v } else { gd.scalars[i] = v }
+        }
+        return [gp, gd]
+    }
+}
+
 /// log(1 + exp(x)) without overflow.
 @inline(__always) func softplusValue(_ x: Double) -> Double {
     Swift.max(x, 0) + log1p(exp(-Swift.abs(x)))
@@ -186,7 +232,7 @@ extension Op {
         case .log: return UnaryRule(f: { scalarLog($0) }, df: { x, _ in 1 / x }, text: { "1/\(wrap($0))" })
         case .sqrt: return UnaryRule(f: { $0.squareRoot() }, df: { _, y in 0.5 / y }, text: { "1/(2√\(wrap($0)))" })
         case .abs: return UnaryRule(f: { Swift.abs($0) }, df: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }, text: { "sign(\($0))" })
-        case .sigmoid: return UnaryRule(f: logistic, df: { _, y in y * (1 - y) }, text: { "σ(\($0))(1-σ(\($0)))" })
+        case .sigmoid: return UnaryRule(f: logistic, df: { x, _ in logisticSlope(x) }, text: { "σ(\($0))(1-σ(\($0)))" })
         case .tanh: return UnaryRule(f: { scalarTanh($0) }, df: { _, y in 1 - y * y }, text: { "1-tanh²(\($0))" })
         case .relu: return UnaryRule(f: { Swift.max($0, 0) }, df: { x, _ in x > 0 ? 1 : 0 }, text: { "[\($0) > 0]" })
         case .softplus: return UnaryRule(f: softplusValue, df: { x, _ in logistic(x) }, text: { "σ(\($0))" })
@@ -218,7 +264,8 @@ extension Op {
             return BinaryRule(
                 f: { power($0, $1) },
                 da: { a, b, _ in b == 0 ? 0 : b * power(a, b - 1) },
-                db: { a, _, y in a > 0 ? y * scalarLog(a) : 0 },
+                // For a < 0, a^b is defined only at whole b: there is no derivative in b (NaN says so).
+                db: { a, _, y in a > 0 ? y * scalarLog(a) : (a == 0 ? 0 : .nan) },
                 text: { a, b in ("\(wrap(b))·\(wrap(a))^(\(b)-1)", "\(wrap(a))^\(wrap(b))·log(\(a))") })
         case .maximum:
             return BinaryRule(
@@ -330,7 +377,7 @@ extension Op {
             return Tensor(d.scalars.reduce(0) { $0 + $1 * $1 } / Double(Swift.max(d.count, 1)))
         case .bce:
             try Op.checkLossShapes("bce", x)
-            let l = try Tensor.zip(x[0], x[1], op: "bce") { p, d in -(d * scalarLog(p) + (1 - d) * scalarLog(1 - p)) }
+            let l = try Tensor.zip(x[0], x[1], op: "bce", Op.bceTerm)
             return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
         case .crossEntropy:
             let target = try CrossEntropyTarget(logits: x[0], target: x[1])
@@ -448,6 +495,14 @@ struct CrossEntropyTarget {
         rows = logits.rows
         let k = logits.cols
         if target.shape == logits.shape {
+            // A distribution: every entry ≥ 0 and each row summing to 1.
+            let k = Swift.max(logits.cols, 1)
+            for r in 0..<rows {
+                let row = target.scalars[r * k..<(r + 1) * k]
+                guard row.allSatisfy({ $0 >= -1e-9 }), Swift.abs(row.reduce(0, +) - 1) <= 0.01 else {
+                    throw .invalid("cross_entropy: the target has the logits' shape, so it must be a distribution (entries ≥ 0, each row summing to 1, within 0.01 for typed values); row \(r) is not. For class indices give one per row, like [0, 2]")
+                }
+            }
             distribution = target
             return
         }
@@ -568,7 +623,7 @@ extension Op {
         case .mse:
             return Op.meanLossVJP(x, g) { a, b in (2 * (a - b), -2 * (a - b)) }
         case .bce:
-            return Op.meanLossVJP(x, g) { p, d in ((p - d) / (p * (1 - p)), scalarLog(1 - p) - scalarLog(p)) }
+            return Op.meanLossVJP(x, g, Op.bcePartials)
         case .logisticLoss:
             return Op.meanLossVJP(x, g) { z, y in
                 let s = logistic(-y * z)

@@ -269,13 +269,18 @@ public final class Tape32 {
                 return
             }
             let n = Swift.max(x.count, y.count)
+            let logits = ins.op == .bce ? sigmoidInput(of: a).map { slots[$0].values } : nil
             var total: Float = 0
             for i in 0..<n {
                 let u = x[x.count == 1 ? 0 : i], v = y[y.count == 1 ? 0 : i]
                 if case .mse = ins.op {
                     total += (u - v) * (u - v)
+                } else if let z = logits {
+                    // bce of a sigmoid, from the logit (exact where σ rounds to 0 or 1).
+                    let zi = z[x.count == 1 ? 0 : i]
+                    total += v * Tape32.softplus(-zi) + (1 - v) * Tape32.softplus(zi)
                 } else {
-                    // float32's σ reaches exactly 0 or 1: clamp so that 0·log 0 stays 0.
+                    // Not a sigmoid's output: clamp so that 0·log 0 stays 0.
                     let p = Swift.min(Swift.max(u, 1e-7), 1 - 1e-7)
                     total -= v * logf(p) + (1 - v) * logf(1 - p)
                 }
@@ -288,6 +293,20 @@ public final class Tape32 {
     }
 
     // MARK: - Backward
+
+    /// The slot of z when `slot` holds sigmoid(z) of the same size (bce then works from z).
+    func sigmoidInput(of slot: Int) -> Int? {
+        guard let producer = program.first(where: { $0.output == slot }), case .sigmoid = producer.op,
+              let z = producer.inputs.first, slots[z].count == slots[slot].count else { return nil }
+        return z
+    }
+
+    static func logisticSlope(_ x: Float) -> Float {
+        let e = expf(-Swift.abs(x))
+        return e / ((1 + e) * (1 + e))
+    }
+
+    static func softplus(_ x: Float) -> Float { Swift.max(x, 0) + log1pf(expf(-Swift.abs(x))) }
 
     /// Backprop from the loss toward the params: each param's slot gets its gradient.
     public func backward() {
@@ -424,7 +443,8 @@ public final class Tape32 {
             }
         case .relu, .sigmoid, .tanh, .neg:
             guard ins.needs[0] else { return }
-            let y = slots[o].values
+            // σ' from the input (σ(x)σ(-x)), not y(1-y): y rounds to 1 in float32 from x ≈ 17 on.
+            let y = ins.op == .sigmoid ? slots[a].values.map(Tape32.logisticSlope) : slots[o].values
             let op = ins.op
             writeGrad(a, count: g.count) { d, acc in
                 g.withUnsafeBufferPointer { gp in
@@ -435,8 +455,8 @@ public final class Tape32 {
                         // ReLU masks the bits (a branch per element mispredicts half the time).
                         case (.relu, false): for i in 0..<n { d[i] = Float(bitPattern: gp[i].bitPattern & (yp[i] > 0 ? UInt32.max : 0)) }
                         case (.relu, true): for i in 0..<n { d[i] += Float(bitPattern: gp[i].bitPattern & (yp[i] > 0 ? UInt32.max : 0)) }
-                        case (.sigmoid, false): for i in 0..<n { d[i] = gp[i] * yp[i] * (1 - yp[i]) }
-                        case (.sigmoid, true): for i in 0..<n { d[i] += gp[i] * yp[i] * (1 - yp[i]) }
+                        case (.sigmoid, false): for i in 0..<n { d[i] = gp[i] * yp[i] }
+                        case (.sigmoid, true): for i in 0..<n { d[i] += gp[i] * yp[i] }
                         case (.tanh, false): for i in 0..<n { d[i] = gp[i] * (1 - yp[i] * yp[i]) }
                         case (.tanh, true): for i in 0..<n { d[i] += gp[i] * (1 - yp[i] * yp[i]) }
                         case (_, false): for i in 0..<n { d[i] = -gp[i] }
@@ -470,6 +490,7 @@ public final class Tape32 {
             let x = slots[a].values, y = slots[t].values
             let count = Swift.max(x.count, y.count)
             let n = Float(count)
+            let logits = ins.op == .bce ? sigmoidInput(of: a).map { slots[$0].values } : nil
             var gx = [Float](repeating: 0, count: x.count), gy = [Float](repeating: 0, count: y.count)
             for i in 0..<count {
                 let xi = x.count == 1 ? 0 : i, yi = y.count == 1 ? 0 : i
@@ -477,6 +498,12 @@ public final class Tape32 {
                 if case .mse = ins.op {
                     gx[xi] += 2 * (u - v) / n * g[0]
                     gy[yi] -= 2 * (u - v) / n * g[0]
+                } else if let z = logits {
+                    // (σ(z) - d)/σ'(z): the sigmoid's VJP (σ'(z)) then gives σ(z) - d, without 0·∞.
+                    let zi = z[xi]
+                    let residual = (1 - v) / (1 + expf(-zi)) - v / (1 + expf(zi))
+                    gx[xi] += residual / Swift.max(Tape32.logisticSlope(zi), Float.leastNormalMagnitude) / n * g[0]
+                    gy[yi] += -zi / n * g[0]
                 } else {
                     let p = Swift.min(Swift.max(u, 1e-7), 1 - 1e-7)
                     gx[xi] += (p - v) / (p * (1 - p)) / n * g[0]

@@ -20,6 +20,8 @@ public struct Dataset: Sendable {
     /// The inputs as bytes when they are images (`x` = bytes / 255 exactly): the float32
     /// backend feeds its batches from these, an eighth of the memory `x` takes.
     public var bytes: [UInt8]?
+    /// The file's own class values when they were not 0, 1, ..., k-1 (class i is `classValues[i]`).
+    public var classValues: [Double]?
 
     public init(x: Tensor, y: Tensor, classes: Int?, name: String, bytes: [UInt8]? = nil) {
         self.x = x
@@ -169,12 +171,13 @@ extension Dataset {
     /// A CSV file: one sample per line, numbers separated by commas, the last
     /// column the target. A first line that is not numbers is a header. Whole
     /// non-negative targets with at most 20 distinct values are classes.
-    public static func csv(_ text: String, name: String) throws(DataError) -> Dataset {
+    public static func csv(_ text: String, name: String, isInterrupted: () -> Bool = { false }) throws(DataError) -> Dataset {
         var rows: [[Double]] = []
         var width: Int?
         var firstLine = true
         // Split at any newline: "\r\n" is one Character in Swift.
         for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            if i % 4096 == 0 && isInterrupted() { throw DataError("interrupted; the data was not changed") }
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
             defer { firstLine = false }
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -206,14 +209,31 @@ extension Dataset {
         let n = rows.count
         let x = Tensor(shape: [n, w - 1], scalars: rows.flatMap { $0.dropLast() })
         let targets = rows.map { $0[w - 1] }
-        let distinct = Set(targets)
-        let isClasses = distinct.count <= 20 && targets.allSatisfy { $0 >= 0 && $0 < 100 && $0 == $0.rounded() }
+        return classify(x: x, targets: targets, name: name)
+    }
+
+    /// Whole-number targets with at most 20 values are classes: 0...k-1 as they are, other
+    /// values ({3, 6, 9, 12}, or {-1, 1}) numbered in increasing order (`classValues` says how).
+    static func classify(x: Tensor, targets: [Double], name: String) -> Dataset {
+        let n = targets.count
+        let distinct = Set(targets).sorted()
+        let isClasses = distinct.count >= 2 && distinct.count <= 20 && distinct.allSatisfy { $0 == $0.rounded() && Swift.abs($0) < 1e9 }
         guard isClasses else {
             return Dataset(x: x, y: Tensor(shape: [n, 1], scalars: targets), classes: nil, name: name)
         }
-        let k = Int(distinct.max() ?? 1) + 1
-        if k <= 2 { return Dataset(x: x, y: Tensor(shape: [n, 1], scalars: targets), classes: 2, name: name) }
-        return Dataset(x: x, y: Tensor(shape: [n], scalars: targets), classes: k, name: name)
+        let k = distinct.count
+        var labels = targets
+        var values: [Double]?
+        if distinct != (0..<k).map(Double.init) {
+            let index = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($0.element, Double($0.offset)) })
+            labels = targets.map { index[$0] ?? 0 }
+            values = distinct
+        }
+        var data = k == 2
+            ? Dataset(x: x, y: Tensor(shape: [n, 1], scalars: labels), classes: 2, name: name)
+            : Dataset(x: x, y: Tensor(shape: [n], scalars: labels), classes: k, name: name)
+        data.classValues = values
+        return data
     }
 }
 

@@ -57,7 +57,8 @@ public enum Initializer: Sendable, Equatable {
     public static func parse(_ text: String) -> Initializer? {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         guard let kind = parts.first else { return nil }
-        let value = parts.count > 1 ? Double(parts[1]) : nil
+        // A value must be a finite number: constant:nan would poison every weight.
+        let value = parts.count > 1 ? Double(parts[1]).flatMap { $0.isFinite ? $0 : nil } : nil
         switch kind {
         case "lecun", "lecun_normal": return .lecun(uniform: false)
         case "lecun_uniform": return .lecun(uniform: true)

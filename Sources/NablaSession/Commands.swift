@@ -10,23 +10,38 @@ struct CommandArguments {
     var start: SourceLocation
 
     /// The arguments split at whitespace, each with its range.
+    /// The arguments split at spaces; double quotes keep spaces in one word (`"my data.csv"`,
+    /// `dir="MNIST files"`), and so does a backslash before a space (`my\ data.csv`), as in a shell.
     var words: [(String, SourceRange)] {
         var out: [(String, SourceRange)] = []
         var current = ""
+        var started = false, quoted = false, escaped = false
         var startColumn = start.column
         var column = start.column
         for c in text {
-            if c == " " || c == "\t" {
-                if !current.isEmpty { out.append((current, range(startColumn, column))) }
+            defer { column += 1 }
+            if escaped {
+                current.append(c)
+                escaped = false
+            } else if c == "\\" && !quoted {
+                if !started { startColumn = column }
+                started = true
+                escaped = true
+            } else if c == "\"" {
+                if !started { startColumn = column }
+                started = true
+                quoted.toggle()
+            } else if (c == " " || c == "\t") && !quoted {
+                if started { out.append((current, range(startColumn, column))) }
                 current = ""
-                startColumn = column + 1
+                started = false
             } else {
-                if current.isEmpty { startColumn = column }
+                if !started { startColumn = column }
+                started = true
                 current.append(c)
             }
-            column += 1
         }
-        if !current.isEmpty { out.append((current, range(startColumn, column))) }
+        if started { out.append((current, range(startColumn, column))) }
         return out
     }
 
@@ -216,7 +231,9 @@ extension Session {
     }
 
     func resetCommand(_ args: CommandArguments) {
+        let total = graph.maxHeldElements
         graph = Graph()
+        graph.maxHeldElements = total
         definitions = [:]
         origins = [:]
         lastBackward = nil

@@ -26,6 +26,10 @@ extension Session {
 
     private func node(for e: Expr, created: CreatedNodes) throws(Diagnostic) -> NodeID {
         func add(_ op: Op, _ inputs: [NodeID]) throws(Diagnostic) -> NodeID {
+            // Ctrl-C between nodes: the statement is dropped, an old definition stays.
+            if isInterrupted() {
+                throw Diagnostic(.error, "interrupted: the statement was not finished; nothing was defined or changed", at: e.range)
+            }
             do {
                 let id = try graph.add(op, inputs, label: e.text)
                 created.ids.append(id)
@@ -65,7 +69,9 @@ extension Session {
             for i in indices { values.append(try constantInteger(i, what: "an index")) }
             return try add(.index(values), [node(for: x, created: created)])
         case let .partial(of, wrt):
-            return try add(.gradient, [node(for: of, created: created), gradientTarget(wrt)])
+            let inner = try node(for: of, created: created)
+            try refuseNestedGradient(inner, at: e.range)
+            return try add(.gradient, [inner, gradientTarget(wrt)])
         case let .call(name, args, nameRange):
             return try call(name, args, nameRange: nameRange, e: e, created: created, add: add, constant: constant)
         }
@@ -101,7 +107,9 @@ extension Session {
         switch builtin.kind {
         case .op(.gradient), .op(.jacobian):
             guard case let .op(op) = builtin.kind else { break }
-            return try add(op, [input(0), gradientTarget(args[1])])
+            let inner = try input(0)
+            try refuseNestedGradient(inner, at: e.range)
+            return try add(op, [inner, gradientTarget(args[1])])
         case let .op(op):
             var inputs: [NodeID] = []
             for i in args.indices { inputs.append(try input(i)) }
@@ -168,6 +176,23 @@ extension Session {
             }
         }
         throw Diagnostic(.error, "internal: no rule for \(name)", at: e.range)
+    }
+
+    /// `grad(grad(x^3, x), x)` would be silently 0: a gradient's value is computed by backprop,
+    /// which the graph does not differentiate again. Refused with the reason and a way out.
+    func refuseNestedGradient(_ id: NodeID, at range: SourceRange) throws(Diagnostic) {
+        var stack = [id], seen: Set<NodeID> = [id]
+        while let n = stack.popLast() {
+            switch graph[n].op {
+            case .gradient, .jacobian:
+                throw Diagnostic(
+                    .error, "a gradient of a gradient is not computed: backprop's result is not differentiated again "
+                        + "(it would wrongly be 0). Write the first derivative as a formula, e.g. 3*x^2, and take grad of that",
+                    at: range)
+            default:
+                for input in graph[n].inputs where seen.insert(input).inserted { stack.append(input) }
+            }
+        }
     }
 
     /// A node of a call that is not the call's own (its label says what it computes).

@@ -82,6 +82,9 @@ extension Session {
             var line = head + style.value(Printer.value(g ?? Tensor.zeros(value.shape), indent: head.count))
             line += "   " + style.shape("(shape: \(Shape.describe(value.shape)))")
             if g == nil { line += "   \(state.label) does not depend on \(word)" }
+            if let g, g.scalars.contains(where: \.isNaN) {
+                line += "\n(NaN: the derivative does not exist at this point, e.g. x^y in y for x < 0, where x^y is defined only at whole y; :explain \(state.label) \(word) shows which factor)"
+            }
             say(line)
         }
         if let note = state.note { say("(\(note))") }
@@ -136,11 +139,17 @@ extension Session {
         }
         version += 1
         let tolerance = 1e-5
-        say("gradient check of \(label): backprop against central differences (relative error, pass < \(Format.number(tolerance)))")
+        let absolute = Graph.absoluteTolerance(loss: graph.value(root).scalar)
+        say("gradient check of \(label): backprop against central differences (relative error, pass < \(Format.number(tolerance)); "
+            + "gaps under \(Format.number(absolute)) = 1e-8·max(1, |\(label)|) pass too, rounding of the differences)")
         var rows: [[String]] = []
         for (name, r) in zip(params, results) {
             if let leaf = paramLeaf(name), !graph.depends(root, on: leaf) {
                 rows.append(["  · \(name)", "\(label) does not depend on it"])
+                continue
+            }
+            if r.checked == 0 {
+                rows.append(["  · \(name)", "not checked (interrupted before its first element)"])
                 continue
             }
             let ok = r.maxRelativeError < tolerance

@@ -22,6 +22,7 @@ extension Session {
     var limits: [Limit] {
         [
             Limit(name: "elements", what: "numbers in one tensor", value: Tensor.maxElements, defaultValue: Tensor.defaultMaxElements, ceiling: Tensor.elementsCeiling),
+            Limit(name: "total", what: "numbers held by all values together", value: graph.maxHeldElements, defaultValue: Graph.defaultMaxHeldElements, ceiling: Graph.heldElementsCeiling),
             Limit(name: "nodes", what: "nodes in the graph", value: maxNodes, defaultValue: Session.defaultMaxNodes, ceiling: Session.nodesCeiling),
             Limit(name: "nesting", what: "levels of brackets and operators in an expression", value: Parser.maxNesting, defaultValue: Parser.defaultMaxNesting, ceiling: Parser.nestingCeiling),
             Limit(name: "height", what: "operators in a chain (the expression tree's height)", value: Parser.maxHeight, defaultValue: Parser.defaultMaxHeight, ceiling: Parser.heightCeiling),
@@ -47,6 +48,7 @@ extension Session {
             switch name {
             case "elements": Tensor.maxElements = v
             case "nodes": maxNodes = v
+            case "total": graph.maxHeldElements = v
             case "nesting": Parser.maxNesting = v
             case "height": Parser.maxHeight = v
             default: maxScriptBytes = v
@@ -56,7 +58,7 @@ extension Session {
             [$0.name, Format.grouped(Double($0.value)), Format.grouped(Double($0.defaultValue)), Format.grouped(Double($0.ceiling)), $0.what]
         }
         say((changes.isEmpty ? "" : "changed: " + changes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "\n") + Session.table(rows)
-            + "\n(elements, nesting and height hold for the whole program; nodes and script for this session)")
+            + "\n(elements, nesting and height hold for the whole program; total, nodes and script for this session)")
     }
 
     /// The refusal of a definition that would grow the graph to `count` nodes, past `maxNodes`.

@@ -202,10 +202,15 @@ extension Session {
         case "csv":
             guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
             let path = resolvePath(file)
-            let text: String
-            do { text = try Session.readText(path) } catch { throw Diagnostic(.error, error.message, at: fileRange) }
+            let bytes: Data
             do {
-                dataset = try Dataset.csv(text, name: file)
+                bytes = try SafeFile.read(path, limit: Tensor.maxElements * 32, limitName: "elements=\(Tensor.maxElements) (:data csv reads up to 32 bytes a number)", isInterrupted: isInterrupted)
+            } catch {
+                throw Diagnostic(.error, error.message, at: fileRange)
+            }
+            guard let text = String(data: bytes, encoding: .utf8) else { throw Diagnostic(.error, "'\(file)' is not UTF-8 text", at: fileRange) }
+            do {
+                dataset = try Dataset.csv(text, name: file, isInterrupted: isInterrupted)
             } catch {
                 throw Diagnostic(.error, "\(file): \(error.description)", at: fileRange)
             }
@@ -231,7 +236,10 @@ extension Session {
         let training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
         try install(training, kind: kind, at: args.wholeRange)
         let held = heldRows(training.train)
-        let what = dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])"
+        let what = (dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])")
+            + (dataset.classValues.map { values in
+                ", numbered from the file's targets: " + values.enumerated().map { "\(Format.number($0.element)) → \($0.offset)" }.joined(separator: ", ")
+            } ?? "")
         let window = data?.heldTrain ?? training.train
         var sizes = "X \(Shape.describe(window.x.shape)), Y \(Shape.describe(window.y.shape))"
         if held < training.train.count { sizes += " (the first \(held) of \(training.train.count) training samples; :train goes through all)" }

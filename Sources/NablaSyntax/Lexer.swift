@@ -128,6 +128,11 @@ public struct Lexer {
         guard let value = Double(text), value.isFinite else {
             throw Diagnostic(.error, SyntaxError.badNumber(text).message, at: range)
         }
+        // 1e-400 would silently be 0: say so rather than compute with it.
+        let mantissa = text.prefix { $0 != "e" && $0 != "E" }
+        if value == 0, mantissa.contains(where: { ("1"..."9").contains($0) }) {
+            throw Diagnostic(.error, "\(text) is smaller than the smallest float64 (about 4.9e-324): it would be 0; write 0 if you mean it", at: range)
+        }
         return Token(kind: .number(value), range: range, text: text)
     }
 

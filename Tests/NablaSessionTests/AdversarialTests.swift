@@ -206,3 +206,114 @@ struct AdversarialWeightsTests {
         #expect(try t.session.value("W") == Tensor.filled([300, 300], 1))
     }
 }
+
+@Suite("Our rounding is not the student's fault (issue 14, items 13, 15, 16, 17, 19)")
+struct RoundingTests {
+    @Test("bce(1, 1) is 0; bce(sigmoid(40), 1) is log1p(e^-40) ≈ 4.2e-18 with its gradient, not NaN")
+    func bceFromLogits() throws {
+        let t = Transcript()
+        #expect(t.run("a = bce(1, 1)\nb = bce(0, 0)\nz = 40\nparam w = 1\nL = bce(sigmoid(w*z), 1)\nM = bce(sigmoid(w*z), 0)"))
+        #expect(try t.session.value("a").scalar == 0)
+        #expect(try t.session.value("b").scalar == 0)
+        let exact = log1p(exp(-40.0))  // softplus(-40), computed here on its own
+        #expect(isClose(try t.session.value("L").scalar, exact, tol: 1e-30))
+        #expect(isClose(try t.session.value("M").scalar, 40 + log1p(exp(-40.0)), tol: 1e-12))
+        #expect(t.run(":backward L"))
+        let sigmaMinus40 = exp(-40.0) / (1 + exp(-40.0))
+        #expect(isClose(try t.session.value("∂L/∂w").scalar, -40 * sigmaMinus40, tol: 1e-28))
+        #expect(t.run(":backward M"))
+        #expect(isClose(try t.session.value("∂M/∂w").scalar, 40 * (1 - sigmaMinus40), tol: 1e-9))
+    }
+
+    @Test("saturated weights on moons train in float64 and float32 without NaN; the two losses agree")
+    func saturatedTraining() throws {
+        var losses: [Double] = []
+        for precision in ["", " precision=f32"] {
+            let t = Transcript()
+            #expect(t.run("seed 1\n:data moons 200\nparam W = [[900], [-900]]\nL = bce(sigmoid(X @ W), Y)"))
+            losses.append(try t.session.value("L").scalar)
+            #expect(t.run(":train L epochs=2 batch=32 lr=0.01\(precision)"), "\(t.stderr)")
+            #expect(!t.stdout.contains("NaN") && !t.stderr.contains("NaN"), "\(precision): \(t.stdout)\n\(t.stderr)")
+            #expect(try t.session.value("L").scalar.isFinite)
+        }
+        #expect(losses[0].isFinite && losses[0] > 10, "confidently wrong predictions cost much: \(losses[0])")
+    }
+
+    @Test(":check judges a tiny gradient by an absolute gap scaled to the loss, and says which")
+    func checkTolerance() throws {
+        let t = Transcript()
+        // L = 1e-8·w: backprop is exactly 1e-8; with h = 1e-5 and L near 1e6 the numeric one
+        // carries rounding of about 1e-16·1e6/1e-5 = 1e-5 relative to... far more than 1e-5 of 1e-8.
+        #expect(t.run("param w = 1\nbig = 1000000\nL = big + 0.00000001*w\n:check L"), "\(t.stderr)")
+        #expect(t.stdout.contains("✓ w"), "\(t.stdout)")
+        #expect(t.stdout.contains("gaps under 0.01 = 1e-8·max(1, |L|) pass too"), "\(t.stdout)")
+        // A wrong-sized gradient is still caught: L = w^2 at w = 3 is checked against 6.
+        #expect(t.run("param v = 3\nM = v^2\n:check M"))
+        #expect(t.stdout.contains("✓ v"))
+    }
+
+    @Test("an interrupted :check says a param was not checked, never ✓; init=constant:nan is refused")
+    func interruptedCheck() throws {
+        let t = Transcript()
+        #expect(t.run("param w = [1, 2]\nL = sum(w^2)"))
+        t.session.isInterrupted = { true }
+        t.capture { _ = $0.runLine(":check L") }
+        #expect(!t.stdout.contains("✓"), "\(t.stdout)")
+        #expect(t.stdout.contains("not checked (interrupted"), "\(t.stdout)")
+        t.session.isInterrupted = { false }
+        #expect(!t.run(":data moons 40\n:mlp net 2-3-1 init=constant:nan"))
+        #expect(t.stderr.contains("unknown initializer 'constant:nan'"), "\(t.stderr)")
+    }
+
+    @Test("x^y at x = -2: ∂/∂y does not exist (NaN, said); grad of a grad is refused, not silently 0")
+    func derivativesThatDoNotExist() throws {
+        let t = Transcript()
+        #expect(t.run("x = -2\ny = 3\nL = x^y\n:backward L\n:grad y"))
+        #expect(t.stdout.contains("∂L/∂y = nan"), "\(t.stdout)")
+        #expect(t.stdout.contains("the derivative does not exist at this point"), "\(t.stdout)")
+        #expect(!t.run("grad(grad(x^3, x), x)"))
+        #expect(t.stderr.contains("a gradient of a gradient is not computed"), "\(t.stderr)")
+        #expect(!t.run("g = ∂L/∂x\n∂g/∂x"))
+    }
+
+    @Test("cross_entropy refuses a target that is not a distribution; CSV targets {3, 6, 9, 12} are 4 classes; 1e-400 is refused")
+    func targetsAndNumbers() throws {
+        let t = Transcript()
+        #expect(!t.run("cross_entropy([1,2,3], [-1,0,2])"))
+        #expect(t.stderr.contains("must be a distribution"), "\(t.stderr)")
+        #expect(t.run("cross_entropy([1,2,3], [0.2,0.3,0.5])"))
+        let dir = FileManagerHelper.temporaryDirectory()
+        try "a,b,t\n1,2,3\n2,3,6\n3,4,9\n4,5,12\n5,6,3\n6,7,6\n".write(toFile: "\(dir)/my data.csv", atomically: true, encoding: .utf8)
+        #expect(t.run(":data csv \"\(dir)/my data.csv\" val=0 test=0"), "\(t.stderr)")
+        #expect(t.stdout.contains("4 classes"), "\(t.stdout)")
+        #expect(t.stdout.contains("3 → 0, 6 → 1, 9 → 2, 12 → 3"), "\(t.stdout)")
+        #expect(try t.session.value("Y").scalars == [0, 1, 2, 3, 0, 1])
+        #expect(t.run(":data csv \(dir)/my\\ data.csv val=0 test=0"), "a backslash keeps the space: \(t.stderr)")
+        #expect(!t.run("x = 1e-400"))
+        #expect(t.stderr.contains("smaller than the smallest float64"), "\(t.stderr)")
+        #expect(t.run("x = 0e-400\ny = 4.9e-324"))
+    }
+
+    @Test("Ctrl-C while a definition evaluates leaves the old definition in place")
+    func interruptedDefinition() throws {
+        let t = Transcript()
+        #expect(t.run("A = ones(3, 3)\nB = A"))
+        t.session.isInterrupted = { true }
+        t.capture { #expect(!$0.runLine("B = A @ A @ A")) }
+        #expect(t.stderr.contains("interrupted: the statement was not finished"), "\(t.stderr)")
+        t.session.isInterrupted = { false }
+        #expect(try t.session.value("B") == Tensor.filled([3, 3], 1))
+    }
+
+    @Test("a total-memory limit beside the per-tensor one: :limits total=N, refused with the sizes")
+    func totalMemory() throws {
+        let t = Transcript()
+        #expect(t.run(":limits total=1000\nA = ones(20, 20)\nB = A * A"), "\(t.stderr)")
+        #expect(!t.run("C = A * A * A"))
+        #expect(t.stderr.contains("all values together would hold 1,200 numbers"), "\(t.stderr)")
+        #expect(t.stderr.contains("the limit is total=1,000"), "\(t.stderr)")
+        #expect(t.run("D = 1"), "the refused C left nothing: D = 1 fits")
+        #expect(t.run(":limits"))
+        #expect(t.stdout.contains("total"))
+    }
+}

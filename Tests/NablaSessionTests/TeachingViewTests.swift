@@ -398,7 +398,8 @@ struct TeachingViewEdgeTests {
     func extremes(script: String) {
         let t = Transcript()
         t.run(script)
-        #expect(t.out.count == 1, "\(t.out) \(t.stderr)")
+        // Judged, or (a number below float64's range, which would be 0) refused with the reason.
+        #expect(t.out.count == 1 || (t.out.isEmpty && t.stderr.contains("smaller than the smallest float64")), "\(t.out) \(t.stderr)")
     }
 
     @Test("a typed 0 is judged as exactly 0, not as a rounding of 0.27")
