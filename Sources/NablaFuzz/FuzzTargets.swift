@@ -13,6 +13,10 @@ import NablaTensor
 ///   the real MNIST are skipped.
 /// - `data`: the bytes as a file, through the IDX reader (as images, as labels, gzip or not)
 ///   and the weights loader (.npz, .npy, and `:load` into a session with params).
+/// - `npz`: the bytes as the `.npy` member of a zip whose CRC-32 and sizes are right (stored
+///   and deflated), so inputs get past the CRC check into the header and inflation checks.
+/// - `stdin`: the bytes as standard input, read a statement at a time under the script limit.
+/// The `line` and `stdin` sessions run under a total-memory limit of 1,000,000 numbers.
 public enum FuzzTargets {
     /// Lines with these words are not run: they write files, fetch, read the real MNIST, or
     /// change the process-wide limits (which would carry over to the next inputs).
@@ -21,17 +25,30 @@ public enum FuzzTargets {
     /// Lowers the limits for a fuzzing process: tensors of at most 100,000 numbers (800 KB)
     /// and graphs of at most 2,000 nodes, so the values one input can hold stay under 1.6 GB
     /// (libFuzzer's memory limit is 2 GB). Process-wide: not for tests running in parallel.
+    /// The targets by name, as `tools/fuzz.sh` and the replayer call them.
+    public static let names = ["line", "data", "npz", "stdin"]
+
+    public static func run(_ target: String, _ bytes: [UInt8]) {
+        switch target {
+        case "data": data(bytes)
+        case "npz": npz(bytes)
+        case "stdin": stdin(bytes)
+        default: line(bytes)
+        }
+    }
+
     public static func lowerLimits() {
         Tensor.maxElements = 100_000
         nodes = 2_000
     }
     nonisolated(unsafe) static var nodes = Session.defaultMaxNodes
 
-    public static func line(_ bytes: [UInt8], budget: TimeInterval = 1) {
+    public static func line(_ bytes: [UInt8], budget: TimeInterval = 0.25) {
         let text = String(decoding: bytes, as: UTF8.self)
         let session = Session(output: SessionOutput(out: { _ in }, err: { _ in }), seed: 1)
         session.quiet = true
         session.maxNodes = nodes
+        session.maxHeldNumbers = 1_000_000
         let deadline = Date().addingTimeInterval(budget)
         session.isInterrupted = { Date() > deadline }
         for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).prefix(64).enumerated() {
@@ -64,5 +81,70 @@ public enum FuzzTargets {
         _ = session.runLine("param W = zeros(2, 3)")
         _ = session.runLine("param b = zeros(3)")
         _ = session.runLine(":load \(npz.path)")
+    }
+
+    /// The bytes as the one `.npy` member of a well-formed zip (right CRC-32 and sizes).
+    public static func npz(_ bytes: [UInt8]) {
+        let crc = referenceCRC32(bytes)
+        for method in [0, 8] {
+            let payload = method == 0 ? bytes : storedDeflate(bytes)
+            let archive = zipArchive("W.npy", method: method, crc: crc, payload: payload, size: bytes.count)
+            _ = try? Numpy.readNPZ(archive, name: "fuzz.npz")
+        }
+    }
+
+    /// The bytes as standard input (through a file descriptor, as `nabla < file` reads it).
+    public static func stdin(_ bytes: [UInt8], budget: TimeInterval = 0.25) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-fuzz-stdin-\(getpid())").path
+        guard (try? Data(bytes).write(to: URL(fileURLWithPath: path))) != nil else { return }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let session = Session(output: SessionOutput(out: { _ in }, err: { _ in }), seed: 1)
+        session.quiet = true
+        session.maxNodes = nodes
+        session.maxHeldNumbers = 1_000_000
+        session.maxScriptBytes = 4096
+        let deadline = Date().addingTimeInterval(budget)
+        session.isInterrupted = { Date() > deadline }
+        var input = InputLines(fd: fd, limit: session.maxScriptBytes)
+        var count = 0
+        _ = session.runLines(file: nil) {
+            count += 1
+            guard count <= 64, let line = input.next() else { return nil }
+            return skipped.contains(where: { line.contains($0) }) ? "" : line
+        }
+    }
+
+    static func zipArchive(_ entry: String, method: Int, crc: UInt32, payload: [UInt8], size: Int) -> Data {
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
+        func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
+        let name = Array(entry.utf8)
+        let common = le16(20) + le16(0) + le16(method) + le16(0) + le16(0x21) + le32(Int(crc)) + le32(payload.count) + le32(size) + le16(name.count)
+        let local = le32(0x0403_4b50) + common + le16(0) + name + payload
+        let central = le32(0x0201_4b50) + le16(20) + common + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(0) + name
+        let end = le32(0x0605_4b50) + le16(0) + le16(0) + le16(1) + le16(1) + le32(central.count) + le32(local.count) + le16(0)
+        return Data(local + central + end)
+    }
+
+    static func storedDeflate(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var rest = bytes[...]
+        repeat {
+            let piece = rest.prefix(65_535)
+            rest = rest.dropFirst(piece.count)
+            let n = piece.count
+            out += [rest.isEmpty ? 1 : 0, UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8(~n >> 8 & 0xff)] + piece
+        } while !rest.isEmpty
+        return out
+    }
+
+    static func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xffff_ffff
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
     }
 }

@@ -10,6 +10,12 @@ extension Session {
     public static let defaultMaxScriptBytes = 10_000_000
     public static let scriptCeiling = 1_000_000_000
 
+    /// The most numbers all values together may hold (`:limits total=N`).
+    public var maxHeldNumbers: Int {
+        get { graph.maxHeldElements }
+        set { graph.maxHeldElements = newValue }
+    }
+
     /// One limit: what it bounds, its value, its default and the most it may be set to.
     struct Limit {
         var name: String

@@ -6,13 +6,13 @@ import CFuzzerDriver
 
 #if NABLA_FUZZ
 /// libFuzzer's entry (built by tools/fuzz.sh with -sanitize=fuzzer,address -DNABLA_FUZZ):
-/// $NABLA_FUZZ_TARGET picks the target, `line` or `data`.
+/// $NABLA_FUZZ_TARGET picks the target: `line`, `data`, `npz` or `stdin`.
 nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["NABLA_FUZZ_TARGET"] ?? "line"
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
-    if target == "data" { FuzzTargets.data(bytes) } else { FuzzTargets.line(bytes) }
+    FuzzTargets.run(target, bytes)
     return 0
 }
 
@@ -32,8 +32,8 @@ func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CC
 struct Replay {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
-        guard let target = args.first, ["line", "data"].contains(target), args.count > 1 else {
-            FileHandle.standardError.write(Data("usage: nabla-fuzz line|data FILE...\n".utf8))
+        guard let target = args.first, FuzzTargets.names.contains(target), args.count > 1 else {
+            FileHandle.standardError.write(Data("usage: nabla-fuzz line|data|npz|stdin FILE...\n".utf8))
             exit(2)
         }
         for path in args.dropFirst() {
@@ -41,7 +41,7 @@ struct Replay {
                 FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
                 exit(1)
             }
-            if target == "data" { FuzzTargets.data(Array(data)) } else { FuzzTargets.line(Array(data)) }
+            FuzzTargets.run(target, Array(data))
         }
         print("\(args.count - 1) inputs ran through \(target) without a crash")
     }

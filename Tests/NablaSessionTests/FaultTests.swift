@@ -145,18 +145,23 @@ struct FaultTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/w.npz")) == oldWeights)
     }
 
-    @Test("the fuzzers' seeds and the inputs that found bugs run through the targets without a crash", arguments: ["line", "data"])
+    @Test("the fuzzers' seeds and the inputs that found bugs run through the targets without a crash", arguments: ["line", "data", "npz", "stdin"])
     func fuzzRegressions(target: String) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var ran = 0
-        for folder in ["fuzz/seeds/\(target)", "fuzz/regressions/\(target)"] {
+        let seeds = ["stdin": "line", "npz": "data"][target] ?? target
+        for folder in ["fuzz/seeds/\(seeds)", "fuzz/regressions/\(target)"] {
             let dir = root.appendingPathComponent(folder)
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted() {
                 let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent(name)))
-                if target == "line" { FuzzTargets.line(bytes, budget: 0.2) } else { FuzzTargets.data(bytes) }
+                switch target {
+                case "line": FuzzTargets.line(bytes, budget: 0.2)
+                case "stdin": FuzzTargets.stdin(bytes, budget: 0.2)
+                default: FuzzTargets.run(target, bytes)
+                }
                 ran += 1
             }
         }
-        #expect(ran > (target == "line" ? 300 : 5))
+        #expect(ran > (seeds == "line" ? 300 : 5))
     }
 }
