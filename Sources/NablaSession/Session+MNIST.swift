@@ -17,6 +17,10 @@ extension Session {
             guard let ti = MNIST.find(f.trainImages, in: d, exists: exists), let tl = MNIST.find(f.trainLabels, in: d, exists: exists),
                   let vi = MNIST.find(f.testImages, in: d, exists: exists), let vl = MNIST.find(f.testLabels, in: d, exists: exists)
             else { continue }
+            let both = [f.trainImages, f.trainLabels, f.testImages, f.testLabels].filter { exists(d + "/" + $0) && exists(d + "/" + $0 + ".gz") }
+            if !both.isEmpty {
+                say("\(d) holds both a plain and a .gz copy of \(both.joined(separator: ", ")): the plain file\(both.count == 1 ? " is" : "s are") read")
+            }
             do throws(DataError) {
                 let train = try MNIST.load(images: ti, labels: tl, shouldStop: isInterrupted)
                 let test = try MNIST.load(images: vi, labels: vl, shouldStop: isInterrupted)

@@ -316,4 +316,15 @@ struct RoundingTests {
         #expect(t.run(":limits"))
         #expect(t.stdout.contains("total"))
     }
+
+    @Test("with both a plain and a .gz IDX file present, :data mnist says which is read")
+    func plainAndGzip() throws {
+        let gz = try syntheticMNIST(train: 20, test: 10, gzip: true)
+        let plain = try syntheticMNIST(train: 20, test: 10, gzip: false)
+        let name = "train-images-idx3-ubyte"
+        try FileManager.default.copyItem(atPath: "\(plain)/\(name)", toPath: "\(gz)/\(name)")
+        let t = Transcript()
+        #expect(t.run(":data mnist dir=\(gz)"), "\(t.stderr)")
+        #expect(t.stdout.contains("holds both a plain and a .gz copy of \(name): the plain file is read"), "\(t.stdout)")
+    }
 }
