@@ -413,7 +413,11 @@ extension Op {
             }
         } else {
             guard y.count == rows else { throw .shapeMismatch(op: "accuracy (predictions, targets)", p.shape, y.shape) }
+            // ±1 targets when any is negative; 0/1 when any is 0; all +1 says neither, so the
+            // predictions decide: a negative score means ±1 scores (threshold 0), else
+            // probabilities (threshold 0.5).
             let signs = y.scalars.contains { $0 < 0 }
+                || (!y.scalars.contains(0) && p.scalars.contains { $0 < 0 })
             for r in 0..<rows {
                 let predicted: Double = signs ? (p.scalars[r] > 0 ? 1 : -1) : (p.scalars[r] > 0.5 ? 1 : 0)
                 if predicted == y.scalars[r] { right += 1 }

@@ -327,4 +327,14 @@ struct RoundingTests {
         #expect(t.run(":data mnist dir=\(gz)"), "\(t.stderr)")
         #expect(t.stdout.contains("holds both a plain and a .gz copy of \(name): the plain file is read"), "\(t.stdout)")
     }
+
+    @Test("accuracy of ±1 targets that are all +1 uses the sign, as when a -1 is among them")
+    func accuracyOfPlusOnes() throws {
+        let t = Transcript()
+        // Scores of a ±1 net: 0.3 and -0.2 against +1, +1: one right (by the sign), not zero (by 0.5).
+        #expect(t.run("a = accuracy([[0.3], [-0.2]], [[1], [1]])\nb = accuracy([[0.3], [-0.2]], [[1], [-1]])\nc = accuracy([[0.7], [0.3]], [[1], [1]])"))
+        #expect(try t.session.value("a").scalar == 0.5)
+        #expect(try t.session.value("b").scalar == 1)
+        #expect(try t.session.value("c").scalar == 0.5, "probabilities of 0/1 targets: 0.7 right, 0.3 wrong")
+    }
 }
