@@ -19,7 +19,7 @@ import NablaTensor
 /// The `line` and `stdin` sessions run under a total-memory limit of 1,000,000 numbers.
 public enum FuzzTargets {
     /// Lines with these words are not run: they write files, fetch, read the real MNIST, or
-    /// change the process-wide limits (which would carry over to the next inputs).
+    /// change the session's limits (raising them would let one input pass libFuzzer's 2 GB).
     static let skipped = [":save", ":dot", "checkpoint", "download", "mnist", "fashion", ":load", ":replay", ":limits"]
 
     /// Lowers the limits for a fuzzing process: tensors of at most 100,000 numbers (800 KB)
@@ -28,26 +28,31 @@ public enum FuzzTargets {
     /// The targets by name, as `tools/fuzz.sh` and the replayer call them.
     public static let names = ["line", "data", "npz", "stdin"]
 
+    /// Runs a target with the fuzzing limits bound (loaders outside a session read them too).
     public static func run(_ target: String, _ bytes: [UInt8]) {
-        switch target {
-        case "data": data(bytes)
-        case "npz": npz(bytes)
-        case "stdin": stdin(bytes)
-        default: line(bytes)
+        Tensor.$maxElements.withValue(elements) {
+            switch target {
+            case "data": data(bytes)
+            case "npz": npz(bytes)
+            case "stdin": stdin(bytes)
+            default: line(bytes)
+            }
         }
     }
 
     public static func lowerLimits() {
-        Tensor.maxElements = 100_000
+        elements = 100_000
         nodes = 2_000
     }
     nonisolated(unsafe) static var nodes = Session.defaultMaxNodes
+    nonisolated(unsafe) static var elements = Tensor.defaultMaxElements
 
     public static func line(_ bytes: [UInt8], budget: TimeInterval = 0.25) {
         let text = String(decoding: bytes, as: UTF8.self)
         let session = Session(output: SessionOutput(out: { _ in }, err: { _ in }), seed: 1)
         session.quiet = true
         session.maxNodes = nodes
+        session.maxElements = elements
         session.maxHeldNumbers = 1_000_000
         let deadline = Date().addingTimeInterval(budget)
         session.isInterrupted = { Date() > deadline }
@@ -78,6 +83,7 @@ public enum FuzzTargets {
         let npz = dir.appendingPathComponent("w.npz")
         guard (try? Data(bytes).write(to: npz)) != nil else { return }
         let session = Session(output: SessionOutput(out: { _ in }, err: { _ in }), seed: 1)
+        session.maxElements = elements
         _ = session.runLine("param W = zeros(2, 3)")
         _ = session.runLine("param b = zeros(3)")
         _ = session.runLine(":load \(npz.path)")
@@ -103,6 +109,7 @@ public enum FuzzTargets {
         let session = Session(output: SessionOutput(out: { _ in }, err: { _ in }), seed: 1)
         session.quiet = true
         session.maxNodes = nodes
+        session.maxElements = elements
         session.maxHeldNumbers = 1_000_000
         session.maxScriptBytes = 4096
         let deadline = Date().addingTimeInterval(budget)

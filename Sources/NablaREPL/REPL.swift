@@ -74,7 +74,8 @@ public final class REPL {
             if session.pendingPrompt != nil {
                 session.answer(line)
             } else {
-                switch reader.feed(line, lineNumber: lineNumber) {
+                // Parsed under the session's limits (nesting, height), as scripts are.
+                switch session.withLimits({ reader.feed(line, lineNumber: lineNumber) }) {
                 case .needMore: continue
                 case let .statement(statement, source): session.run(statement, source: source)
                 case let .failure(diagnostic, source): session.report(diagnostic, in: source)
@@ -131,7 +132,7 @@ struct PlainLoop {
                 session.answer(line)
                 continue
             }
-            switch reader.feed(line, lineNumber: lineNumber) {
+            switch session.withLimits({ reader.feed(line, lineNumber: lineNumber) }) {
             case .needMore: continue
             case let .statement(statement, source): session.run(statement, source: source)
             case let .failure(diagnostic, source): session.report(diagnostic, in: source)

@@ -27,11 +27,11 @@ extension Session {
 
     var limits: [Limit] {
         [
-            Limit(name: "elements", what: "numbers in one tensor", value: Tensor.maxElements, defaultValue: Tensor.defaultMaxElements, ceiling: Tensor.elementsCeiling),
+            Limit(name: "elements", what: "numbers in one tensor", value: maxElements, defaultValue: Tensor.defaultMaxElements, ceiling: Tensor.elementsCeiling),
             Limit(name: "total", what: "numbers held by all values together", value: graph.maxHeldElements, defaultValue: Graph.defaultMaxHeldElements, ceiling: Graph.heldElementsCeiling),
             Limit(name: "nodes", what: "nodes in the graph", value: maxNodes, defaultValue: Session.defaultMaxNodes, ceiling: Session.nodesCeiling),
-            Limit(name: "nesting", what: "levels of brackets and operators in an expression", value: Parser.maxNesting, defaultValue: Parser.defaultMaxNesting, ceiling: Parser.nestingCeiling),
-            Limit(name: "height", what: "operators in a chain (the expression tree's height)", value: Parser.maxHeight, defaultValue: Parser.defaultMaxHeight, ceiling: Parser.heightCeiling),
+            Limit(name: "nesting", what: "levels of brackets and operators in an expression", value: maxNesting, defaultValue: Parser.defaultMaxNesting, ceiling: Parser.nestingCeiling),
+            Limit(name: "height", what: "operators in a chain (the expression tree's height)", value: maxHeight, defaultValue: Parser.defaultMaxHeight, ceiling: Parser.heightCeiling),
             Limit(name: "script", what: "bytes of a script file", value: maxScriptBytes, defaultValue: Session.defaultMaxScriptBytes, ceiling: Session.scriptCeiling),
         ]
     }
@@ -52,11 +52,11 @@ extension Session {
         }
         for (name, v) in changes {
             switch name {
-            case "elements": Tensor.maxElements = v
+            case "elements": maxElements = v
             case "nodes": maxNodes = v
             case "total": graph.maxHeldElements = v
-            case "nesting": Parser.maxNesting = v
-            case "height": Parser.maxHeight = v
+            case "nesting": maxNesting = v
+            case "height": maxHeight = v
             default: maxScriptBytes = v
             }
         }
@@ -64,7 +64,7 @@ extension Session {
             [$0.name, Format.grouped(Double($0.value)), Format.grouped(Double($0.defaultValue)), Format.grouped(Double($0.ceiling)), $0.what]
         }
         say((changes.isEmpty ? "" : "changed: " + changes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "\n") + Session.table(rows)
-            + "\n(elements, nesting and height hold for the whole program; total, nodes and script for this session)")
+            + "\n(every limit holds for this session only; :reset keeps them)")
     }
 
     /// The refusal of a definition that would grow the graph to `count` nodes, past `maxNodes`.

@@ -121,7 +121,8 @@ extension Session {
                 answer(line)
                 continue
             }
-            switch reader.feed(line.hasSuffix("\r") ? String(line.dropLast()) : line, lineNumber: lineNumber) {
+            // Each line is parsed under the limits of the moment (a :limits line changes them).
+            switch withLimits({ reader.feed(line.hasSuffix("\r") ? String(line.dropLast()) : line, lineNumber: lineNumber) }) {
             case .needMore:
                 continue
             case let .statement(statement, source):
@@ -133,7 +134,7 @@ extension Session {
             }
         }
         pending = nil
-        if let (diagnostic, source) = reader.finish() {
+        if let (diagnostic, source) = withLimits({ reader.finish() }) {
             report(diagnostic, in: source)
             return false
         }
@@ -143,6 +144,10 @@ extension Session {
     /// Runs one line typed at a prompt or given with `-e` (numbered `lineNumber`).
     @discardableResult
     public func runLine(_ line: String, lineNumber: Int = 1) -> Bool {
+        withLimits { runLineWithLimits(line, lineNumber: lineNumber) }
+    }
+
+    private func runLineWithLimits(_ line: String, lineNumber: Int) -> Bool {
         var reader = StatementReader()
         switch reader.feed(line, lineNumber: lineNumber) {
         case let .statement(statement, source):

@@ -79,6 +79,12 @@ public final class Session {
     public var environment = ProcessInfo.processInfo.environment
     /// The most nodes the graph may hold (`:limits nodes=N`).
     public var maxNodes = Session.defaultMaxNodes
+    /// The largest tensor, the deepest nesting and the tallest expression this session accepts
+    /// (`:limits elements=N nesting=N height=N`): bound for each statement it runs
+    /// (`withLimits`), so they belong to the session, not the process.
+    public var maxElements = Tensor.defaultMaxElements
+    public var maxNesting = Parser.defaultMaxNesting
+    public var maxHeight = Parser.defaultMaxHeight
     /// The longest script `nabla FILE`, `:load` and `nabla check` run, in bytes (`:limits script=N`).
     public var maxScriptBytes = Session.defaultMaxScriptBytes
     /// The most numbers of a data split the graph holds at once (above: a window of its rows).
@@ -122,7 +128,17 @@ public final class Session {
     /// Gives the waiting command the user's line.
     public func answer(_ line: String) {
         guard let p = pending else { return }
-        if !p.respond(line) { pending = nil }
+        if !withLimits({ p.respond(line) }) { pending = nil }
+    }
+
+    /// Runs `body` with this session's limits bound (task-local values that the tensor
+    /// builders and the parser read).
+    public func withLimits<T>(_ body: () -> T) -> T {
+        Tensor.$maxElements.withValue(maxElements) {
+            Parser.$maxNesting.withValue(maxNesting) {
+                Parser.$maxHeight.withValue(maxHeight, operation: body)
+            }
+        }
     }
 
     /// Ends a waiting command (Ctrl-C).
@@ -161,6 +177,10 @@ public final class Session {
     /// Runs one statement; errors are reported, never thrown. Returns false on an error.
     @discardableResult
     public func run(_ statement: Statement, source: SourceText) -> Bool {
+        withLimits { runWithLimits(statement, source: source) }
+    }
+
+    private func runWithLimits(_ statement: Statement, source: SourceText) -> Bool {
         let saved = currentSource
         currentSource = source
         defer { currentSource = saved }
@@ -330,7 +350,7 @@ public final class Session {
 
     /// The current value of an expression typed as text (for tests and tools).
     public func value(_ text: String) throws(Diagnostic) -> Tensor {
-        try evaluate(Parser.parseExpression(text))
+        try withLimits { Result { () throws(Diagnostic) -> Tensor in try evaluate(Parser.parseExpression(text)) } }.get()
     }
 
     /// Evaluates an expression without defining anything.

@@ -48,13 +48,14 @@ public enum SyntaxError: Equatable, Sendable {
 ///     primary    := number | name | name '(' args ')' | '(' expr ')' | '[' items ']' | '∂' name '/' '∂' name
 public struct Parser {
     /// Deepest bracket or operator nesting accepted (keeps recursion far from the stack's end).
-    /// `:limits nesting=N` changes it (up to `nestingCeiling`).
-    nonisolated(unsafe) public static var maxNesting = 64
+    /// A session's `:limits nesting=N` binds it (up to `nestingCeiling`) while the session
+    /// runs a statement: task-local, so two sessions never see each other's limit.
+    @TaskLocal public static var maxNesting = 64
     public static let defaultMaxNesting = 64
     public static let nestingCeiling = 256
     /// Tallest expression tree accepted (a long chain `a+b+c+...` counts one level per operator).
-    /// `:limits height=N` changes it (up to `heightCeiling`).
-    nonisolated(unsafe) public static var maxHeight = 256
+    /// A session's `:limits height=N` binds it (up to `heightCeiling`), task-local as above.
+    @TaskLocal public static var maxHeight = 256
     public static let defaultMaxHeight = 256
     public static let heightCeiling = 1000
 

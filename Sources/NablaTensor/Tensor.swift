@@ -12,8 +12,9 @@ public struct Tensor: Sendable, Equatable {
     ///
     /// Builders and ops check against it before allocating, so a typo like
     /// `zeros(100000, 100000)` is refused with a message, not an out-of-memory crash.
-    /// `:limits elements=N` changes it (up to `elementsCeiling`).
-    nonisolated(unsafe) public static var maxElements = 100_000_000
+    /// A session's `:limits elements=N` binds it (up to `elementsCeiling`) while the session
+    /// runs a statement: task-local, so two sessions never see each other's limit.
+    @TaskLocal public static var maxElements = 100_000_000
     public static let defaultMaxElements = 100_000_000
     /// The most `:limits` allows: 2 billion numbers (16 GB).
     public static let elementsCeiling = 2_000_000_000

@@ -337,4 +337,18 @@ struct RoundingTests {
         #expect(try t.session.value("b").scalar == 1)
         #expect(try t.session.value("c").scalar == 0.5, "probabilities of 0/1 targets: 0.7 right, 0.3 wrong")
     }
+
+    @Test(":limits belongs to its session: another session, made before or after, keeps the defaults")
+    func limitsPerSession() throws {
+        let a = Transcript(), b = Transcript()
+        #expect(a.run(":limits elements=10 nesting=3 total=50"))
+        #expect(!a.run("zeros(4, 4)"))
+        #expect(a.stderr.contains("the limit is 10 numbers"), "\(a.stderr)")
+        #expect(!a.run("((((1))))"))
+        #expect(b.run("zeros(4, 4)\n((((1))))"), "\(b.stderr)")
+        let c = Transcript()
+        #expect(c.run("zeros(40, 40)\n((((1))))"), "\(c.stderr)")
+        #expect(a.run(":limits"))
+        #expect(a.stdout.contains("every limit holds for this session only"))
+    }
 }
