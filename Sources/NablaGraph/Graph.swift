@@ -268,7 +268,10 @@ public struct Graph: Sendable {
             guard let z = logit(of: inputs[0], target: x[1]) else { return try op.forward(x) }
             try Op.checkLossShapes("bce", x)
             return try Op.bceFromLogits(z, x[1])
-        default:
+        case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
+            .step, .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
+            .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
+            .softmax, .logSoftmax, .mse, .crossEntropy, .logisticLoss, .hinge, .accuracy:
             return try op.forward(inputs.map { self[$0].value })
         }
     }

@@ -56,7 +56,10 @@ extension Op {
         case .gradient, .jacobian, .accuracy: return .zero
         case .dropout: return i == 0 ? .diagonal : .zero
         case .crossEntropy where i == 1 && inputShapes[1] != inputShapes[0]: return .zero
-        default: return .dense
+        case .constant, .param, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step,
+            .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul,
+            .dot, .sum, .mean, .max, .min, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
+            .hinge: return .dense
         }
     }
 }
@@ -127,7 +130,8 @@ extension Op {
         case .hinge:
             let n = Swift.max(count(0), count(1))
             return ["-\(wrap(l[1]))·[1-\(wrap(l[1]))·\(wrap(l[0])) > 0]\(over(n))", "-\(wrap(l[0]))·[1-\(wrap(l[1]))·\(wrap(l[0])) > 0]\(over(n))"]
-        default:
+        case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
             return l.map { _ in "?" }
         }
     }

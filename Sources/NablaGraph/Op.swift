@@ -106,6 +106,68 @@ extension Op {
         }
     }
 
+    /// One op of each case, in the order the enum declares them: what a test enumerates to
+    /// hold every op to a gradient row. `catalogIndex` is an exhaustive switch, so a new case
+    /// does not compile until it has its place here.
+    public static let catalog: [Op] = [
+        .constant, .param, .name("x"), .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step,
+        .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout(rate: 0.5),
+        .matmul, .dot, .transpose, .sum(axis: nil), .mean(axis: nil), .max, .min, .vec, .reshape([1]), .index([0]),
+        .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient, .jacobian,
+    ]
+
+    /// This op's place in `catalog` (its case, whatever its associated values).
+    public var catalogIndex: Int {
+        switch self {
+        case .constant: return 0
+        case .param: return 1
+        case .name: return 2
+        case .neg: return 3
+        case .exp: return 4
+        case .log: return 5
+        case .sqrt: return 6
+        case .abs: return 7
+        case .sigmoid: return 8
+        case .tanh: return 9
+        case .relu: return 10
+        case .softplus: return 11
+        case .step: return 12
+        case .sin: return 13
+        case .cos: return 14
+        case .scaledTanh: return 15
+        case .add: return 16
+        case .sub: return 17
+        case .mul: return 18
+        case .div: return 19
+        case .pow: return 20
+        case .maximum: return 21
+        case .minimum: return 22
+        case .leakyRelu: return 23
+        case .dropout: return 24
+        case .matmul: return 25
+        case .dot: return 26
+        case .transpose: return 27
+        case .sum: return 28
+        case .mean: return 29
+        case .max: return 30
+        case .min: return 31
+        case .vec: return 32
+        case .reshape: return 33
+        case .index: return 34
+        case .stack: return 35
+        case .softmax: return 36
+        case .logSoftmax: return 37
+        case .mse: return 38
+        case .bce: return 39
+        case .crossEntropy: return 40
+        case .logisticLoss: return 41
+        case .hinge: return 42
+        case .accuracy: return 43
+        case .gradient: return 44
+        case .jacobian: return 45
+        }
+    }
+
     /// True for leaves, which hold a value instead of computing one.
     public var isLeaf: Bool { self == .constant || self == .param }
 
@@ -137,7 +199,8 @@ extension Op {
         case .sum: return "sum"
         case .mean: return "mean"
         case .reshape: return "reshape"
-        default: return "\(self)"
+        case .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .dot, .max, .min,
+            .vec, .softmax, .mse, .bce, .hinge, .accuracy, .jacobian: return "\(self)"
         }
     }
 }
@@ -244,7 +307,10 @@ extension Op {
                 f: { 1.7159 * scalarTanh($0 * 2 / 3) },
                 df: { _, y in 1.7159 * 2 / 3 * (1 - (y / 1.7159) * (y / 1.7159)) },
                 text: { "1.14393(1-tanh²(2\(wrap($0))/3))" })
-        default: return nil
+        case .constant, .param, .name, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
+            .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
+            .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient,
+            .jacobian: return nil
         }
     }
 
@@ -279,7 +345,10 @@ extension Op {
             return BinaryRule(
                 f: { x, a in x > 0 ? x : a * x }, da: { x, a, _ in x > 0 ? 1 : a }, db: { x, _, _ in x > 0 ? 0 : x },
                 text: { x, a in ("[\(x) > 0] + \(wrap(a))·[\(x) ≤ 0]", "\(wrap(x))·[\(x) ≤ 0]") })
-        default:
+        case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
+            .step, .sin, .cos, .scaledTanh, .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min,
+            .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
+            .hinge, .accuracy, .gradient, .jacobian:
             return nil
         }
     }
@@ -393,7 +462,8 @@ extension Op {
             try Op.checkLossShapes("hinge", x)
             let l = try Tensor.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
             return Tensor(l.scalars.reduce(0, +) / Double(Swift.max(l.count, 1)))
-        default:
+        case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
             throw .invalid("internal: no forward rule for \(self)")
         }
     }
@@ -651,7 +721,8 @@ extension Op {
             let gLogits = Tensor(shape: x[0].shape, scalars: gl)
             if target.classes != nil { return [gLogits, nil] }
             return [gLogits, x[0].logSoftmax.map { -$0 * g.scalar / rows }]
-        default:
+        case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
             return x.map { _ in nil }
         }
     }

@@ -94,7 +94,10 @@ public final class Tape32 {
         case .matmul: return shapes[0].count == 2 && shapes[1].count == 2
         case .crossEntropy: return shapes[0].count == 2 && shapes[1].count == 1
         case .dropout: return true
-        default: return false
+        case .constant, .param, .name, .exp, .log, .sqrt, .abs, .softplus, .step, .sin, .cos, .scaledTanh,
+            .div, .pow, .maximum, .minimum, .leakyRelu, .dot, .transpose, .sum, .mean, .max, .min, .vec,
+            .reshape, .index, .stack, .softmax, .logSoftmax, .logisticLoss, .hinge, .accuracy, .gradient,
+            .jacobian: return false
         }
     }
 
@@ -287,7 +290,10 @@ public final class Tape32 {
             }
             resize(o, [])
             slots[o].values[0] = total / Float(Swift.max(n, 1))
-        default:
+        case .constant, .param, .name, .exp, .log, .sqrt, .abs, .softplus, .step, .sin, .cos, .scaledTanh,
+            .div, .pow, .maximum, .minimum, .leakyRelu, .dot, .transpose, .sum, .mean, .max, .min, .vec,
+            .reshape, .index, .stack, .softmax, .logSoftmax, .logisticLoss, .hinge, .accuracy, .gradient,
+            .jacobian:
             break
         }
     }
@@ -512,7 +518,10 @@ public final class Tape32 {
             }
             if ins.needs[0] { accumulate(a, gx) }
             if ins.needs[1] { accumulate(t, gy) }
-        default:
+        case .constant, .param, .name, .exp, .log, .sqrt, .abs, .softplus, .step, .sin, .cos, .scaledTanh,
+            .div, .pow, .maximum, .minimum, .leakyRelu, .dot, .transpose, .sum, .mean, .max, .min, .vec,
+            .reshape, .index, .stack, .softmax, .logSoftmax, .logisticLoss, .hinge, .accuracy, .gradient,
+            .jacobian:
             break
         }
     }

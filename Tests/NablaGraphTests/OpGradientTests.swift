@@ -73,6 +73,18 @@ let opCases: [OpCase] = {
 
 @Suite("Every op's VJP and Jacobian")
 struct OpGradientTests {
+    @Test("the catalog holds every op once, in order; every differentiable op has a gradient row here")
+    func everyOpHasARow() {
+        #expect(Op.catalog.enumerated().allSatisfy { $0.offset == $0.element.catalogIndex })
+        // Leaves and names hold values; grad, jacobian and accuracy are values the graph
+        // computes, not differentiated (the graph tests cover them).
+        let notDifferentiated: Set<Int> = [Op.constant, .param, .name("x"), .accuracy, .gradient, .jacobian].map(\.catalogIndex).reduce(into: []) { $0.insert($1) }
+        let covered = Set(opCases.map(\.op.catalogIndex))
+        for op in Op.catalog where !notDifferentiated.contains(op.catalogIndex) {
+            #expect(covered.contains(op.catalogIndex), "\(op) has no gradient row in opCases")
+        }
+    }
+
     /// Tolerance for central differences with h = 1e-6: truncation ~h², rounding ~1e-16/h, so 1e-6 relative is generous.
     static let tolerance = 1e-6
 
