@@ -90,37 +90,83 @@ extension OptimizerSettings {
     }
 
     /// One step: the new θ, with the slot updated. `g` is ∇J at θ (at θ + β m for Nesterov);
-    /// `lr` overrides η (a schedule's value for this step).
+    /// `lr` overrides η (a schedule's value for this step). The rule is `update`'s, the one
+    /// both precisions run.
     public func step(_ theta: [Double], gradient g: [Double], slot: inout OptimizerSlot, lr: Double? = nil) -> [Double] {
-        let eta = lr ?? self.lr
         var out = theta
         slot.t += 1
-        for i in 0..<theta.count {
-            let gi = g[i] + decay * theta[i]
-            switch kind {
-            case .sgd:
-                out[i] = theta[i] - eta * gi
-            case .momentum, .nesterov:
-                slot.m[i] = beta1 * slot.m[i] - eta * gi
-                out[i] = theta[i] + slot.m[i]
-            case .adagrad:
-                slot.s[i] += gi * gi
-                out[i] = theta[i] - eta * gi / (slot.s[i] + epsilon).squareRoot()
-            case .rmsprop:
-                slot.s[i] = beta2 * slot.s[i] + (1 - beta2) * gi * gi
-                out[i] = theta[i] - eta * gi / (slot.s[i] + epsilon).squareRoot()
-            case .adam:
-                slot.m[i] = beta1 * slot.m[i] - (1 - beta1) * gi
-                slot.s[i] = beta2 * slot.s[i] + (1 - beta2) * gi * gi
+        let t = slot.t
+        out.withUnsafeMutableBufferPointer { w in
+            g.withUnsafeBufferPointer { gp in
+                slot.m.withUnsafeMutableBufferPointer { m in
+                    slot.s.withUnsafeMutableBufferPointer { v in update(w, gp, m, v, t: t, lr: lr ?? self.lr) }
+                }
             }
         }
         if kind == .adam {
             let c1 = 1 - pow(beta1, Double(slot.t)), c2 = 1 - pow(beta2, Double(slot.t))
             slot.mHat = slot.m.map { $0 / c1 }
             slot.sHat = slot.s.map { $0 / c2 }
-            for i in 0..<theta.count { out[i] = theta[i] + eta * slot.mHat[i] / (slot.sHat[i] + epsilon).squareRoot() }
         }
         return out
+    }
+
+    /// The update rule, written once for float64 and float32: θ (`w`) changes in place, with
+    /// the moments `m` and `v` (s) after step `t` (already counted). Raw buffers, so the loops
+    /// vectorize; Adam runs eight lanes at a time, each lane computing what the scalar tail
+    /// computes, so a weight's result does not depend on where it falls.
+    public func update<T: BinaryFloatingPoint & SIMDScalar>(
+        _ w: UnsafeMutableBufferPointer<T>, _ gp: UnsafeBufferPointer<T>,
+        _ m: UnsafeMutableBufferPointer<T>, _ v: UnsafeMutableBufferPointer<T>, t: Int, lr: Double
+    ) {
+        // ε below float32's range would round to 0 and make 0/0 of a weight that never moves.
+        let eta = T(lr), b1 = T(beta1), b2 = T(beta2), eps = Swift.max(T(epsilon), T(1e-30)), lambda = T(decay)
+        let n = Swift.min(w.count, gp.count, m.count, v.count)
+        let c1 = T(1 - pow(beta1, Double(t))), c2 = T(1 - pow(beta2, Double(t)))
+        switch kind {
+        case .sgd:
+            for i in 0..<n { w[i] -= eta * (gp[i] + lambda * w[i]) }
+        case .momentum, .nesterov:
+            for i in 0..<n {
+                m[i] = b1 * m[i] - eta * (gp[i] + lambda * w[i])
+                w[i] += m[i]
+            }
+        case .adagrad:
+            for i in 0..<n {
+                let gi = gp[i] + lambda * w[i]
+                v[i] += gi * gi
+                w[i] -= eta * gi / (v[i] + eps).squareRoot()
+            }
+        case .rmsprop:
+            for i in 0..<n {
+                let gi = gp[i] + lambda * w[i]
+                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                w[i] -= eta * gi / (v[i] + eps).squareRoot()
+            }
+        case .adam:
+            var i = 0
+            if let wp = w.baseAddress, let g = gp.baseAddress, let mp = m.baseAddress, let vp = v.baseAddress {
+                typealias V = SIMD8<T>
+                while i + 8 <= n {
+                    let wv = UnsafeRawPointer(wp + i).loadUnaligned(as: V.self)
+                    let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self) + lambda * wv
+                    let mv = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: V.self) - (1 - b1) * gi
+                    let vv = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: V.self) + (1 - b2) * gi * gi
+                    UnsafeMutableRawPointer(mp + i).storeBytes(of: mv, as: V.self)
+                    UnsafeMutableRawPointer(vp + i).storeBytes(of: vv, as: V.self)
+                    let step = eta * (mv / c1) / ((vv / c2) + eps).squareRoot()
+                    UnsafeMutableRawPointer(wp + i).storeBytes(of: wv + step, as: V.self)
+                    i += 8
+                }
+            }
+            while i < n {
+                let gi = gp[i] + lambda * w[i]
+                m[i] = b1 * m[i] - (1 - b1) * gi
+                v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                w[i] += eta * (m[i] / c1) / ((v[i] / c2) + eps).squareRoot()
+                i += 1
+            }
+        }
     }
 }
 
@@ -150,65 +196,12 @@ extension OptimizerSettings {
     /// The same update as `step`, in place on float32 buffers (Nesterov aside: it needs the
     /// gradient at a look-ahead point, which the float64 path computes).
     public func step32(_ theta: inout [Float], gradient g: [Float], slot: inout OptimizerSlot32, lr: Double) {
-        // ε below float32's range would round to 0 and make 0/0 of a weight that never moves.
-        let eta = Float(lr), b1 = Float(beta1), b2 = Float(beta2), eps = Swift.max(Float(epsilon), 1e-30), lambda = Float(decay)
         slot.t += 1
-        let n = Swift.min(theta.count, g.count, slot.m.count, slot.s.count)
-        let c1 = Float(1 - pow(beta1, Double(slot.t))), c2 = Float(1 - pow(beta2, Double(slot.t)))
-        let kind = self.kind
-        // Raw buffers, so the loops vectorize (no bounds checks, no copies).
+        let t = slot.t
         theta.withUnsafeMutableBufferPointer { w in
             g.withUnsafeBufferPointer { gp in
                 slot.m.withUnsafeMutableBufferPointer { m in
-                    slot.s.withUnsafeMutableBufferPointer { v in
-                        switch kind {
-                        case .sgd:
-                            for i in 0..<n { w[i] -= eta * (gp[i] + lambda * w[i]) }
-                        case .momentum, .nesterov:
-                            for i in 0..<n {
-                                m[i] = b1 * m[i] - eta * (gp[i] + lambda * w[i])
-                                w[i] += m[i]
-                            }
-                        case .adagrad:
-                            for i in 0..<n {
-                                let gi = gp[i] + lambda * w[i]
-                                v[i] += gi * gi
-                                w[i] -= eta * gi / (v[i] + eps).squareRoot()
-                            }
-                        case .rmsprop:
-                            for i in 0..<n {
-                                let gi = gp[i] + lambda * w[i]
-                                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                                w[i] -= eta * gi / (v[i] + eps).squareRoot()
-                            }
-                        case .adam:
-                            // Eight lanes at a time (the compiler leaves this loop scalar: four
-                            // buffers it cannot prove apart); each lane computes what the scalar
-                            // tail computes, so the result does not depend on where a weight falls.
-                            var i = 0
-                            if let wp = w.baseAddress, let g = gp.baseAddress, let mp = m.baseAddress, let vp = v.baseAddress {
-                                typealias V = SIMD8<Float>
-                                while i + 8 <= n {
-                                    let wv = UnsafeRawPointer(wp + i).loadUnaligned(as: V.self)
-                                    let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self) + lambda * wv
-                                    let mv = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: V.self) - (1 - b1) * gi
-                                    let vv = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: V.self) + (1 - b2) * gi * gi
-                                    UnsafeMutableRawPointer(mp + i).storeBytes(of: mv, as: V.self)
-                                    UnsafeMutableRawPointer(vp + i).storeBytes(of: vv, as: V.self)
-                                    let step = eta * (mv / c1) / ((vv / c2) + eps).squareRoot()
-                                    UnsafeMutableRawPointer(wp + i).storeBytes(of: wv + step, as: V.self)
-                                    i += 8
-                                }
-                            }
-                            while i < n {
-                                let gi = gp[i] + lambda * w[i]
-                                m[i] = b1 * m[i] - (1 - b1) * gi
-                                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                                w[i] += eta * (m[i] / c1) / ((v[i] / c2) + eps).squareRoot()
-                                i += 1
-                            }
-                        }
-                    }
+                    slot.s.withUnsafeMutableBufferPointer { v in update(w, gp, m, v, t: t, lr: lr) }
                 }
             }
         }

@@ -283,6 +283,8 @@ public final class Session {
                 dependencies: reads, source: currentSource, sequence: nextSequence, storesValue: storesValue)
             nextSequence += 1
         }
+        // A param defined anew starts its optimizer afresh (momentum, Adam's moments).
+        if isParam { slots[name] = nil }
     }
 
     /// Refuses a definition that would read itself, directly or through other names.

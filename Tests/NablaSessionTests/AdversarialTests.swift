@@ -351,4 +351,16 @@ struct RoundingTests {
         #expect(a.run(":limits"))
         #expect(a.stdout.contains("every limit holds for this session only"))
     }
+
+    @Test("redefining a param resets its optimizer state: :update with momentum starts afresh")
+    func redefinedParamForgetsMomentum() throws {
+        // Momentum, lr 0.1, β 0.9, J = w^2 at w = 1: m = -0.2, w = 0.8; then J at 0.8: g = 1.6,
+        // m = 0.9·(-0.2) - 0.16 = -0.34, w = 0.46. After `param w = 1` again the first step is
+        // w = 0.8 (fresh m), not 0.8 - 0.18 = 0.62 (m carried over).
+        let t = Transcript()
+        #expect(t.run("param w = 1\nJ = w^2\n:backward J\n:update lr=0.1 opt=momentum\n:backward J\n:update lr=0.1 opt=momentum"))
+        #expect(isClose(try t.session.value("w").scalar, 0.46, tol: 1e-12))
+        #expect(t.run("param w = 1\n:backward J\n:update lr=0.1 opt=momentum"))
+        #expect(isClose(try t.session.value("w").scalar, 0.8, tol: 1e-12))
+    }
 }
