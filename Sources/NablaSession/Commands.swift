@@ -82,6 +82,22 @@ struct Command: Sendable {
     var example: String
     var name: String { kind.rawValue }
 
+    /// The `key=value` arguments the command accepts, declared once (`CommandKeys`).
+    var keys: [Key] {
+        switch kind {
+        case .train: return CommandKeys.train
+        case .update: return CommandKeys.update
+        case .descend: return CommandKeys.descend
+        case .perceptron: return CommandKeys.perceptron
+        case .schedule: return CommandKeys.schedule
+        case .data: return CommandKeys.data
+        case .mlp: return CommandKeys.mlp
+        case .help, .vars, .forward, .backward, .grad, .step, .jacobian, .shapes, .explain, .check, .verify, .expect,
+             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .limits, .quit:
+            return []
+        }
+    }
+
     /// What `:help NAME` adds to the one-line summary.
     var details: String {
         switch kind {
@@ -115,7 +131,7 @@ extension Session {
         Command(kind: .check, usage: ":check [L]", summary: "gradients against central differences", example: ":check L"),
         Command(kind: .verify, usage: ":verify dL/dw = value", summary: "judge a hand-computed gradient or value: ✓ correct, ≈ close, ✗ wrong", example: ":verify dL/dw1 = -1.48"),
         Command(kind: .expect, usage: ":expect expr == value [tol t]", summary: "assert |a - b| <= t·max(1, |b|); t = 1e-6", example: ":expect ∂L/∂w1 == -1.46212 tol 1e-5"),
-        Command(kind: .update, usage: ":update [lr=0.1] [opt=sgd|momentum|nesterov|adagrad|rmsprop|adam] [beta=..] [decay=..]", summary: "one optimizer step on every param (SGD: w -= lr · ∂L/∂w)", example: ":update lr=0.25"),
+        Command(kind: .update, usage: Session.updateUsage, summary: "one optimizer step on every param (SGD: w -= lr · ∂L/∂w)", example: ":update lr=0.25"),
         Command(kind: .graph, usage: ":graph [L]", summary: "the graph drawn in the terminal, values and gradients on it", example: ":graph L"),
         Command(kind: .dot, usage: ":dot L [file]", summary: "the graph as Graphviz DOT (file.png/.svg/.pdf renders it with dot)", example: ":dot L neuron.png"),
         Command(kind: .exercise, usage: ":exercise [neuron|chain|vector] [n]", summary: "an exam-style exercise: compute by hand, get judged, see the solution", example: ":exercise neuron"),
@@ -124,13 +140,13 @@ extension Session {
         Command(kind: .train, usage: Session.trainUsage, summary: "mini-batch training with a progress bar, loss and accuracy curves, decision regions", example: ":train L epochs=200 opt=adam lr=0.01"),
         Command(kind: .opt, usage: ":opt", summary: "the optimizer's formula and its state per param (m, s, m̂, ŝ)", example: ":opt"),
         Command(kind: .predict, usage: ":predict P input", summary: "the output for new inputs (X replaced by the input)", example: ":predict net [0.5, -0.2]"),
-        Command(kind: .perceptron, usage: ":perceptron [epochs=20] [lr=1]", summary: "Rosenblatt's learning rule on X, Y: params w, b", example: ":perceptron epochs=10"),
+        Command(kind: .perceptron, usage: Session.perceptronUsage, summary: "Rosenblatt's learning rule on X, Y: params w, b", example: ":perceptron epochs=10"),
         Command(kind: .stats, usage: ":stats L [names...]", summary: "mean and std of activations and gradients per layer", example: ":stats L"),
         Command(kind: .mode, usage: ":mode train|eval", summary: "dropout on (a fresh mask) or off", example: ":mode eval"),
         Command(kind: .use, usage: ":use train|val|test", summary: "X and Y hold that split of the data (to measure a trained net on it)", example: ":use test"),
         Command(kind: .show, usage: ":show N [net] [test] | :show wrong net [test]", summary: "draw an image of the data (MNIST) with its label and the net's prediction; list the mistakes", example: ":show 17 net"),
         Command(kind: .descend, usage: Session.descendUsage, summary: "run an optimizer on a function of the params; with 2 numbers, draw the path", example: ":descend J steps=40 opt=momentum lr=0.05"),
-        Command(kind: .schedule, usage: ":schedule SPEC [lr=0.1] [epochs=100]", summary: "a learning-rate schedule's rates, printed and drawn", example: ":schedule 1cycle:1 lr=0.1"),
+        Command(kind: .schedule, usage: Session.scheduleUsage, summary: "a learning-rate schedule's rates, printed and drawn", example: ":schedule 1cycle:1 lr=0.1"),
         Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),
         Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),

@@ -27,6 +27,10 @@ extension Session {
                 let path = afterColon.dropFirst(name.count).drop { $0 == " " }
                 return completePath(String(path))
             }
+            if let keys = Session.commandsByName[String(name)]?.keys, !keys.isEmpty,
+               let completion = completeSetting(String(beforeCursor.reversed().prefix { $0 != " " }.reversed()), keys) {
+                return completion
+            }
         }
         let word = String(beforeCursor.reversed().prefix { Lexer.isIdentifierPart($0) }.reversed())
         guard !word.isEmpty, let first = word.first, !first.isNumber else { return Completion(insert: "", candidates: []) }
@@ -39,6 +43,20 @@ extension Session {
             return Completion(insert: result.insert + "(", candidates: [])
         }
         return result
+    }
+
+    /// A command's setting: `ep` → `epochs=`, `opt=ad` → `adam`, from the declared keys.
+    /// Nil when the word is not a key's start (then names complete as usual).
+    func completeSetting(_ word: String, _ keys: [Key]) -> Completion? {
+        if let eq = word.firstIndex(of: "=") {
+            let name = String(word[..<eq]), value = String(word[word.index(after: eq)...])
+            guard let key = keys.first(where: { $0.name == name }), !key.completions.isEmpty else { return nil }
+            return Session.extend(value, with: key.completions, suffix: " ")
+        }
+        guard !word.isEmpty else { return nil }
+        let matching = keys.map(\.name).filter { $0.hasPrefix(word) }
+        guard !matching.isEmpty, definitions.keys.allSatisfy({ !$0.hasPrefix(word) }) else { return nil }
+        return Session.extend(word, with: matching.map { $0 + "=" }, suffix: "")
     }
 
     /// The shared remainder of the candidates that start with `word`, or the list when there is none.

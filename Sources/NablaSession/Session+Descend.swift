@@ -4,20 +4,21 @@ import NablaSyntax
 import NablaTensor
 
 extension Session {
-    static let descendUsage = ":descend J [steps=30] [opt=sgd] [lr=0.1] [beta=0.9] [beta2=0.999] [decay=0]"
+    static let descendUsage = CommandKeys.usage(":descend J", CommandKeys.descend)
+    static let scheduleUsage = CommandKeys.usage(":schedule power:10|exponential:20|piecewise:5:0.01,10:0.001|1cycle[:max]", CommandKeys.schedule)
 
     // MARK: - :descend
 
     /// Runs an optimizer on a function of the params alone (no data): the optimizers
     /// lesson. With two numbers to optimize, the path is drawn over J's level sets.
     func descendCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
-        try s.check(["steps", "opt", "lr", "beta", "beta2", "eps", "decay"], usage: Session.descendUsage)
+        let s = settings(args, CommandKeys.descend, usage: Session.descendUsage)
+        try s.check()
         guard let (name, range) = s.positional.first else { throw args.missing("the function to minimise", usage: Session.descendUsage) }
         let root = try resolve(name, at: range, within: nil)
         try requireScalar(root, name, at: range, command: ":descend")
-        let steps = try s.integer("steps", default: 30, in: 1...100_000, what: "a whole number ≥ 1")
-        let settings = try optimizerSettings(s, defaultKind: .sgd, defaultLR: 0.1)
+        let steps = try s.integer("steps")
+        let settings = try optimizerSettings(s)
         let params = paramLeaves().filter { graph.depends(root, on: $0.1) }
         guard !params.isEmpty else { throw Diagnostic(.error, "\(name) depends on no param", at: range) }
         var slots = params.map { OptimizerSlot(count: graph.value($0.1).count) }
@@ -102,13 +103,13 @@ extension Session {
     // MARK: - :schedule
 
     func scheduleCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let usage = ":schedule power:10|exponential:20|piecewise:5:0.01,10:0.001|1cycle[:max] [lr=0.1] [epochs=100]"
-        let s = Settings(args.words)
-        try s.check(["lr", "epochs"], usage: usage)
+        let usage = Session.scheduleUsage
+        let s = settings(args, CommandKeys.schedule, usage: usage)
+        try s.check()
         guard let (text, range) = s.positional.first else { throw args.missing("a schedule", usage: usage) }
         guard let schedule = Schedule.parse(text) else { throw Diagnostic(.error, "unknown schedule '\(text)' (usage: \(usage))", at: range) }
-        let lr = try s.number("lr", default: 0.1, in: 1e-12...1e6, what: "a positive number")
-        let epochs = try s.integer("epochs", default: 100, in: 1...1_000_000, what: "a whole number ≥ 1")
+        let lr = try s.number("lr")
+        let epochs = try s.integer("epochs")
         let rates = (0..<epochs).map { schedule.rate(lr, epoch: $0, of: epochs) }
         var lines = ["\(schedule.description), η0 = \(Format.number(lr)), \(epochs) epochs"]
         let marks = Array(Set([0, 1, epochs / 10, epochs / 4, epochs / 2, 3 * epochs / 4, epochs - 1])).filter { $0 < epochs }.sorted()

@@ -28,6 +28,14 @@ extension Session {
         if let command = Session.commandsByName[topic] {
             var entry = "\(command.usage)\n  \(command.summary)\n  example: \(command.example)"
             if !command.details.isEmpty { entry += "\n" + command.details.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") }
+            if !command.keys.isEmpty {
+                // Values may be expressions: lr=1/4, lr=eta.
+                entry += "\n  settings (a number may be an expression, like lr=1/4):\n"
+                    + Session.table(command.keys.map { key in
+                        if case .text = key.kind { return ["    \(key.name)=\(key.shownDefault)", key.help] }
+                        return ["    \(key.name)=\(key.shownDefault)", "\(key.help); \(key.what)"]
+                    })
+            }
             say(entry)
             return
         }

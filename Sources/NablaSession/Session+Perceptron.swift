@@ -4,22 +4,24 @@ import NablaSyntax
 import NablaTensor
 
 extension Session {
+    static let perceptronUsage = CommandKeys.usage(":perceptron", CommandKeys.perceptron)
+
     // MARK: - :perceptron
 
     /// Rosenblatt's perceptron learning rule, as the course gives it: for each sample in
     /// turn, ŷ = step(w · x + b); w ← w + η (y − ŷ) x; b ← b + η (y − ŷ). An epoch with
     /// no mistake means the data is separated; on XOR that never happens.
     func perceptronCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
-        try s.check(["epochs", "lr"], usage: ":perceptron [epochs=20] [lr=1]")
+        let s = settings(args, CommandKeys.perceptron, usage: Session.perceptronUsage)
+        try s.check()
         guard let training = data else {
             throw Diagnostic(.error, "no data: load some first, e.g. :data and, :data xor or :data blobs 40", at: args.nameRange)
         }
         guard training.train.classes == 2 else {
             throw Diagnostic(.error, "the perceptron separates two classes; this data has \(training.train.classes.map(String.init) ?? "no") classes", at: args.nameRange)
         }
-        let epochs = try s.integer("epochs", default: 20, in: 1...100_000, what: "a whole number ≥ 1")
-        let eta = try s.number("lr", default: 1, in: 1e-9...1e6, what: "a positive number")
+        let epochs = try s.integer("epochs")
+        let eta = try s.number("lr")
         let x = training.train.x, y = training.train.y.scalars.map { $0 > 0 ? 1.0 : 0.0 }
         let d = x.cols
         var w = [Double](repeating: 0, count: d)

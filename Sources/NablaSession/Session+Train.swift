@@ -5,27 +5,21 @@ import NablaSyntax
 import NablaTensor
 
 extension Session {
-    static let trainUsage = ":train L [epochs=100] [batch=32] [opt=adam] [lr=0.01] [beta=0.9] [beta2=0.999] [decay=0] [schedule=exponential:50] [patience=10] [every=10] [checkpoint=net.npz]"
+    static let trainUsage = CommandKeys.usage(":train L", CommandKeys.train)
+    static let updateUsage = CommandKeys.usage(":update", CommandKeys.update)
 
     // MARK: - Optimizer settings shared by :train and :update
 
     /// The optimizer a command asks for (`opt=`, `lr=`, `beta=`, `beta2=`, `eps=`, `decay=`).
-    func optimizerSettings(_ s: Settings, defaultKind: OptimizerKind, defaultLR: Double) throws(Diagnostic) -> OptimizerSettings {
-        var kind = defaultKind
-        if let (v, range) = s.string("opt") {
-            guard let k = OptimizerKind(rawValue: v) else {
-                let kinds = OptimizerKind.allCases.map(\.rawValue)
-                var message = "unknown optimizer '\(v)'"
-                if let near = Suggest.nearest(v, among: kinds) { message += " (did you mean '\(near)'?)" }
-                throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: range)
-            }
-            kind = k
-        }
-        let lr = try s.number("lr", default: defaultLR, in: 1e-12...1e12, what: "a positive number")
-        let beta = s.values["beta"] == nil ? nil : try s.number("beta", default: 0.9, in: 0...0.9999, what: "a number in [0, 1)")
-        let beta2 = s.values["beta2"] == nil ? nil : try s.number("beta2", default: 0.999, in: 0...0.999999, what: "a number in [0, 1)")
-        let eps = try s.number("eps", default: 1e-7, in: 1e-300...1, what: "a small positive number")
-        let decay = try s.number("decay", default: 0, in: 0...1e3, what: "a number ≥ 0")
+    /// The optimizer keys (`CommandKeys.optimizer`) of a command, read into settings; `kind`
+    /// and `lr` override the declared defaults (`:update` continues the last optimizer).
+    func optimizerSettings(_ s: Settings, kind defaultKind: OptimizerKind? = nil, lr defaultLR: Double? = nil) throws(Diagnostic) -> OptimizerSettings {
+        let kind = try s.choice("opt", default: defaultKind?.rawValue).flatMap(OptimizerKind.init(rawValue:)) ?? .sgd
+        let lr = try s.number("lr", default: defaultLR)
+        let beta = s.values["beta"] == nil ? nil : try s.number("beta")
+        let beta2 = s.values["beta2"] == nil ? nil : try s.number("beta2")
+        let eps = try s.number("eps")
+        let decay = try s.number("decay")
         var settings = OptimizerSettings(kind: kind, lr: lr, beta1: beta, beta2: beta2, epsilon: eps, decay: decay)
         if kind == .rmsprop, let beta, beta2 == nil { settings.beta2 = beta }
         return settings
@@ -166,8 +160,8 @@ extension Session {
     // MARK: - :train
 
     func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
-        try s.check(["epochs", "batch", "opt", "lr", "beta", "beta2", "eps", "decay", "schedule", "patience", "every", "checkpoint", "precision"], usage: Session.trainUsage)
+        let s = settings(args, CommandKeys.train, usage: Session.trainUsage)
+        try s.check()
         let checkpoint = s.string("checkpoint").map { (resolvePath($0.0), $0.1) }
         if let (path, range) = checkpoint, !path.hasSuffix(".npz") {
             throw Diagnostic(.error, "a checkpoint is a .npz file, like checkpoint=net.npz", at: range)
@@ -181,7 +175,7 @@ extension Session {
         }
         let root = try resolve(lossName, at: lossRange, within: nil)
         try requireScalar(root, lossName, at: lossRange, command: ":train")
-        let epochs = try s.integer("epochs", default: 100, in: 1...1_000_000, what: "a whole number ≥ 1")
+        let epochs = try s.integer("epochs")
         let n = training.train.count
         guard n > 0 else { throw Diagnostic(.error, "the training split is empty: :data ... with smaller val= and test=", at: args.nameRange) }
         var batch = Swift.min(32, n)
@@ -191,7 +185,7 @@ extension Session {
                 batch = Swift.min(b, n)
             }
         }
-        let settings = try optimizerSettings(s, defaultKind: .adam, defaultLR: 0.01)
+        let settings = try optimizerSettings(s)
         var schedule = Schedule.constant
         if let (v, range) = s.string("schedule") {
             guard let parsed = Schedule.parse(v) else {
@@ -200,11 +194,11 @@ extension Session {
             }
             schedule = parsed
         }
-        let patience = s.values["patience"] == nil ? nil : try s.integer("patience", default: 10, in: 1...100_000, what: "a whole number ≥ 1")
+        let patience = s.values["patience"] == nil ? nil : try s.integer("patience")
         if patience != nil && training.validation == nil {
             throw Diagnostic(.error, "early stopping needs a validation set: :data ... val=0.2", at: s.values["patience"]?.1 ?? args.wholeRange)
         }
-        let every = try s.integer("every", default: Swift.max(1, epochs / 10), in: 1...1_000_000, what: "a whole number ≥ 1")
+        let every = try s.integer("every", default: Swift.max(1, epochs / 10))
         let params = paramLeaves().filter { graph.depends(root, on: $0.1) }
         guard !params.isEmpty else {
             throw Diagnostic(.error, "\(lossName) depends on no param: declare trainable values with param (or :mlp)", at: lossRange)
@@ -259,10 +253,7 @@ extension Session {
             return parts.isEmpty ? "" : "; " + parts.joined(separator: "; ")
         }
         // The float32 backend when the data is big (or asked for) and every op has a kernel.
-        let precision = s.string("precision")?.0 ?? "auto"
-        guard ["auto", "f32", "f64"].contains(precision) else {
-            throw Diagnostic(.error, "precision is auto, f32 or f64", at: s.values["precision"]?.1 ?? args.wholeRange)
-        }
+        let precision = try s.choice("precision") ?? "auto"
         let big = training.train.x.count >= 100_000
         var tape: Tape32?
         if precision == "f32" || (precision == "auto" && big), !settings.needsLookahead {
@@ -574,12 +565,12 @@ extension Session {
 
     /// `:update [lr=..] [opt=..]`: one optimizer step on every param, from the last backward.
     func optimizerStep(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
+        let s = settings(args, CommandKeys.update, usage: Session.updateUsage)
         for (word, range) in s.positional {
-            throw Diagnostic(.error, "expected key=value, like lr=0.1, not '\(word)' (usage: :update [lr=0.1] [opt=sgd])", at: range)
+            throw Diagnostic(.error, "expected key=value, like lr=0.1, not '\(word)' (usage: \(Session.updateUsage))", at: range)
         }
-        try s.check(["lr", "opt", "beta", "beta2", "eps", "decay"], usage: ":update [lr=0.1] [opt=sgd|momentum|nesterov|adagrad|rmsprop|adam]")
-        let settings = try optimizerSettings(s, defaultKind: optimizer?.kind ?? .sgd, defaultLR: s.values["opt"] == nil ? (optimizer?.lr ?? 0.1) : 0.1)
+        try s.check()
+        let settings = try optimizerSettings(s, kind: optimizer?.kind, lr: s.values["opt"] == nil ? optimizer?.lr : nil)
         let state = try currentGradients(for: args)
         if state.note != nil {
             throw Diagnostic(.error, "the gradients are partial (:step was left early): run :backward \(state.label) first", at: args.nameRange)

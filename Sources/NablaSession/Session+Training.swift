@@ -67,18 +67,30 @@ extension Session {
 
 // MARK: - Command arguments as key=value
 
-/// `epochs=100 opt=adam lr=0.01 pm1`: settings with their places, for errors.
+/// `epochs=100 opt=adam lr=0.01 pm1`: settings with their places, for errors, read by the
+/// command's declared keys (`CommandKeys`): the range, the default and what a value must be
+/// are written once there. A number may be written as an expression (`lr=1/4`).
 struct Settings {
     var values: [String: (String, SourceRange)] = [:]
-    var flags: [String: SourceRange] = [:]
     var positional: [(String, SourceRange)] = []
+    var keys: [Key] = []
+    var usage = ""
+    /// Evaluates a value that is not a plain number (`1/4`, `eta`) to a number.
+    var evaluate: ((String, SourceRange) throws(Diagnostic) -> Double)?
 
-    init(_ words: [(String, SourceRange)]) {
+    init(_ words: [(String, SourceRange)], keys: [Key] = [], usage: String = "",
+         evaluate: ((String, SourceRange) throws(Diagnostic) -> Double)? = nil) {
+        self.keys = keys
+        self.usage = usage
+        self.evaluate = evaluate
         for (word, range) in words {
             let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { values[parts[0]] = (parts[1], range) } else { positional.append((word, range)) }
         }
     }
+
+    /// Refuses a key that the command does not declare.
+    func check() throws(Diagnostic) { try check(keys.map(\.name), usage: usage) }
 
     /// Refuses a key that is not one of `allowed`.
     func check(_ allowed: [String], usage: String) throws(Diagnostic) {
@@ -89,9 +101,43 @@ struct Settings {
         }
     }
 
+    func declared(_ name: String) -> Key? { keys.first { $0.name == name } }
+
+    /// A declared number key: its value, or `override`, or the declared default.
+    func number(_ name: String, default override: Double? = nil) throws(Diagnostic) -> Double {
+        guard let key = declared(name), case let .number(range, declaredDefault) = key.kind else {
+            preconditionFailure("\(name) is not a declared number key")
+        }
+        return try number(name, default: override ?? declaredDefault ?? range.lowerBound, in: range, what: key.what)
+    }
+
+    /// A declared whole-number key.
+    func integer(_ name: String, default override: Int? = nil) throws(Diagnostic) -> Int {
+        guard let key = declared(name), case let .integer(range, declaredDefault) = key.kind else {
+            preconditionFailure("\(name) is not a declared integer key")
+        }
+        return try integer(name, default: override ?? declaredDefault ?? range.lowerBound, in: range, what: key.what)
+    }
+
+    /// A declared choice key: the value if it is one of the options (else an error naming them).
+    func choice(_ name: String, default override: String? = nil) throws(Diagnostic) -> String? {
+        guard let key = declared(name), case let .choice(options, declaredDefault) = key.kind else {
+            preconditionFailure("\(name) is not a declared choice key")
+        }
+        guard let (v, range) = values[name] else { return override ?? declaredDefault }
+        guard options.contains(v) else {
+            var message = "\(name) must be \(key.what), not '\(v)'"
+            if let near = Suggest.nearest(v, among: options) { message += " (did you mean '\(near)'?)" }
+            throw Diagnostic(.error, message, at: range)
+        }
+        return v
+    }
+
     func number(_ key: String, default value: Double, in range: ClosedRange<Double>, what: String) throws(Diagnostic) -> Double {
         guard let (text, place) = values[key] else { return value }
-        guard let v = Double(text), v.isFinite, range.contains(v) else {
+        var v = Double(text)
+        if v == nil, let evaluate { v = try evaluate(text, Settings.valueRange(place, key: key)) }
+        guard let v, v.isFinite, range.contains(v) else {
             throw Diagnostic(.error, "\(key) must be \(what), like \(key)=\(Format.number(value))", at: place)
         }
         return v
@@ -99,13 +145,38 @@ struct Settings {
 
     func integer(_ key: String, default value: Int, in range: ClosedRange<Int>, what: String) throws(Diagnostic) -> Int {
         guard let (text, place) = values[key] else { return value }
-        guard let v = Int(text), range.contains(v) else {
+        var v = Int(text)
+        if v == nil, let evaluate {
+            let x = try evaluate(text, Settings.valueRange(place, key: key))
+            if x == x.rounded(), Swift.abs(x) < 1e15 { v = Int(x) }
+        }
+        guard let v, range.contains(v) else {
             throw Diagnostic(.error, "\(key) must be \(what), like \(key)=\(value)", at: place)
         }
         return v
     }
 
     func string(_ key: String) -> (String, SourceRange)? { values[key] }
+
+    /// Where the value of `key=value` starts (for carets inside an expression value).
+    static func valueRange(_ word: SourceRange, key: String) -> SourceRange {
+        let start = SourceLocation(line: word.start.line, column: word.start.column + key.count + 1)
+        return SourceRange(start: start, end: word.end, offsets: Swift.min(word.offsets.lowerBound + key.count + 1, word.offsets.upperBound)..<word.offsets.upperBound)
+    }
+}
+
+extension Session {
+    /// The settings of a command that declares `keys`, with values that may be expressions.
+    func settings(_ args: CommandArguments, _ keys: [Key], usage: String) -> Settings {
+        Settings(args.words, keys: keys, usage: usage) { [unowned self] text, range throws(Diagnostic) in
+            let expr = try Parser.parseExpression(text, line: range.start.line, column: range.start.column)
+            let value = try evaluate(expr)
+            guard value.isSingleElement else {
+                throw Diagnostic(.error, "a setting is one number; \(text) has shape \(Shape.describe(value.shape))", at: range)
+            }
+            return value.scalar
+        }
+    }
 }
 
 extension Session {
@@ -132,17 +203,17 @@ extension Session {
 
     // MARK: - :data
 
-    static let dataUsage = ":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [noise=0.1] [classes=3] [val=0.2] [test=0.2] [pm1] [dir=DIR]"
+    static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1]", CommandKeys.data)
 
     func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
-        try s.check(["noise", "classes", "val", "test", "seed", "dir"], usage: Session.dataUsage)
+        let s = settings(args, CommandKeys.data, usage: Session.dataUsage)
+        try s.check()
         guard let (kind, kindRange) = s.positional.first else { throw args.missing("a data set", usage: Session.dataUsage) }
         var rest = Array(s.positional.dropFirst())
         let pm1 = rest.contains { $0.0 == "pm1" }
         rest.removeAll { $0.0 == "pm1" }
         var local = s.values["seed"].flatMap { UInt64($0.0) }.map { RandomSource(seed: $0) } ?? random
-        let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1, in: 0...100, what: "a number ≥ 0")
+        let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1)
         var n = kind == "mnist" || kind == "fashion" ? 60_000 : 200
         if let (text, range) = rest.first(where: { $0.0 != "download" }), kind != "csv" {
             guard let v = Int(text), v >= 4, v <= 1_000_000 else {
@@ -158,7 +229,7 @@ extension Session {
         case "circles": dataset = Dataset.circles(n, noise: noise, random: &local)
         case "blobs": dataset = Dataset.blobs(n, noise: noise, random: &local)
         case "spirals":
-            let k = try s.integer("classes", default: 3, in: 2...10, what: "a whole number from 2 to 10")
+            let k = try s.integer("classes")
             dataset = Dataset.spirals(n, classes: k, noise: noise, random: &local)
         case "regression": dataset = Dataset.regression(n, noise: noise, random: &local)
         case "mnist", "fashion":
@@ -183,7 +254,7 @@ extension Session {
                 }
                 throw error
             }
-            let val = try s.number("val", default: 0, in: 0...0.9, what: "a fraction from 0 to 0.9")
+            let val = try s.number("val", default: 0)
             let nVal = Int((Double(train.count) * val).rounded())
             var parts = TrainingData(train: train, validation: nil, test: test)
             if nVal > 0 {
@@ -222,8 +293,8 @@ extension Session {
         }
         if pm1 { dataset = dataset.plusMinusOne() }
         let small = dataset.count <= 8
-        let val = try s.number("val", default: small ? 0 : 0.2, in: 0...0.9, what: "a fraction from 0 to 0.9")
-        let test = try s.number("test", default: small ? 0 : 0.2, in: 0...0.9, what: "a fraction from 0 to 0.9")
+        let val = try s.number("val", default: small ? 0 : 0.2)
+        let test = try s.number("test", default: small ? 0 : 0.2)
         guard val + test < 1 else { throw Diagnostic(.error, "val + test must leave some data for training", at: args.wholeRange) }
         let parts = small ? (dataset, nil, nil) : {
             let p = dataset.split(validation: val, test: test, random: &local)
@@ -275,11 +346,11 @@ extension Session {
 
     // MARK: - :mlp
 
-    static let mlpUsage = ":mlp NAME 2-4-1 [act=tanh] [out=sigmoid] [init=glorot] [input=X] [dropout=0.5]"
+    static let mlpUsage = CommandKeys.usage(":mlp NAME 2-4-1", CommandKeys.mlp)
 
     func mlpCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
-        try s.check(["act", "out", "init", "input", "dropout"], usage: Session.mlpUsage)
+        let s = settings(args, CommandKeys.mlp, usage: Session.mlpUsage)
+        try s.check()
         guard s.positional.count == 2 else { throw args.missing("a name and an architecture such as 2-4-1", usage: Session.mlpUsage) }
         let (name, nameRange) = s.positional[0]
         let (arch, archRange) = s.positional[1]
@@ -301,16 +372,8 @@ extension Session {
         guard weightCount <= 50_000_000 else {
             throw Diagnostic(.error, "\(arch) has \(weightCount) weights; the limit is 50,000,000", at: archRange)
         }
-        let activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "linear", "softmax"]
-        func activation(_ key: String, _ fallback: String) throws(Diagnostic) -> String {
-            guard let (v, range) = s.string(key) else { return fallback }
-            guard activations.contains(v) else {
-                throw Diagnostic(.error, "\(key) must be one of \(activations.joined(separator: ", "))", at: range)
-            }
-            return v
-        }
-        let act = try activation("act", "tanh")
-        let out = try activation("out", layers.last == 1 ? "sigmoid" : "linear")
+        let act = try s.choice("act") ?? "tanh"
+        let out = try s.choice("out", default: layers.last == 1 ? "sigmoid" : "linear") ?? "linear"
         var initializer: Initializer = act == "relu" || act == "leaky_relu" ? .he(uniform: false) : .glorot(uniform: false)
         if let (v, range) = s.string("init") {
             guard let i = Initializer.parse(v) else {
@@ -318,7 +381,7 @@ extension Session {
             }
             initializer = i
         }
-        let dropout = try s.number("dropout", default: 0, in: 0...0.95, what: "a rate from 0 to 0.95")
+        let dropout = try s.number("dropout")
         let input = s.string("input")?.0 ?? "X"
         guard input != name, !(1..<layers.count).contains(where: { "\(name)_h\($0)" == input }) else {
             throw Diagnostic(.error, "the net cannot be called like its input '\(input)'", at: nameRange)

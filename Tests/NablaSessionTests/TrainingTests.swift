@@ -144,7 +144,7 @@ struct TrainingTests {
         (":data moons 100\n:mlp net 2-4-1\nL = bce(net, reshape(Y, 60))", "line 3, column 5: error: bce: the prediction has shape [60, 1] but the target has shape [60]; reshape one (e.g. reshape(t, 60, 1))"),
         (":data moon", "line 1, column 7: error: unknown data set 'moon' (did you mean 'moons'?) (there are: moons, circles, blobs, spirals, xor, and, or, nand, regression, csv, mnist, fashion)"),
         (":train L", "line 1, column 1: error: no data to train on: load some first, e.g. :data moons 200 (it defines X and Y)"),
-        (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L opt=adamw", "line 4, column 10: error: unknown optimizer 'adamw' (did you mean 'adam'?) (there are: sgd, momentum, nesterov, adagrad, rmsprop, adam)"),
+        (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L opt=adamw", "line 4, column 10: error: opt must be one of sgd, momentum, nesterov, adagrad, rmsprop, adam, not 'adamw' (did you mean 'adam'?)"),
         (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L epoch=3", "line 4, column 10: error: unknown setting 'epoch' (did you mean 'epochs'?) (usage: \(Session.trainUsage))"),
         (":data xor\nparam w = [1, 1]\nL = sum(X @ w)\n:train L schedule=warp", "line 4, column 10: error: unknown schedule 'warp' (power:s, power:s:c, exponential:s, piecewise:e1:lr1,e2:lr2, 1cycle, 1cycle:max)"),
         (":data xor\n:mlp n 2-2-1 init=zeros", "line 2, column 14: error: unknown initializer 'zeros' (lecun, glorot, he, each also _uniform; normal:0.01; constant:0.5)"),
