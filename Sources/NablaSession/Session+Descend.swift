@@ -21,7 +21,13 @@ extension Session {
         let settings = try optimizerSettings(s)
         let params = paramLeaves().filter { graph.depends(root, on: $0.1) }
         guard !params.isEmpty else { throw Diagnostic(.error, "\(name) depends on no param", at: range) }
-        var slots = params.map { OptimizerSlot(count: graph.value($0.1).count) }
+        // The session's one optimizer store, shared with :train and :update: a second :descend
+        // with the same optimizer goes on with its momentum and moments.
+        adopt(settings)
+        var slots = params.map { name, leaf in
+            self.slots[name].flatMap { $0.m.count == graph.value(leaf).count ? $0 : nil } ?? OptimizerSlot(count: graph.value(leaf).count)
+        }
+        defer { for (i, (name, _)) in params.enumerated() { self.slots[name] = slots[i] } }
         var theta = params.map { graph.value($0.1).scalars }
         var path: [[Double]] = [theta.flatMap { $0 }]
         var values = [graph.value(root).scalar]

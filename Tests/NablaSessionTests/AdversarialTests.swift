@@ -363,4 +363,19 @@ struct RoundingTests {
         #expect(t.run("param w = 1\n:backward J\n:update lr=0.1 opt=momentum"))
         #expect(isClose(try t.session.value("w").scalar, 0.8, tol: 1e-12))
     }
+
+    @Test(":train, :update and :descend share one optimizer store: two :descend steps equal one of two steps")
+    func oneOptimizerStore() throws {
+        let once = Transcript(), twice = Transcript()
+        let setup = "param a = 2\nparam b = -1\nJ = a^2 + 3*b^2"
+        #expect(once.run(setup + "\n:descend J steps=2 opt=momentum lr=0.05"))
+        #expect(twice.run(setup + "\n:descend J steps=1 opt=momentum lr=0.05\n:descend J steps=1 opt=momentum lr=0.05"))
+        #expect(try once.session.value("a") == twice.session.value("a"))
+        #expect(try once.session.value("b") == twice.session.value("b"))
+        // By hand: m1 = -0.05·4 = -0.2, a1 = 1.8; m2 = 0.9·(-0.2) - 0.05·3.6 = -0.36, a2 = 1.44.
+        #expect(isClose(try once.session.value("a").scalar, 1.44, tol: 1e-12))
+        // :update goes on with the same momentum.
+        #expect(twice.run(":backward J\n:update opt=momentum lr=0.05"))
+        #expect(isClose(try twice.session.value("a").scalar, 1.44 + (0.9 * -0.36 - 0.05 * 2 * 1.44), tol: 1e-12))
+    }
 }
