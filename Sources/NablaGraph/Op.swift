@@ -656,9 +656,9 @@ extension Op {
             let n = b.rank == 2 ? b.shape[1] : 1
             let A = a.reshaped([m, k]), B = b.reshaped([k, n]), G = g.reshaped([m, n])
             let gA = needs?[0] == false ? nil
-                : Tensor(shape: [m, k], scalars: Tensor.gemm(G.scalars, B.transposed.scalars, m: m, k: n, n: k)).reshaped(a.shape)
+                : Tensor(shape: [m, k], scalars: Tensor.gemm(G.scalars, false, B.scalars, true, m: m, k: n, n: k)).reshaped(a.shape)
             let gB = needs?[1] == false ? nil
-                : Tensor(shape: [k, n], scalars: Tensor.gemm(A.transposed.scalars, G.scalars, m: k, k: m, n: n)).reshaped(b.shape)
+                : Tensor(shape: [k, n], scalars: Tensor.gemm(A.scalars, true, G.scalars, false, m: k, k: m, n: n)).reshaped(b.shape)
             return [gA, gB]
         case .dot:
             return [x[1].map { $0 * g.scalar }, x[0].map { $0 * g.scalar }]

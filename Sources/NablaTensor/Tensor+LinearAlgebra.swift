@@ -32,15 +32,22 @@ extension Tensor {
 
     /// Row-major `[m,k] x [k,n]` product (OpenBLAS dgemm).
     public static func gemm(_ a: [Double], _ b: [Double], m: Int, k: Int, n: Int) -> [Double] {
+        gemm(a, false, b, false, m: m, k: k, n: n)
+    }
+
+    /// C = op(A) op(B), m x n, where op(A) is m x k and op(B) is k x n; a transpose is
+    /// BLAS's flag, never a copy (A is stored k x m when `transA`, B n x k when `transB`).
+    public static func gemm(_ a: [Double], _ transA: Bool, _ b: [Double], _ transB: Bool, m: Int, k: Int, n: Int) -> [Double] {
         var c = [Double](repeating: 0, count: m * n)
         guard m > 0, n > 0, k > 0 else { return c }
-        // OpenBLAS's dgemm: C = A B, all row-major.
+        // OpenBLAS's dgemm, row-major.
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
                     cblas_dgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                        1, pa.baseAddress, Int32(k), pb.baseAddress, Int32(n), 0, pc.baseAddress, Int32(n))
+                        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k),
+                        1, pa.baseAddress, Int32(transA ? m : k), pb.baseAddress, Int32(transB ? k : n), 0, pc.baseAddress, Int32(n))
                 }
             }
         }
