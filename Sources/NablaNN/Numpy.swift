@@ -66,7 +66,7 @@ public enum Numpy {
             guard let d = Int(text), d >= 0 else { throw DataError("\(name): bad dimension '\(text.prefix(40))' in the .npy header") }
             shape.append(d)
         }
-        guard shape.count <= 2 else { throw DataError("\(name): \(shape.count) dimensions (nabla's params have at most 2)") }
+        guard shape.count <= Shape.maxRank else { throw DataError("\(name): \(shape.count) dimensions (nabla's tensors have at most \(Shape.maxRank))") }
         do { try Shape.checkSize(shape) } catch { throw DataError("\(name): \(error.message)") }
         return Header(shape: shape, width: f8 ? 8 : 4, dataOffset: headerStart + length)
     }

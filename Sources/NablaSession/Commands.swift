@@ -218,7 +218,7 @@ extension Session {
         for d in defs {
             let value = graph.value(d.slot)
             let kind = d.isParam ? "param" : (d.dependencies.isEmpty ? "input" : "def")
-            var shown = value.rank <= 1 ? Printer.value(value) : "(matrix)"
+            var shown = value.rank <= 1 ? Printer.value(value) : (value.rank == 2 ? "(matrix)" : "(rank-\(value.rank) tensor)")
             if kind == "def" { shown += "   = \(d.expr.text)" }
             rows.append([d.name, kind, Shape.describe(value.shape), shown])
         }

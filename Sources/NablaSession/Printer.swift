@@ -17,8 +17,30 @@ public enum Printer {
         case 2:
             return matrix(t, indent: indent)
         default:
-            return "tensor of shape \(Shape.describe(t.shape))"
+            return stack(t, indent: indent)
         }
+    }
+
+    /// A tensor of rank 3 or more as labelled matrices, `[i] =` (rank 3) or `[i, j] =` (rank 4),
+    /// the first and last three shown when there are more than ten.
+    static func stack(_ t: Tensor, indent: Int) -> String {
+        let lead = Array(t.shape.dropLast(2)), (m, n) = (t.shape[t.rank - 2], t.shape[t.rank - 1])
+        let count = Shape.count(lead)
+        let shown: [Int?] = count <= summaryThreshold ? Array(0..<count) : Array(0..<edgeItems) + [nil] + Array(count - edgeItems..<count)
+        let pad = String(repeating: " ", count: indent)
+        var lines = ["tensor of shape \(Shape.describe(t.shape)), as \(count) matrices \(m)x\(n):"]
+        let strides = Shape.strides(lead)
+        for k in shown {
+            guard let k else {
+                lines.append(pad + "  ... (\(count - 2 * edgeItems) more)")
+                continue
+            }
+            let label = strides.indices.map { String(k / strides[$0] % lead[$0]) }.joined(separator: ", ")
+            let slice = Tensor(shape: [m, n], scalars: Array(t.scalars[k * m * n..<(k + 1) * m * n]))
+            lines.append(pad + "  [\(label)] =")
+            lines.append(pad + "  " + matrix(slice, indent: indent + 2))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// The elements of a row as text, summarised when long.
@@ -69,11 +91,12 @@ public enum Printer {
         case 1:
             return "[" + t.scalars.map(number).joined(separator: ", ") + "]"
         default:
-            let n = t.cols
-            let rows = stride(from: 0, to: t.count, by: Swift.max(n, 1)).map { start in
-                "[" + t.scalars[start..<start + n].map(number).joined(separator: ", ") + "]"
+            // Nested brackets, one level per axis, so any rank reads back as the same shape.
+            let inner = Array(t.shape.dropFirst()), size = Shape.count(inner)
+            let parts = (0..<t.shape[0]).map { i in
+                literal(Tensor(shape: inner, scalars: Array(t.scalars[i * size..<(i + 1) * size])))
             }
-            return "[" + rows.joined(separator: ", ") + "]"
+            return "[" + parts.joined(separator: ", ") + "]"
         }
     }
 

@@ -263,8 +263,8 @@ extension Session {
                     "entry \(i) has shape \(Shape.describe(part.shape)) but entry 0 has \(Shape.describe(first.shape)) (rows must have equal length)",
                     at: items[i].range)
             }
-            guard first.rank < 2 else {
-                throw Diagnostic(.error, "literals have at most two levels of brackets (a matrix)", at: e.range)
+            guard first.rank < Shape.maxRank else {
+                throw Diagnostic(.error, "literals have at most \(Shape.maxRank) levels of brackets (a tensor of rank \(Shape.maxRank))", at: e.range)
             }
             return Tensor(shape: [parts.count] + first.shape, scalars: parts.flatMap(\.scalars))
         default:

@@ -59,15 +59,37 @@ extension Tensor {
         Tensor(shape: [a.count, b.count], scalars: gemm(a.scalars, b.scalars, m: a.count, k: 1, n: b.count))
     }
 
-    /// The transpose of a matrix; scalars and vectors are their own transpose (as in numpy).
+    /// The transpose of a matrix; scalars and vectors are their own transpose, and a tensor of
+    /// rank 3 or more has its axes reversed (numpy's `.T`): [a, b, c] becomes [c, b, a].
     public var transposed: Tensor {
-        guard rank == 2 else { return self }
+        guard rank == 2 else { return rank > 2 ? reversedAxes : self }
         let (m, n) = (shape[0], shape[1])
         var out = [Double](repeating: 0, count: count)
         for i in 0..<m {
             for j in 0..<n { out[j * m + i] = scalars[i * n + j] }
         }
         return Tensor(shape: [n, m], scalars: out)
+    }
+
+    /// The axes in reverse order: element (i0, ..., ik) goes to (ik, ..., i0).
+    var reversedAxes: Tensor {
+        let outShape = Array(shape.reversed())
+        let outStrides = Shape.strides(outShape)
+        var out = [Double](repeating: 0, count: count)
+        var index = [Int](repeating: 0, count: rank)
+        for flat in 0..<count {
+            var target = 0
+            for axis in 0..<rank { target += index[axis] * outStrides[rank - 1 - axis] }
+            out[target] = scalars[flat]
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return Tensor(shape: outShape, scalars: out)
     }
 
     // MARK: Reductions

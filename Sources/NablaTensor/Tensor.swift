@@ -165,6 +165,9 @@ public enum Shape {
         shape.isEmpty ? "scalar" : "[" + shape.map(String.init).joined(separator: ", ") + "]"
     }
 
+    /// The most axes a tensor may have (literals, `reshape`, builders, `.npy` files).
+    public static let maxRank = 8
+
     /// Row-major strides of a shape.
     public static func strides(_ shape: [Int]) -> [Int] {
         var strides = Array(repeating: 1, count: shape.count)

@@ -35,7 +35,11 @@ let binaryOps: [(Op, ClosedRange<Double>, ClosedRange<Double>)] = [
     (.add, -2...2, -2...2), (.sub, -2...2, -2...2), (.mul, -2...2, -2...2), (.div, -2...2, 0.5...2),
     (.pow, 0.5...2, -2...2), (.maximum, -2...2, -2...2), (.minimum, -2...2, -2...2),
 ]
-let broadcastPairs: [([Int], [Int])] = [([3], [3]), ([2, 3], [3]), ([2, 3], []), ([], [2, 2]), ([2, 3], [2, 1]), ([], [])]
+let broadcastPairs: [([Int], [Int])] = [
+    ([3], [3]), ([2, 3], [3]), ([2, 3], []), ([], [2, 2]), ([2, 3], [2, 1]), ([], []),
+    // Rank 3 and 4, numpy's rules: a per-feature-map bias [F, 1, 1] on [B, F, H, W].
+    ([2, 3, 2, 2], [3, 1, 1]), ([2, 1, 3], [4, 1]),
+]
 
 /// Every op, on several shapes.
 let opCases: [OpCase] = {
@@ -58,7 +62,11 @@ let opCases: [OpCase] = {
         OpCase(.mean(axis: 1), [[2, 3]]), OpCase(.max, [[4]]), OpCase(.max, [[2, 3]]), OpCase(.min, [[5]]),
         OpCase(.vec, [[2, 3]]), OpCase(.reshape([3, 2]), [[2, 3]]), OpCase(.reshape([]), [[1]]),
         OpCase(.index([1]), [[3]]), OpCase(.index([1]), [[2, 3]]), OpCase(.index([1, 2]), [[2, 3]]),
-        OpCase(.stack, [[2], [2], [2]]), OpCase(.stack, [[], []]),
+        OpCase(.stack, [[2], [2], [2]]), OpCase(.stack, [[], []]), OpCase(.stack, [[2, 2], [2, 2]]),
+        // Any rank: reshape, index, transpose (axes reversed), reductions, softmax on the last axis.
+        OpCase(.reshape([4, 6]), [[2, 3, 4]]), OpCase(.reshape([2, 1, 3, 2]), [[3, 4]]), OpCase(.index([1, 2]), [[2, 3, 2]]),
+        OpCase(.transpose, [[2, 3, 4]]), OpCase(.sum(axis: 1), [[2, 3, 2]]), OpCase(.mean(axis: 2), [[2, 2, 3]]),
+        OpCase(.softmax, [[2, 2, 3]]), OpCase(.logSoftmax, [[2, 1, 2, 3]]), OpCase(.max, [[2, 2, 2]]),
         OpCase(.softmax, [[4]]), OpCase(.softmax, [[2, 3]]), OpCase(.logSoftmax, [[4]]), OpCase(.logSoftmax, [[2, 3]]),
         OpCase(.mse, [[3], [3]]), OpCase(.mse, [[2, 3], [2, 3]]), OpCase(.mse, [[2, 3], []]), OpCase(.mse, [[], []]),
         OpCase(.bce, [[3], [3]], [0.1...0.9, 0...1]), OpCase(.bce, [[], []], [0.1...0.9, 0...1]),

@@ -379,3 +379,58 @@ struct RoundingTests {
         #expect(isClose(try twice.session.value("a").scalar, 1.44 + (0.9 * -0.36 - 0.05 * 2 * 1.44), tol: 1e-12))
     }
 }
+
+@Suite("Tensors of any rank (issue 10, item 1; the language of issue 11)")
+struct AnyRankTests {
+    @Test("nested literals, reshape, indexing x[i, j, k, l], numpy broadcasting [F, 1, 1] + [B, F, H, W]")
+    func language() throws {
+        let t = Transcript()
+        #expect(t.run("x = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]\ny = reshape(x, 2, 1, 2, 2)\nb = [[[10]], [[20]]]\nz = b + y"), "\(t.stderr)")
+        #expect(try t.session.value("x").shape == [2, 2, 2])
+        #expect(try t.session.value("x[1, 0, 1]").scalar == 6)
+        #expect(try t.session.value("y[1, 0, 1, 1]").scalar == 8)
+        let z = try t.session.value("z")
+        #expect(z.shape == [2, 2, 2, 2])
+        // z[b, f, h, w] = b[f] + y[b, 0, h, w]: b = 1, f = 0, h = 1, w = 0 is 10 + 7.
+        #expect(try t.session.value("z[1, 0, 1, 0]").scalar == 17)
+        #expect(try t.session.value("x'").shape == [2, 2, 2])
+        #expect(try t.session.value("x'[1, 0, 0]").scalar == 2, "axes reversed: x'[k, j, i] = x[i, j, k]")
+        #expect(try t.session.value("zeros(2, 3, 4, 5)").shape == [2, 3, 4, 5])
+        #expect(!t.run("[[[[[[[[[1]]]]]]]]]"))
+        #expect(t.stderr.contains("at most 8 levels of brackets"), "\(t.stderr)")
+    }
+
+    @Test("rank 3 and 4 print as labelled matrices, summarised past ten; :save and :load keep the shape")
+    func printingAndSaving() throws {
+        let t = Transcript()
+        #expect(t.run("x = reshape([1, 2, 3, 4, 5, 6, 7, 8], 2, 2, 2)\nx + 0"))
+        #expect(t.stdout.contains("tensor of shape [2, 2, 2], as 2 matrices 2x2:\n  [0] =\n  [[1, 2],\n   [3, 4]]\n  [1] =\n  [[5, 6],\n   [7, 8]]"), "\(t.stdout)")
+        #expect(t.run("ones(12, 2, 2) + 0"))
+        #expect(t.stdout.contains("  [2] =") && t.stdout.contains("  ... (6 more)") && t.stdout.contains("  [11] =") && !t.stdout.contains("  [5] ="), "\(t.stdout)")
+        let dir = FileManagerHelper.temporaryDirectory()
+        #expect(t.run("seed 4\nparam K = randn(2, 1, 3, 3)\n:save \(dir)/k.nabla\n:save \(dir)/k.npz"))
+        let saved = try t.session.value("K")
+        let u = Transcript()
+        #expect(u.run(":load \(dir)/k.nabla"), "\(u.stderr)")
+        #expect(try u.session.value("K") == saved)
+        #expect(u.run("param K = zeros(2, 1, 3, 3)\n:load \(dir)/k.npz"), "\(u.stderr)")
+        #expect(try u.session.value("K") == saved)
+    }
+
+    @Test("gradients through rank-4 broadcasting match central differences")
+    func gradients() throws {
+        let t = Transcript()
+        #expect(t.run("seed 2\nparam b = randn(3, 1, 1)\nx = randn(2, 3, 2, 2)\nL = sum(tanh(x + b) * x)\n:backward L"))
+        let analytic = try t.session.value("∂L/∂b")
+        let x = try t.session.value("x"), b = try t.session.value("b")
+        let numeric = numericalGradient(at: b) { bb in
+            var total = 0.0
+            for i in 0..<x.count {
+                let f = (i / 4) % 3  // [B, F, H, W] = [2, 3, 2, 2]: the feature map of element i
+                total += Foundation.tanh(x.scalars[i] + bb.scalars[f]) * x.scalars[i]
+            }
+            return total
+        }
+        #expect(isClose(analytic, numeric, tol: 1e-7), "\(analytic.scalars) vs \(numeric.scalars)")
+    }
+}
