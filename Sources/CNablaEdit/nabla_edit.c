@@ -115,9 +115,11 @@ static long count_lines(int fd) {
     return lines;
 }
 
-/// Loads the history file under a shared lock; when other sessions' appends have grown it
-/// past twice the history size, rewrites it (under an exclusive lock, through a temporary
-/// file renamed over it) with the newest entries only.
+/// Loads the history file under an exclusive lock; when other sessions' appends have grown
+/// it past twice the history size, rewrites it (through a temporary file renamed over the
+/// real file, a symlink's target when the history file is a link) with the newest entries.
+/// A session that opened the file just before the rename may append its next line to the
+/// old file: at most one line, once per 1,000 entered.
 static void load_history(nabla_editor *editor, int history_size) {
     int fd = open(editor->history_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
@@ -128,16 +130,18 @@ static void load_history(nabla_editor *editor, int history_size) {
     }
     flock(fd, LOCK_EX);
     history(editor->history, &editor->event, H_LOAD, editor->history_path);
+    char *real = realpath(editor->history_path, NULL);
+    const char *target = real ? real : editor->history_path;
     if (count_lines(fd) > 2L * history_size + 1) {
-        size_t n = strlen(editor->history_path);
+        size_t n = strlen(target);
         char *temporary = malloc(n + 16);
         if (temporary) {
-            snprintf(temporary, n + 16, "%s.XXXXXX", editor->history_path);
+            snprintf(temporary, n + 16, "%s.XXXXXX", target);
             int out = mkstemp(temporary);
             if (out >= 0) {
                 close(out);
-                if (history(editor->history, &editor->event, H_SAVE, temporary) >= 0 && rename(temporary, editor->history_path) == 0) {
-                    chmod(editor->history_path, info.st_mode & 07777);
+                if (history(editor->history, &editor->event, H_SAVE, temporary) >= 0 && rename(temporary, target) == 0) {
+                    chmod(target, info.st_mode & 07777);
                 } else {
                     unlink(temporary);
                 }
@@ -145,6 +149,7 @@ static void load_history(nabla_editor *editor, int history_size) {
             free(temporary);
         }
     }
+    free(real);
     flock(fd, LOCK_UN);
     close(fd);
 }

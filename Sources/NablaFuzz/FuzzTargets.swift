@@ -114,7 +114,7 @@ public enum FuzzTargets {
         session.maxScriptBytes = 4096
         let deadline = Date().addingTimeInterval(budget)
         session.isInterrupted = { Date() > deadline }
-        var input = InputLines(fd: fd, limit: session.maxScriptBytes)
+        var input = InputLines(fd: fd, limit: { session.maxScriptBytes })
         var count = 0
         _ = session.runLines(file: nil) {
             count += 1

@@ -294,7 +294,11 @@ public struct Graph: Sendable {
         if case .bce = node.op, let z = logit(of: node.inputs[0], target: x[1]) {
             return Op.bceFromLogitsVJP(z, x[0], x[1], g)
         }
-        return node.op.vjp(x, node.value, g, needs: needs)
+        var local = node.op.vjp(x, node.value, g, needs: needs)
+        // A written exponent ((y - t)^2) gets no gradient: there is none to give where the base
+        // is negative (NaN), and nothing can change it.
+        if case .pow = node.op, case .constant = self[node.inputs[1]].op { local[1] = nil }
+        return local
     }
 
     private mutating func noteIfNonFinite(_ id: NodeID) {

@@ -570,7 +570,8 @@ struct CrossEntropyTarget {
         let k = logits.cols
         if target.shape == logits.shape {
             // A distribution: every entry ≥ 0 and each row summing to 1.
-            let k = Swift.max(logits.cols, 1)
+            let k = logits.cols
+            guard k > 0 else { throw .badShape(op: "cross_entropy", logits.shape, expected: "at least one logit per row") }
             for r in 0..<rows {
                 let row = target.scalars[r * k..<(r + 1) * k]
                 guard row.allSatisfy({ $0 >= -1e-9 }), Swift.abs(row.reduce(0, +) - 1) <= 0.01 else {

@@ -119,8 +119,10 @@ extension OptimizerSettings {
         _ w: UnsafeMutableBufferPointer<T>, _ gp: UnsafeBufferPointer<T>,
         _ m: UnsafeMutableBufferPointer<T>, _ v: UnsafeMutableBufferPointer<T>, t: Int, lr: Double
     ) {
-        // ε below float32's range would round to 0 and make 0/0 of a weight that never moves.
-        let eta = T(lr), b1 = T(beta1), b2 = T(beta2), eps = Swift.max(T(epsilon), T(1e-30)), lambda = T(decay)
+        // ε below float32's range would round to 0 and make 0/0 of a weight that never moves:
+        // float32 takes at least 1e-30; float64 keeps any ε it can hold.
+        let floor: T = T.self == Float.self ? T(1e-30) : T.leastNormalMagnitude
+        let eta = T(lr), b1 = T(beta1), b2 = T(beta2), eps = Swift.max(T(epsilon), floor), lambda = T(decay)
         let n = Swift.min(w.count, gp.count, m.count, v.count)
         let c1 = T(1 - pow(beta1, Double(t))), c2 = T(1 - pow(beta2, Double(t)))
         switch kind {

@@ -69,6 +69,7 @@ public enum SafeFile {
         switch info.st_mode & S_IFMT {
         case S_IFDIR: throw Refusal(message: "'\(path)' is a folder, not a file")
         case S_IFCHR, S_IFBLK: throw Refusal(message: "cannot read '\(path)': it is a device, not a file")
+        case S_IFIFO: throw Refusal(message: "cannot read '\(path)': it is a FIFO, not a regular file")
         default: break
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {

@@ -262,7 +262,7 @@ public enum CommandLineTool {
             }
             // A statement at a time: a 60 MB literal piped in is refused at the script limit
             // instead of being read whole.
-            var input = InputLines(fd: 0, limit: session.maxScriptBytes)
+            var input = InputLines(fd: 0, limit: { session.maxScriptBytes })
             let ok = session.runLines(file: nil) { input.next() }
             if let problem = input.problem {
                 Terminal.writeError("nabla: \(problem)\n")

@@ -45,6 +45,13 @@ struct CommandArguments {
         return out
     }
 
+    /// The argument as one path: a quoted (`"my file.nabla"`) or escaped word unwrapped, else
+    /// the whole text as typed (`:save my file.nabla` still names one file).
+    var path: String {
+        let w = words
+        return w.count == 1 ? w[0].0 : text
+    }
+
     /// A range on the command's line from one column to another.
     func range(_ from: Int, _ to: Int) -> SourceRange {
         SourceRange(

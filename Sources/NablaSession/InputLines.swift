@@ -8,7 +8,8 @@ import Darwin
 /// `limit` bytes ends the input with `problem` set, after reading at most the limit.
 public struct InputLines {
     let fd: Int32
-    let limit: Int
+    /// The longest line read; a closure, so a `:limits script=N` in the input holds for what follows.
+    let limit: () -> Int
     private var pending: [UInt8] = []
     private var start = 0
     /// Bytes from `start` up to here hold no newline (each byte is looked at once).
@@ -17,7 +18,7 @@ public struct InputLines {
     private var lineNumber = 0
     public private(set) var problem: String?
 
-    public init(fd: Int32, limit: Int) {
+    public init(fd: Int32, limit: @escaping () -> Int) {
         self.fd = fd
         self.limit = limit
     }
@@ -31,6 +32,7 @@ public struct InputLines {
                 lineNumber += 1
                 return line
             }
+            let limit = self.limit()
             if pending.count - start > limit {
                 problem = "standard input: line \(lineNumber + 1) has more than \(limit) bytes; the limit is script=\(limit) (:limits script=N changes it)"
                 return nil

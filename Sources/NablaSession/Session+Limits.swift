@@ -67,6 +67,17 @@ extension Session {
             + "\n(every limit holds for this session only; :reset keeps them)")
     }
 
+    /// The refusal when all values together hold more than `total` allows. The graph checks
+    /// each computed node as it is made; leaves (literals, builders, params, data) are checked
+    /// here, once the statement that made them is compiled.
+    func heldRefusal(at range: SourceRange) -> Diagnostic? {
+        let held = graph.heldElements, limit = graph.maxHeldElements
+        guard held > limit else { return nil }
+        return Diagnostic(
+            .error, "all values together would hold \(Format.grouped(Double(held))) numbers (\(Format.bytes(Double(held) * 8))); "
+                + "the limit is total=\(Format.grouped(Double(limit))) (:limits total=N changes it; :reset forgets every definition)", at: range)
+    }
+
     /// The refusal of a definition that would grow the graph to `count` nodes, past `maxNodes`.
     func tooManyNodes(_ count: Int, at range: SourceRange) -> Diagnostic {
         Diagnostic(

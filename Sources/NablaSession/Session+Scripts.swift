@@ -48,9 +48,10 @@ public struct StatementReader {
             let message = "this statement has more than \(maxBytes) bytes (the script limit; :limits script=N changes it)"
             return .failure(Diagnostic(.error, message, at: SourceRange(start: start, end: start, offsets: 0..<0)), source)
         }
-        // A statement already known to be open stays open while a bracket is: it is parsed
-        // again only when its brackets may close (a literal over 10,000 lines is parsed once).
-        if buffer.count > 1 && depth > 0 { return .needMore }
+        // A statement already known to be open stays open while a bracket is: while one is, it
+        // is parsed again only at its 2nd, 4th, 8th, ... line, so a literal over 10,000 lines
+        // costs O(n log n), and a mistake inside it is still reported within twice its line.
+        if buffer.count > 1 && depth > 0 && buffer.count & (buffer.count - 1) != 0 { return .needMore }
         let source = SourceText(file: file, text: buffer.joined(separator: "\n"), firstLine: firstLine)
         do {
             let statement = try Parser.parseStatement(source.text, line: firstLine)
@@ -115,6 +116,7 @@ extension Session {
         var lineNumber = 0
         while var line = next() {
             lineNumber += 1
+            reader.maxBytes = maxScriptBytes  // a :limits script=N line holds from the next statement
             if lineNumber == 1, line.unicodeScalars.first == "\u{FEFF}" { line.unicodeScalars.removeFirst() }
             if isInterrupted() { return false }
             if pending != nil {
@@ -200,11 +202,11 @@ extension Session {
     }
 
     func loadCommand(_ args: CommandArguments) throws(Diagnostic) {
-        guard !args.text.isEmpty else { throw args.missing("a file", usage: ":load file.nabla") }
+        guard !args.path.isEmpty else { throw args.missing("a file", usage: ":load file.nabla") }
         guard directoryStack.count < Session.maxLoadDepth else {
             throw Diagnostic(.error, ":load nested more than \(Session.maxLoadDepth) deep (does a file load itself?)", at: args.wholeRange)
         }
-        let path = resolvePath(args.text)
+        let path = resolvePath(args.path)
         if path.hasSuffix(".npz") {
             try loadWeights(from: path, at: args.wholeRange)
             return
@@ -213,8 +215,8 @@ extension Session {
         do { text = try Session.readText(path, limit: maxScriptBytes) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
         directoryStack.append((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
         defer { directoryStack.removeLast() }
-        if !runScript(text, file: args.text) {
-            throw Diagnostic(.error, "stopped loading '\(args.text)' at the error above", at: args.wholeRange)
+        if !runScript(text, file: args.path) {
+            throw Diagnostic(.error, "stopped loading '\(args.path)' at the error above", at: args.wholeRange)
         }
     }
 
@@ -234,10 +236,10 @@ extension Session {
     }
 
     func saveCommand(_ args: CommandArguments) throws(Diagnostic) {
-        guard !args.text.isEmpty else { throw args.missing("a file", usage: ":save file.nabla") }
-        if args.text.hasSuffix(".npz") {
-            let n = try saveWeights(to: resolvePath(args.text), at: args.wholeRange)
-            say("saved \(n) param\(n == 1 ? "" : "s") to \(args.text) (numpy: np.load('\(args.text)'))")
+        guard !args.path.isEmpty else { throw args.missing("a file", usage: ":save file.nabla") }
+        if args.path.hasSuffix(".npz") {
+            let n = try saveWeights(to: resolvePath(args.path), at: args.wholeRange)
+            say("saved \(n) param\(n == 1 ? "" : "s") to \(args.path) (numpy: np.load('\(args.path)'))")
             return
         }
         var lines = ["# saved by nabla: params hold their current values", ""]
@@ -252,11 +254,11 @@ extension Session {
                 lines.append("\(d.name) = \(savedText(of: d))")
             }
         }
-        let path = resolvePath(args.text)
+        let path = resolvePath(args.path)
         do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: path) } catch {
             throw Diagnostic(.error, error.message, at: args.wholeRange)
         }
-        say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(args.text)")
+        say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(args.path)")
     }
 
     /// A definition's text as `:save` writes it: each random draw (`randn(3)`, `he(2, 4)`) is

@@ -189,6 +189,10 @@ extension Session {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
         }
         let leaf = graph.addLeaf(isParam ? .param : .constant, value: value, label: isParam ? name : text)
+        if let refusal = heldRefusal(at: range) {
+            graph.remove([leaf])
+            throw refusal
+        }
         origins[leaf] = NodeOrigin(range: range, source: currentSource)
         let expr = Expr(.name(text), range: range, text: text, height: 1)
         try install(name, root: leaf, created: [leaf], expr: expr, isParam: isParam, reads: [], nameRange: range, storesValue: true)
@@ -212,7 +216,9 @@ extension Session {
         var rest = Array(s.positional.dropFirst())
         let pm1 = rest.contains { $0.0 == "pm1" }
         rest.removeAll { $0.0 == "pm1" }
-        var local = s.values["seed"].flatMap { UInt64($0.0) }.map { RandomSource(seed: $0) } ?? random
+        // seed= is checked like any declared key (a whole number from 0 to 2^53, or an expression).
+        let ownSeed = s.values["seed"] == nil ? nil : UInt64(try s.integer("seed"))
+        var local = ownSeed.map { RandomSource(seed: $0) } ?? random
         let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1)
         var n = kind == "mnist" || kind == "fashion" ? 60_000 : 200
         if let (text, range) = rest.first(where: { $0.0 != "download" }), kind != "csv" {
@@ -400,14 +406,22 @@ extension Session {
         var previous = input
         var lines = ["\(name): \(arch), \(act) hidden layers, \(out) output, weights \(initializer.description)"]
         var total = 0
-        try unhookOldNet(name, sizes: layers, inputShape: inputShape, at: archRange)
-        layerNames[name] = []
+        // Every weight is drawn (and checked against the limits) before the old net is touched.
+        var weights: [Tensor] = []
         for k in 1..<layers.count {
-            let (fanIn, fanOut) = (layers[k - 1], layers[k])
-            let w: Tensor
-            do { w = try initializer.weights(fanIn: fanIn, fanOut: fanOut, random: &random) } catch {
+            do { weights.append(try initializer.weights(fanIn: layers[k - 1], fanOut: layers[k], random: &random)) } catch {
                 throw Diagnostic(.error, error.message, at: archRange)
             }
+        }
+        try unhookOldNet(name, sizes: layers, inputShape: inputShape, at: archRange)
+        // The old layers stay this net's own until the new one is complete, so a failure
+        // part-way (a limit, Ctrl-C) leaves a name that :mlp NAME may rebuild.
+        let oldLayers = layerNames[name] ?? []
+        var built: [String] = []
+        defer { layerNames[name] = built.count == layers.count - 1 ? built : Array(Set(oldLayers + built)) }
+        for k in 1..<layers.count {
+            let (fanIn, fanOut) = (layers[k - 1], layers[k])
+            let w = weights[k - 1]
             let wName = "\(name)_W\(k)", bName = "\(name)_b\(k)"
             try defineValue(wName, w, isParam: true, text: "\(initializer.description) [\(fanIn), \(fanOut)]", at: archRange)
             try defineValue(bName, Tensor.zeros([fanOut]), isParam: true, text: "zeros(\(fanOut))", at: archRange)
@@ -418,7 +432,7 @@ extension Session {
             var body = "dense(\(previous), \(wName), \(bName), \(f))"
             if !last && dropout > 0 { body = "dropout(\(body), \(Format.number(dropout)))" }
             try runDefinition("\(target) = \(body)", quietly: true, at: args)
-            layerNames[name, default: []].append(target)
+            built.append(target)
             lines.append("  layer \(k): \(target) = \(body)   W \(Shape.describe([fanIn, fanOut])), b \(Shape.describe([fanOut]))")
             previous = target
         }
@@ -449,8 +463,10 @@ extension Session {
         let lead = Array(inputShape.dropLast())
         for target in old.reversed() {
             guard let d = definitions[target] else { continue }
+            // The output takes the new last size, hidden layer k the new size k; a hidden layer
+            // the new net lacks keeps its old shape.
             let k = target == name ? sizes.count - 1 : Int(target.dropFirst(name.count + 2)) ?? sizes.count
-            let shape = k < sizes.count ? lead + [sizes[k]] : graph.value(d.slot).shape
+            let shape = target == name || k < sizes.count - 1 ? lead + [sizes[k]] : graph.value(d.slot).shape
             try defineValue(target, Tensor.zeros(shape), isParam: false, text: "zeros(\(shape.map(String.init).joined(separator: ", ")))", at: range)
         }
     }

@@ -232,6 +232,10 @@ public final class Session {
             discard(created)
             throw tooManyNodes(count, at: expr.range)
         }
+        if let refusal = heldRefusal(at: expr.range) {
+            discard(created)
+            throw refusal
+        }
         if isParam {
             let value = graph.value(root)
             discard(created)
@@ -358,6 +362,10 @@ public final class Session {
     /// Evaluates an expression without defining anything.
     func evaluate(_ expr: Expr) throws(Diagnostic) -> Tensor {
         let (root, created) = try compile(expr)
+        if let refusal = heldRefusal(at: expr.range) {
+            discard(created)
+            throw refusal
+        }
         let value = graph.value(root)
         reportNonFinite()
         discard(created)

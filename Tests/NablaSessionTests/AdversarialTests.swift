@@ -225,18 +225,29 @@ struct RoundingTests {
         #expect(isClose(try t.session.value("∂M/∂w").scalar, 40 * (1 - sigmaMinus40), tol: 1e-9))
     }
 
-    @Test("saturated weights on moons train in float64 and float32 without NaN; the two losses agree")
+    @Test("saturated weights on moons: ∂L/∂W is mean((σ(z) - y)·x) computed here, and both precisions train without NaN")
     func saturatedTraining() throws {
-        var losses: [Double] = []
-        for precision in ["", " precision=f32"] {
-            let t = Transcript()
-            #expect(t.run("seed 1\n:data moons 200\nparam W = [[900], [-900]]\nL = bce(sigmoid(X @ W), Y)"))
-            losses.append(try t.session.value("L").scalar)
-            #expect(t.run(":train L epochs=2 batch=32 lr=0.01\(precision)"), "\(t.stderr)")
-            #expect(!t.stdout.contains("NaN") && !t.stderr.contains("NaN"), "\(precision): \(t.stdout)\n\(t.stderr)")
-            #expect(try t.session.value("L").scalar.isFinite)
+        let t = Transcript()
+        #expect(t.run("seed 1\n:data moons 200\nparam W = [[30], [-30]]\nL = bce(sigmoid(X @ W), Y)\n:backward L"), "\(t.stderr)")
+        let x = try t.session.value("X"), y = try t.session.value("Y"), w = try t.session.value("W")
+        var expected = [0.0, 0.0]
+        let n = x.shape[0]
+        for i in 0..<n {
+            let z = x.scalars[2 * i] * w.scalars[0] + x.scalars[2 * i + 1] * w.scalars[1]
+            // σ(z) - y without rounding σ to 1: for y = 1 it is -σ(-z).
+            let residual = y.scalars[i] == 1 ? -1 / (1 + Foundation.exp(z)) : 1 / (1 + Foundation.exp(-z))
+            for j in 0..<2 { expected[j] += residual * x.scalars[2 * i + j] / Double(n) }
         }
-        #expect(losses[0].isFinite && losses[0] > 10, "confidently wrong predictions cost much: \(losses[0])")
+        let analytic = try t.session.value("∂L/∂W").scalars
+        #expect(isClose(analytic[0], expected[0], tol: 1e-12) && isClose(analytic[1], expected[1], tol: 1e-12), "\(analytic) vs \(expected)")
+        for precision in ["", " precision=f32"] {
+            let u = Transcript()
+            #expect(u.run("seed 1\n:data moons 200\nparam W = [[30], [-30]]\nL = bce(sigmoid(X @ W), Y)"))
+            let before = try u.session.value("L").scalar
+            #expect(u.run(":train L epochs=3 batch=32 lr=0.05\(precision)"), "\(u.stderr)")
+            #expect(!u.stdout.contains("NaN") && !u.stderr.contains("NaN"), "\(precision): \(u.stdout)\n\(u.stderr)")
+            #expect(try u.session.value("L").scalar < before, "\(precision): training lowers a confidently wrong loss")
+        }
     }
 
     @Test(":check judges a tiny gradient by an absolute gap scaled to the loss, and says which")
@@ -247,9 +258,10 @@ struct RoundingTests {
         #expect(t.run("param w = 1\nbig = 1000000\nL = big + 0.00000001*w\n:check L"), "\(t.stderr)")
         #expect(t.stdout.contains("✓ w"), "\(t.stdout)")
         #expect(t.stdout.contains("gaps under 0.01 = 1e-8·max(1, |L|) pass too"), "\(t.stdout)")
-        // A wrong-sized gradient is still caught: L = w^2 at w = 3 is checked against 6.
-        #expect(t.run("param v = 3\nM = v^2\n:check M"))
-        #expect(t.stdout.contains("✓ v"))
+        // A gradient that is off is still caught: at relu's kink backprop says 0, the central
+        // difference 0.5, a gap far above 1e-8·max(1, |M|).
+        #expect(t.run("param v = 0\nM = relu(v) + 1\n:check M"))
+        #expect(t.stdout.contains("✗ v"), "\(t.stdout)")
     }
 
     @Test("an interrupted :check says a param was not checked, never ✓; init=constant:nan is refused")
@@ -432,5 +444,69 @@ struct AnyRankTests {
             return total
         }
         #expect(isClose(analytic, numeric, tol: 1e-7), "\(analytic.scalars) vs \(numeric.scalars)")
+    }
+}
+
+@Suite("Review findings on this work")
+struct ReviewFindingTests {
+    @Test("cross_entropy of empty logits is an error, not a crash")
+    func emptyCrossEntropy() {
+        let t = Transcript()
+        for line in ["cross_entropy([], [])", "cross_entropy(zeros(0), zeros(0))", "cross_entropy(zeros(2, 0), zeros(2, 0))"] {
+            #expect(!t.run(line), "\(line)")
+        }
+        #expect(t.stderr.contains("at least one logit per row"), "\(t.stderr)")
+    }
+
+    @Test("a :mlp rebuild that fails part-way leaves a name :mlp can rebuild")
+    func failedRebuild() throws {
+        let t = Transcript()
+        #expect(t.run("seed 1\n:data moons 40\n:mlp net 2-4-1\n:limits elements=1000"))
+        #expect(!t.run(":mlp net 2-600-1"))
+        #expect(t.run(":limits elements=100000000\n:mlp net 2-4-1"), "\(t.stderr)")
+        #expect(try t.session.value("net_W1").shape == [2, 4])
+        #expect(t.run(":mlp net 2-3-3-1\n:mlp net 2-4-1"), "\(t.stderr)")
+        #expect(try t.session.value("net_h2").shape == [24, 3], "a hidden layer the new net lacks keeps its shape")
+    }
+
+    @Test("the total limit counts literals, builders and params too")
+    func totalCountsLeaves() {
+        let t = Transcript()
+        #expect(t.run(":limits total=1000\nA = ones(20, 20)\nparam B = ones(20, 20)"), "\(t.stderr)")
+        #expect(!t.run("C = ones(20, 20)"))
+        #expect(t.stderr.contains("the limit is total=1,000"), "\(t.stderr)")
+        #expect(!t.run("D = randn(500)"))
+        #expect(t.run("E = 1"), "the refusals left nothing behind")
+    }
+
+    @Test(":save and :load take a quoted path; :data seed= is checked; a FIFO is not read")
+    func pathsSeedsFifos() throws {
+        let dir = FileManagerHelper.temporaryDirectory()
+        let t = Transcript()
+        #expect(t.run("param w = 2\n:save \"\(dir)/my file.nabla\"\n:save \"\(dir)/w.npz\""), "\(t.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/my file.nabla"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/w.npz")).prefix(2) == Data([0x50, 0x4b]), "a zip, not a script")
+        #expect(t.run(":load \"\(dir)/my file.nabla\"\n:load \(dir)/my file.nabla"), "\(t.stderr)")
+        #expect(!t.run(":data moons 40 seed=-1"))
+        #expect(t.stderr.contains("seed must be"), "\(t.stderr)")
+        #expect(t.run(":data moons 40 seed=2*3"), "\(t.stderr)")
+        #expect(mkfifo("\(dir)/fifo.npz", 0o600) == 0)
+        #expect(!t.run(":load \(dir)/fifo.npz"))
+        #expect(t.stderr.contains("it is a FIFO"), "\(t.stderr)")
+    }
+
+    @Test("a written exponent gets no gradient: (w - 3)^2 at w = 1 shows no NaN")
+    func constantExponent() throws {
+        let t = Transcript()
+        #expect(t.run("param w = 1\nL = (w - 3)^2\n:backward L\n:grad w\n:graph L"), "\(t.stderr)")
+        #expect(t.stdout.contains("∂L/∂w = -4"), "\(t.stdout)")
+        #expect(!t.stdout.lowercased().contains("nan"), "\(t.stdout)")
+    }
+
+    @Test("a mistake inside an open bracket is reported by the second line, not at the end")
+    func earlySyntaxError() {
+        let t = Transcript()
+        #expect(!t.run("x = [1,\n2 @@ 3,\n4]"))
+        #expect(t.stderr.contains("line 2") || t.stderr.contains("line 1"), "\(t.stderr)")
     }
 }
