@@ -49,6 +49,8 @@ extension Session {
         switch e.kind {
         case let .number(v):
             return constant(Tensor(v))
+        case .numbers:
+            return constant(try literal(e))
         case let .name(name):
             return try lookup(name, at: e.range)
         case let .array(items):
@@ -251,6 +253,9 @@ extension Session {
         switch e.kind {
         case let .number(v):
             return Tensor(v)
+        case let .numbers(values, shape):
+            do { try Shape.checkSize(shape) } catch { throw Diagnostic(.error, error.message, at: e.range) }
+            return Tensor(shape: shape, scalars: values)
         case let .negate(x):
             return try literal(x).map { -$0 }
         case let .array(items):

@@ -10,6 +10,9 @@ public struct Expr: Sendable, Equatable {
         case name(String)
         /// `[a, b]`, `[[1, 2], [3, 4]]`
         case array([Expr])
+        /// A big literal of plain numbers, read without an `Expr` per number (`NumericLiteral`):
+        /// its numbers in row-major order and its shape.
+        case numbers([Double], shape: [Int])
         case negate(Expr)
         case binary(BinaryOperator, Expr, Expr)
         /// Postfix `'`.
@@ -39,7 +42,7 @@ public struct Expr: Sendable, Equatable {
     /// True for a number or an array of numbers, possibly negated: a value typed literally.
     public var isLiteral: Bool {
         switch kind {
-        case .number: return true
+        case .number, .numbers: return true
         case let .negate(e): return e.isLiteral
         case let .array(items): return items.allSatisfy(\.isLiteral)
         default: return false
@@ -52,7 +55,7 @@ public struct Expr: Sendable, Equatable {
         var stack = [self]
         while let e = stack.popLast() {
             switch e.kind {
-            case .number, .name: break
+            case .number, .name, .numbers: break
             case let .array(items): stack.append(contentsOf: items)
             case let .negate(x), let .transpose(x): stack.append(x)
             case let .binary(_, a, b): stack.append(contentsOf: [a, b])
@@ -70,7 +73,7 @@ public struct Expr: Sendable, Equatable {
         var stack = [self]
         while let e = stack.popLast() {
             switch e.kind {
-            case .number: break
+            case .number, .numbers: break
             case let .name(n): out.append(n)
             case let .array(items): stack.append(contentsOf: items)
             case let .negate(x), let .transpose(x): stack.append(x)

@@ -80,6 +80,7 @@ public struct Parser {
         if trimmed.first == ":" {
             return try parseCommand(text, line: line)
         }
+        if let literal = NumericLiteral.definition(text, line: line) { return literal }
         var parser = try Parser(text, line: line, column: 1)
         return try parser.statement()
     }

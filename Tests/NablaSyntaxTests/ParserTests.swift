@@ -1,4 +1,4 @@
-import NablaSyntax
+@testable import NablaSyntax
 import Testing
 
 /// The parse tree of an expression as a compact string, to check precedence.
@@ -7,6 +7,7 @@ func tree(_ e: Expr) -> String {
     case let .number(v): return v == v.rounded() ? String(Int(v)) : String(v)
     case let .name(n): return n
     case let .array(items): return "[" + items.map(tree).joined(separator: " ") + "]"
+    case let .numbers(values, shape): return "(numbers \(shape) \(values.count))"
     case let .negate(x): return "(neg \(tree(x)))"
     case let .binary(op, a, b): return "(\(op.rawValue) \(tree(a)) \(tree(b)))"
     case let .transpose(x): return "(T \(tree(x)))"
@@ -160,5 +161,79 @@ struct ParserTests {
         let d2 = Diagnostic(.error, "unknown name 'q'", at: SourceRange(
             start: .init(line: 3, column: 10), end: .init(line: 3, column: 11), offsets: 9..<10))
         #expect(d2.rendered(in: unicode) == "a.nabla, line 3, column 10: error: unknown name 'q'\n  σσ = ∂L/∂q\n           ^")
+    }
+}
+
+@Suite("Big literals: read without a token per number, the same as the general parser")
+struct BigLiteralTests {
+    /// A literal of `rows` x `cols` numbers (negative, exponents, decimals) as :save writes it.
+    static func literal(_ rows: Int, _ cols: Int, levels3: Bool = false) -> (String, [Double]) {
+        var values: [Double] = []
+        var rowTexts: [String] = []
+        for i in 0..<rows {
+            var cells: [String] = []
+            for j in 0..<cols {
+                let v = Double((i * 7919 + j * 104_729) % 2001 - 1000) / 37.0 * (j % 3 == 0 ? 1e-3 : 1)
+                values.append(v)
+                cells.append("\(v)")
+            }
+            rowTexts.append("[" + cells.joined(separator: ", ") + "]")
+        }
+        var pairs: [String] = []
+        for k in stride(from: 0, to: rows, by: 2) {
+            let pair: String = "[" + rowTexts[k] + ",\n " + rowTexts[k + 1] + "]"
+            pairs.append(pair)
+        }
+        let flat: String = "[" + rowTexts.joined(separator: ",\n ") + "]"
+        let nested: String = "[" + pairs.joined(separator: ", ") + "]"
+        return (levels3 ? nested : flat, values)
+    }
+
+    static func flatten(_ e: Expr) -> [Double]? {
+        switch e.kind {
+        case let .number(v): return [v]
+        case let .negate(x): return flatten(x)?.map { -$0 }
+        case let .array(items):
+            var out: [Double] = []
+            for item in items { guard let f = flatten(item) else { return nil }; out += f }
+            return out
+        default: return nil
+        }
+    }
+
+    @Test("a 2-level and a 3-level literal over 64 KB: the same numbers and shape as the general parser")
+    func sameAsGeneral() throws {
+        for levels3 in [false, true] {
+            let (body, values) = BigLiteralTests.literal(200, 60, levels3: levels3)
+            let text = "param W = " + body
+            #expect(text.utf8.count > NumericLiteral.threshold)
+            guard case let .definition(name, _, isParam, expr) = try Parser.parseStatement(text, line: 3),
+                  case let .numbers(fast, shape) = expr.kind else {
+                Issue.record("the fast path did not take it")
+                continue
+            }
+            #expect(name == "W" && isParam)
+            #expect(shape == (levels3 ? [100, 2, 60] : [200, 60]))
+            #expect(fast == values)
+            // The general parser on the same literal (as an expression, which has no fast path).
+            let general = try Parser.parseExpression(body)
+            #expect(BigLiteralTests.flatten(general) == fast)
+            #expect(expr.range.start.line == 3 && expr.range.start.column == 11)
+        }
+    }
+
+    @Test("a big literal with a mistake goes to the general parser, which names it")
+    func mistakesFallBack() throws {
+        let (body, _) = BigLiteralTests.literal(200, 60)
+        let open: String = String(body.dropLast())
+        let ragged: String = "W = " + open + ", [1]]"
+        let trailing: String = "W = " + open + ",]"
+        let named: String = "W = [[x, " + String(body.dropFirst(2))
+        for text in [ragged, trailing, named] {
+            let statement = try? Parser.parseStatement(text)
+            if case let .definition(_, _, _, expr) = statement, case .numbers = expr.kind {
+                Issue.record("a broken literal took the fast path: \(text.prefix(40))")
+            }
+        }
     }
 }
