@@ -268,6 +268,7 @@ extension Session {
                     "entry \(i) has shape \(Shape.describe(part.shape)) but entry 0 has \(Shape.describe(first.shape)) (rows must have equal length)",
                     at: items[i].range)
             }
+            do { try Shape.checkSize([parts.count] + first.shape) } catch { throw Diagnostic(.error, error.message, at: e.range) }
             guard first.rank < Shape.maxRank else {
                 throw Diagnostic(.error, "literals have at most \(Shape.maxRank) levels of brackets (a tensor of rank \(Shape.maxRank))", at: e.range)
             }

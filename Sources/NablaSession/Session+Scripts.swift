@@ -53,6 +53,8 @@ public struct StatementReader {
         // costs O(n log n), and a mistake inside it is still reported within twice its line.
         if buffer.count > 1 && depth > 0 && buffer.count & (buffer.count - 1) != 0 { return .needMore }
         let source = SourceText(file: file, text: buffer.joined(separator: "\n"), firstLine: firstLine)
+        // A big literal of plain numbers still open: wait without the general parser's re-read.
+        if depth > 0 && NumericLiteral.isOpenPrefix(source.text) { return .needMore }
         do {
             let statement = try Parser.parseStatement(source.text, line: firstLine)
             buffer = []

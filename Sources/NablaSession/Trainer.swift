@@ -48,8 +48,8 @@ extension Session {
     func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
         let plan = try trainPlan(args)
         adopt(plan.settings)
-        let tape = try trainTape(plan, args)
         var run = startRun(plan)
+        let tape = try trainTape(plan, args)
         sayTrainingStart(plan, tape: tape)
         var order = Array(0..<plan.samples)
         epochLoop: for epoch in 0..<plan.epochs {

@@ -1,4 +1,5 @@
 @testable import NablaSyntax
+import Foundation
 import Testing
 
 /// The parse tree of an expression as a compact string, to check precedence.
@@ -235,5 +236,25 @@ struct BigLiteralTests {
                 Issue.record("a broken literal took the fast path: \(text.prefix(40))")
             }
         }
+    }
+
+    @Test("what the lexer refuses, the fast path leaves to it: +1, 1.e5, 2.E-3, a CR; an open literal is a prefix")
+    func lexerNumbersOnly() throws {
+        let (body, _) = BigLiteralTests.literal(200, 60)
+        for bad in ["+1", "1.e5", "2.E-3", "+.5"] {
+            let text: String = "W = [[" + bad + ", " + String(body.dropFirst(2))
+            if case let .definition(_, _, _, expr) = try? Parser.parseStatement(text), case .numbers = expr.kind {
+                Issue.record("\(bad) took the fast path")
+            }
+            #expect(throws: Diagnostic.self, "\(bad)") { try Parser.parseStatement(text) }
+        }
+        let crlf: String = "W = " + body.replacingOccurrences(of: "\n", with: "\r\n")
+        if case let .definition(_, _, _, expr) = try? Parser.parseStatement(crlf), case .numbers = expr.kind {
+            Issue.record("a CR took the fast path")
+        }
+        let open: String = "W = " + String(body.dropLast(3))
+        #expect(NumericLiteral.isOpenPrefix(open))
+        #expect(!NumericLiteral.isOpenPrefix("W = " + body))
+        #expect(!NumericLiteral.isOpenPrefix("W = [[x, " + String(body.dropFirst(2).dropLast(3))))
     }
 }
