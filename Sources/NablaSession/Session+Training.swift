@@ -239,58 +239,10 @@ extension Session {
             dataset = Dataset.spirals(n, classes: k, noise: noise, random: &local)
         case "regression": dataset = Dataset.regression(n, noise: noise, random: &local)
         case "mnist", "fashion":
-            // The official split: the first n training images, and the 10,000 test images.
-            var folder = s.string("dir")
-            if rest.contains(where: { $0.0 == "download" }) {
-                folder = (try downloadMNIST(fashion: kind == "fashion", at: kindRange), kindRange)
-            }
-            let train: Dataset, test: Dataset
-            do {
-                (train, test) = try loadMNIST(fashion: kind == "fashion", count: n, dir: folder, at: kindRange)
-            } catch {
-                // At a prompt, offer to fetch the files (the error has said where they go).
-                if interactive, folder == nil, error.message.contains("is not here") {
-                    let again = args.text + " download"
-                    pending = PendingInteraction(prompt: "download the four files now (about 11 MB)? [y/N] ") { [unowned self] answer in
-                        if answer.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("y") {
-                            self.runLine(":data " + again)
-                        }
-                        return false
-                    }
-                }
-                throw error
-            }
-            let val = try s.number("val", default: 0)
-            let nVal = Int((Double(train.count) * val).rounded())
-            var parts = TrainingData(train: train, validation: nil, test: test)
-            if nVal > 0 {
-                // A validation split is cut at random; without one the data is not copied.
-                var order = Array(0..<train.count)
-                local.shuffle(&order)
-                parts = TrainingData(train: train.rows(order[nVal...]), validation: train.rows(order[..<nVal]), test: test)
-            }
-            if s.values["seed"] == nil { random = local }
-            try install(parts, kind: kind, at: args.wholeRange)
-            let held = heldRows(parts.train)
-            say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
-                + "X [\(held), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test"
-                + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))
+            try dataMNIST(kind, n: n, settings: s, rest: rest, kindRange: kindRange, args: args, random: &local)
             return
         case "csv":
-            guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
-            let path = resolvePath(file)
-            let bytes: Data
-            do {
-                bytes = try SafeFile.read(path, limit: Tensor.maxElements * 32, limitName: "elements=\(Tensor.maxElements) (:data csv reads up to 32 bytes a number)", isInterrupted: isInterrupted)
-            } catch {
-                throw Diagnostic(.error, error.message, at: fileRange)
-            }
-            guard let text = String(data: bytes, encoding: .utf8) else { throw Diagnostic(.error, "'\(file)' is not UTF-8 text", at: fileRange) }
-            do {
-                dataset = try Dataset.csv(text, name: file, isInterrupted: isInterrupted)
-            } catch {
-                throw Diagnostic(.error, "\(file): \(error.description)", at: fileRange)
-            }
+            dataset = try dataCSV(rest, args: args)
         default:
             let kinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv", "mnist", "fashion"]
             var message = "unknown data set '\(kind)'"
@@ -298,6 +250,75 @@ extension Session {
             throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: kindRange)
         }
         if pm1 { dataset = dataset.plusMinusOne() }
+        try splitAndInstall(dataset, kind: kind, pm1: pm1, settings: s, args: args, random: &local)
+    }
+
+    /// MNIST or Fashion-MNIST: the official split (the first n training images and the 10,000
+    /// test images), a validation split cut at random when asked, and the offer to download.
+    func dataMNIST(
+        _ kind: String, n: Int, settings s: Settings, rest: [(String, SourceRange)], kindRange: SourceRange,
+        args: CommandArguments, random local: inout RandomSource
+    ) throws(Diagnostic) {
+        var folder = s.string("dir")
+        if rest.contains(where: { $0.0 == "download" }) {
+            folder = (try downloadMNIST(fashion: kind == "fashion", at: kindRange), kindRange)
+        }
+        let train: Dataset, test: Dataset
+        do {
+            (train, test) = try loadMNIST(fashion: kind == "fashion", count: n, dir: folder, at: kindRange)
+        } catch {
+            // At a prompt, offer to fetch the files (the error has said where they go).
+            if interactive, folder == nil, error.message.contains("is not here") {
+                let again = args.text + " download"
+                pending = PendingInteraction(prompt: "download the four files now (about 11 MB)? [y/N] ") { [unowned self] answer in
+                    if answer.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("y") {
+                        self.runLine(":data " + again)
+                    }
+                    return false
+                }
+            }
+            throw error
+        }
+        let val = try s.number("val", default: 0)
+        let nVal = Int((Double(train.count) * val).rounded())
+        var parts = TrainingData(train: train, validation: nil, test: test)
+        if nVal > 0 {
+            // A validation split is cut at random; without one the data is not copied.
+            var order = Array(0..<train.count)
+            local.shuffle(&order)
+            parts = TrainingData(train: train.rows(order[nVal...]), validation: train.rows(order[..<nVal]), test: test)
+        }
+        if s.values["seed"] == nil { random = local }
+        try install(parts, kind: kind, at: args.wholeRange)
+        let held = heldRows(parts.train)
+        say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
+            + "X [\(held), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test"
+            + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))
+    }
+
+    /// `:data csv FILE`: read bounded and interruptibly, parsed as CSV.
+    func dataCSV(_ rest: [(String, SourceRange)], args: CommandArguments) throws(Diagnostic) -> Dataset {
+        guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
+        let path = resolvePath(file)
+        let bytes: Data
+        do {
+            bytes = try SafeFile.read(path, limit: Tensor.maxElements * 32, limitName: "elements=\(Tensor.maxElements) (:data csv reads up to 32 bytes a number)", isInterrupted: isInterrupted)
+        } catch {
+            throw Diagnostic(.error, error.message, at: fileRange)
+        }
+        guard let text = String(data: bytes, encoding: .utf8) else { throw Diagnostic(.error, "'\(file)' is not UTF-8 text", at: fileRange) }
+        do {
+            return try Dataset.csv(text, name: file, isInterrupted: isInterrupted)
+        } catch {
+            throw Diagnostic(.error, "\(file): \(error.description)", at: fileRange)
+        }
+    }
+
+    /// A generated or read data set split into training, validation and test, defined as
+    /// X, Y (and X_val, ...), and described in one line.
+    func splitAndInstall(
+        _ dataset: Dataset, kind: String, pm1: Bool, settings s: Settings, args: CommandArguments, random local: inout RandomSource
+    ) throws(Diagnostic) {
         let small = dataset.count <= 8
         let val = try s.number("val", default: small ? 0 : 0.2)
         let test = try s.number("test", default: small ? 0 : 0.2)
@@ -363,20 +384,9 @@ extension Session {
         guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw Diagnostic(.error, "'\(name)' is not a name (letters, digits and _)", at: nameRange)
         }
-        let sizes = arch.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
-        guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 100_000 }) else {
-            throw Diagnostic(
-                .error, "'\(arch)' is not an architecture: layer sizes from 1 to 100,000 joined by '-', like 2-4-1 or 784-256-10",
-                at: archRange)
-        }
-        let layers = sizes.compactMap { $0 }
+        let layers = try Session.architecture(arch, at: archRange)
         if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: nameRange)
-        }
-        var weightCount = 0
-        for k in 1..<layers.count { weightCount += layers[k - 1] * layers[k] + layers[k] }
-        guard weightCount <= 50_000_000 else {
-            throw Diagnostic(.error, "\(arch) has \(weightCount) weights; the limit is 50,000,000", at: archRange)
         }
         let act = try s.choice("act") ?? "tanh"
         let out = try s.choice("out", default: layers.last == 1 ? "sigmoid" : "linear") ?? "linear"
@@ -438,6 +448,23 @@ extension Session {
         }
         lines.append("  \(total) params; :vars lists them, :train trains them")
         say(lines.joined(separator: "\n"))
+    }
+
+    /// `2-4-1`: layer sizes from 1 to 100,000, at most 50,000,000 weights in all.
+    static func architecture(_ arch: String, at archRange: SourceRange) throws(Diagnostic) -> [Int] {
+        let sizes = arch.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 100_000 }) else {
+            throw Diagnostic(
+                .error, "'\(arch)' is not an architecture: layer sizes from 1 to 100,000 joined by '-', like 2-4-1 or 784-256-10",
+                at: archRange)
+        }
+        let layers = sizes.compactMap { $0 }
+        var weightCount = 0
+        for k in 1..<layers.count { weightCount += layers[k - 1] * layers[k] + layers[k] }
+        guard weightCount <= 50_000_000 else {
+            throw Diagnostic(.error, "\(arch) has \(weightCount) weights; the limit is 50,000,000", at: archRange)
+        }
+        return layers
     }
 
     /// Refuses a net whose names (NAME, NAME_Wk, NAME_bk, NAME_hk) would replace a definition
