@@ -87,23 +87,7 @@ extension Session {
         _ name: String, _ args: [Expr], nameRange: SourceRange, e: Expr, created: CreatedNodes,
         add: (Op, [NodeID]) throws(Diagnostic) -> NodeID, constant: (Tensor) -> NodeID
     ) throws(Diagnostic) -> NodeID {
-        guard let builtin = Builtins.byName[name] else {
-            if Session.dataFunctions[name] != nil {
-                throw Diagnostic(
-                    .error, "\(name)() loads a data set (it defines X, Y, X_test, Y_test): write it on a line of its own, like \(name)() or \(name)(1000)",
-                    at: nameRange)
-            }
-            var message = "unknown function '\(name)'"
-            if let near = Suggest.nearest(name, among: Builtins.all.map(\.name)) { message += " (did you mean '\(near)'?)" }
-            if definitions[name] != nil { message = "'\(name)' is a value, not a function (multiply with *: \(name)*(...))" }
-            throw Diagnostic(.error, message, at: nameRange)
-        }
-        guard builtin.arity.contains(args.count) else {
-            let expected = builtin.arity.count == 1
-                ? "\(builtin.arity.lowerBound) argument\(builtin.arity.lowerBound == 1 ? "" : "s")"
-                : "\(builtin.arity.lowerBound) to \(builtin.arity.upperBound) arguments"
-            throw Diagnostic(.error, "\(name) takes \(expected), got \(args.count) (usage: \(builtin.signature))", at: e.range)
-        }
+        let builtin = try function(name, arguments: args.count, nameRange: nameRange, call: e)
         func input(_ i: Int) throws(Diagnostic) -> NodeID { try node(for: args[i], created: created) }
 
         switch builtin.kind {
@@ -195,6 +179,29 @@ extension Session {
                 for input in graph[n].inputs where seen.insert(input).inserted { stack.append(input) }
             }
         }
+    }
+
+    /// The built-in a call names, with as many arguments as it takes; else the error that says
+    /// what is wrong (an unknown name, a value used as a function, a data set, the arity).
+    func function(_ name: String, arguments count: Int, nameRange: SourceRange, call e: Expr) throws(Diagnostic) -> Builtin {
+        guard let builtin = Builtins.byName[name] else {
+            if Session.dataFunctions[name] != nil {
+                throw Diagnostic(
+                    .error, "\(name)() loads a data set (it defines X, Y, X_test, Y_test): write it on a line of its own, like \(name)() or \(name)(1000)",
+                    at: nameRange)
+            }
+            var message = "unknown function '\(name)'"
+            if let near = Suggest.nearest(name, among: Builtins.all.map(\.name)) { message += " (did you mean '\(near)'?)" }
+            if definitions[name] != nil { message = "'\(name)' is a value, not a function (multiply with *: \(name)*(...))" }
+            throw Diagnostic(.error, message, at: nameRange)
+        }
+        guard builtin.arity.contains(count) else {
+            let expected = builtin.arity.count == 1
+                ? "\(builtin.arity.lowerBound) argument\(builtin.arity.lowerBound == 1 ? "" : "s")"
+                : "\(builtin.arity.lowerBound) to \(builtin.arity.upperBound) arguments"
+            throw Diagnostic(.error, "\(name) takes \(expected), got \(count) (usage: \(builtin.signature))", at: e.range)
+        }
+        return builtin
     }
 
     /// A node of a call that is not the call's own (its label says what it computes).
