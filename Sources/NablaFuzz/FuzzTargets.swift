@@ -123,7 +123,8 @@ public enum FuzzTargets {
         }
     }
 
-    static func zipArchive(_ entry: String, method: Int, crc: UInt32, payload: [UInt8], size: Int) -> Data {
+    /// A zip of one member, every field given (the fuzz target's and the tests' npz maker).
+    public static func zipArchive(_ entry: String, method: Int, crc: UInt32, payload: [UInt8], size: Int) -> Data {
         func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
         func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
         let name = Array(entry.utf8)
@@ -134,7 +135,8 @@ public enum FuzzTargets {
         return Data(local + central + end)
     }
 
-    static func storedDeflate(_ bytes: [UInt8]) -> [UInt8] {
+    /// Raw deflate holding `bytes` in stored blocks (BTYPE 00): valid input for zlib's inflate.
+    public static func storedDeflate(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         var rest = bytes[...]
         repeat {
@@ -146,7 +148,8 @@ public enum FuzzTargets {
         return out
     }
 
-    static func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
+    /// CRC-32 (polynomial 0xEDB88320) written out, not zlib's.
+    public static func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xffff_ffff
         for b in bytes {
             crc ^= UInt32(b)

@@ -1,5 +1,6 @@
 import Foundation
 @testable import NablaSession
+import NablaFuzz
 import NablaNN
 import NablaTensor
 import NablaTestSupport
@@ -110,40 +111,13 @@ struct AdversarialTests {
 
 // MARK: - 3, 9. Weights files: CRC-32, headers before inflating, bounded reads
 
-/// A .npz archive of one member, every field chosen by the test.
+/// The npz helpers of the fuzz target (a zip of one member, stored deflate blocks, a CRC-32
+/// written out rather than zlib's).
 func zipArchive(_ entry: String, method: Int, crc: UInt32, payload: [UInt8], claimedSize: Int) -> Data {
-    func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
-    func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
-    let name = Array(entry.utf8)
-    let common = le16(20) + le16(0) + le16(method) + le16(0) + le16(0x21) + le32(Int(crc)) + le32(payload.count) + le32(claimedSize) + le16(name.count)
-    let local = le32(0x0403_4b50) + common + le16(0) + name + payload
-    let central = le32(0x0201_4b50) + le16(20) + common + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(0) + name
-    let end = le32(0x0605_4b50) + le16(0) + le16(0) + le16(1) + le16(1) + le32(central.count) + le32(local.count) + le16(0)
-    return Data(local + central + end)
+    FuzzTargets.zipArchive(entry, method: method, crc: crc, payload: payload, size: claimedSize)
 }
-
-/// Raw deflate holding `bytes` in stored blocks (BTYPE 00): valid input for zlib's inflate.
-func storedDeflate(_ bytes: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    var rest = bytes[...]
-    repeat {
-        let piece = rest.prefix(65_535)
-        rest = rest.dropFirst(piece.count)
-        let n = piece.count
-        out += [rest.isEmpty ? 1 : 0, UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8(~n >> 8 & 0xff)] + piece
-    } while !rest.isEmpty
-    return out
-}
-
-/// zlib's CRC-32 (the polynomial 0xEDB88320), written out here so the test does not trust the reader's.
-func referenceCRC32(_ bytes: [UInt8]) -> UInt32 {
-    var crc: UInt32 = 0xffff_ffff
-    for b in bytes {
-        crc ^= UInt32(b)
-        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-    }
-    return ~crc
-}
+func storedDeflate(_ bytes: [UInt8]) -> [UInt8] { FuzzTargets.storedDeflate(bytes) }
+func referenceCRC32(_ bytes: [UInt8]) -> UInt32 { FuzzTargets.referenceCRC32(bytes) }
 
 @Suite("Adversarial weights files")
 struct AdversarialWeightsTests {
