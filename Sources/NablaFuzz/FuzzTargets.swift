@@ -30,7 +30,7 @@ public enum FuzzTargets {
 
     /// Runs a target with the fuzzing limits bound (loaders outside a session read them too).
     public static func run(_ target: String, _ bytes: [UInt8]) {
-        Tensor.$maxElements.withValue(elements) {
+        TensorLimits.$maxElements.withValue(elements) {
             switch target {
             case "data": data(bytes)
             case "npz": npz(bytes)
@@ -45,7 +45,7 @@ public enum FuzzTargets {
         nodes = 2_000
     }
     nonisolated(unsafe) static var nodes = Session.defaultMaxNodes
-    nonisolated(unsafe) static var elements = Tensor.defaultMaxElements
+    nonisolated(unsafe) static var elements = TensorLimits.defaultMaxElements
 
     public static func line(_ bytes: [UInt8], budget: TimeInterval = 0.25) {
         let text = String(decoding: bytes, as: UTF8.self)

@@ -228,8 +228,8 @@ public final class Tape32 {
                     for i in 0..<count { m[i] = 1 }
                     return
                 }
-                let base = Tensor.dropoutBase(seed), scale = Float(1 / (1 - rate))
-                for i in 0..<count { m[i] = rate >= 1 || Tensor.dropoutDraw(base, i) < rate ? 0 : scale }
+                let base = Dropout.base(seed), scale = Float(1 / (1 - rate))
+                for i in 0..<count { m[i] = rate >= 1 || Dropout.draw(base, i) < rate ? 0 : scale }
             }
             masks[o] = mask
             let x = slots[a].values

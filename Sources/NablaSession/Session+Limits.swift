@@ -27,7 +27,7 @@ extension Session {
 
     var limits: [Limit] {
         [
-            Limit(name: "elements", what: "numbers in one tensor", value: maxElements, defaultValue: Tensor.defaultMaxElements, ceiling: Tensor.elementsCeiling),
+            Limit(name: "elements", what: "numbers in one tensor", value: maxElements, defaultValue: TensorLimits.defaultMaxElements, ceiling: TensorLimits.elementsCeiling),
             Limit(name: "total", what: "numbers held by all values together", value: graph.maxHeldElements, defaultValue: Graph.defaultMaxHeldElements, ceiling: Graph.heldElementsCeiling),
             Limit(name: "nodes", what: "nodes in the graph", value: maxNodes, defaultValue: Session.defaultMaxNodes, ceiling: Session.nodesCeiling),
             Limit(name: "nesting", what: "levels of brackets and operators in an expression", value: maxNesting, defaultValue: Parser.defaultMaxNesting, ceiling: Parser.nestingCeiling),

@@ -302,7 +302,7 @@ extension Session {
         let path = resolvePath(file)
         let bytes: Data
         do {
-            bytes = try SafeFile.read(path, limit: Tensor.maxElements * 32, limitName: "elements=\(Tensor.maxElements) (:data csv reads up to 32 bytes a number)", isInterrupted: isInterrupted)
+            bytes = try SafeFile.read(path, limit: TensorLimits.maxElements * 32, limitName: "elements=\(TensorLimits.maxElements) (:data csv reads up to 32 bytes a number)", isInterrupted: isInterrupted)
         } catch {
             throw Diagnostic(.error, error.message, at: fileRange)
         }

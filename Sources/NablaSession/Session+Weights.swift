@@ -28,10 +28,10 @@ extension Session {
         // Read through a file handle: Foundation's Data(contentsOf:) leaks a 4 KB buffer on an
         // empty file (found by the data fuzzer; fuzz/regressions/data/empty). Bounded by the
         // element limit, interruptible; a device (/dev/zero) is refused before any read.
-        let limit = Tensor.maxElements * 8 + (16 << 20)
+        let limit = TensorLimits.maxElements * 8 + (16 << 20)
         let data: Data
         do {
-            data = try SafeFile.read(path, limit: limit, limitName: "elements=\(Tensor.maxElements) (8 bytes each)", isInterrupted: isInterrupted)
+            data = try SafeFile.read(path, limit: limit, limitName: "elements=\(TensorLimits.maxElements) (8 bytes each)", isInterrupted: isInterrupted)
         } catch {
             throw Diagnostic(.error, error.message, at: range)
         }

@@ -82,7 +82,7 @@ public final class Session {
     /// The largest tensor, the deepest nesting and the tallest expression this session accepts
     /// (`:limits elements=N nesting=N height=N`): bound for each statement it runs
     /// (`withLimits`), so they belong to the session, not the process.
-    public var maxElements = Tensor.defaultMaxElements
+    public var maxElements = TensorLimits.defaultMaxElements
     public var maxNesting = Parser.defaultMaxNesting
     public var maxHeight = Parser.defaultMaxHeight
     /// The longest script `nabla FILE`, `:load` and `nabla check` run, in bytes (`:limits script=N`).
@@ -134,7 +134,7 @@ public final class Session {
     /// Runs `body` with this session's limits bound (task-local values that the tensor
     /// builders and the parser read).
     public func withLimits<T>(_ body: () -> T) -> T {
-        Tensor.$maxElements.withValue(maxElements) {
+        TensorLimits.$maxElements.withValue(maxElements) {
             Parser.$maxNesting.withValue(maxNesting) {
                 Parser.$maxHeight.withValue(maxHeight, operation: body)
             }

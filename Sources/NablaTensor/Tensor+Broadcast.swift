@@ -24,8 +24,17 @@ public enum Broadcast {
         return out
     }
 
+    /// True when `inner`, without its leading 1s, is the last axes of `outer`: a tensor of
+    /// shape `inner` broadcast to `outer` is then repeated whole, one copy after another.
+    @usableFromInline
+    static func isTrailing(_ inner: [Int], of outer: [Int]) -> Bool {
+        let core = inner.drop { $0 == 1 }
+        return core.count <= outer.count && Array(outer.suffix(core.count)) == Array(core)
+    }
+
     /// For each flat index of `outShape`, the flat index into a tensor of shape
     /// `inShape` that broadcasts to it.
+    @usableFromInline
     static func sourceIndices(_ inShape: [Int], to outShape: [Int]) -> [Int] {
         let n = Shape.count(outShape)
         if inShape == outShape { return Array(0..<n) }
@@ -57,15 +66,16 @@ public enum Broadcast {
     }
 }
 
-extension Tensor {
+extension DenseTensor {
     /// Combines two tensors elementwise after broadcasting them to a common shape.
+    @inlinable
     public static func zip(
-        _ a: Tensor, _ b: Tensor, op: String, _ f: (Double, Double) -> Double
-    ) throws(TensorError) -> Tensor {
+        _ a: DenseTensor, _ b: DenseTensor, op: String, _ f: (Element, Element) -> Element
+    ) throws(TensorError) -> DenseTensor {
         if a.shape == b.shape {
-            var out = [Double](repeating: 0, count: a.count)
+            var out = [Element](repeating: 0, count: a.count)
             for i in 0..<a.count { out[i] = f(a.scalars[i], b.scalars[i]) }
-            return Tensor(shape: a.shape, scalars: out)
+            return DenseTensor(shape: a.shape, scalars: out)
         }
         if b.isScalar {
             let s = b.scalar
@@ -86,34 +96,46 @@ extension Tensor {
                     }
                 }
             }
-            return Tensor(shape: a.shape, scalars: out)
+            return DenseTensor(shape: a.shape, scalars: out)
         }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
-        var out = [Double](repeating: 0, count: ia.count)
+        var out = [Element](repeating: 0, count: ia.count)
         for i in 0..<ia.count { out[i] = f(a.scalars[ia[i]], b.scalars[ib[i]]) }
-        return Tensor(shape: shape, scalars: out)
+        return DenseTensor(shape: shape, scalars: out)
     }
 
     /// Undoes broadcasting: sums this tensor down to `target`, the shape it was
     /// broadcast from. This is the one helper every binary VJP uses.
-    public func sumTo(_ target: [Int]) -> Tensor {
+    @inlinable
+    public func sumTo(_ target: [Int]) -> DenseTensor {
         if shape == target { return self }
-        var out = [Double](repeating: 0, count: Shape.count(target))
+        var out = [Element](repeating: 0, count: Shape.count(target))
         if target.isEmpty || out.count == 1 {
             out[0] = scalars.reduce(0, +)
-            return Tensor(shape: target, scalars: out)
+            return DenseTensor(shape: target, scalars: out)
+        }
+        // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
+        let n = out.count
+        if count % n == 0, Broadcast.isTrailing(target, of: shape) {
+            scalars.withUnsafeBufferPointer { g in
+                out.withUnsafeMutableBufferPointer { o in
+                    for start in stride(from: 0, to: g.count, by: n) { for j in 0..<n { o[j] += g[start + j] } }
+                }
+            }
+            return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(target, to: shape)
         for i in 0..<count { out[src[i]] += scalars[i] }
-        return Tensor(shape: target, scalars: out)
+        return DenseTensor(shape: target, scalars: out)
     }
 
     /// This tensor stretched to `target` (which it must broadcast to).
-    public func broadcast(to target: [Int]) -> Tensor {
+    @inlinable
+    public func broadcast(to target: [Int]) -> DenseTensor {
         if shape == target { return self }
         let src = Broadcast.sourceIndices(shape, to: target)
-        return Tensor(shape: target, scalars: src.map { scalars[$0] })
+        return DenseTensor(shape: target, scalars: src.map { scalars[$0] })
     }
 }

@@ -1,61 +1,53 @@
-/// A dense tensor of `Double`: scalar (shape `[]`), vector (`[n]`) or matrix (`[m, n]`).
+/// A dense tensor of any rank (up to `Shape.maxRank`): scalar (shape `[]`), vector (`[n]`),
+/// matrix (`[m, n]`), a batch of images (`[N, C, H, W]`), ...
 ///
-/// Storage is contiguous and row-major, so a vectorized backend can take the
-/// same buffer later. `Tensor` is a value type with copy-on-write storage.
-public struct Tensor: Sendable, Equatable {
+/// Generic in its element: `Tensor` (float64) is what the live graph and every view hold,
+/// `Tensor32` (float32) what the training tape holds; every op is written once for both.
+/// Storage is contiguous and row-major; a value type with copy-on-write storage.
+public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// The extent of each axis; `[]` for a scalar.
     public private(set) var shape: [Int]
     /// The elements in row-major order.
-    public var scalars: [Double]
-
-    /// The largest number of elements a tensor may hold (800 MB of Doubles).
-    ///
-    /// Builders and ops check against it before allocating, so a typo like
-    /// `zeros(100000, 100000)` is refused with a message, not an out-of-memory crash.
-    /// A session's `:limits elements=N` binds it (up to `elementsCeiling`) while the session
-    /// runs a statement: task-local, so two sessions never see each other's limit.
-    @TaskLocal public static var maxElements = 100_000_000
-    public static let defaultMaxElements = 100_000_000
-    /// The most `:limits` allows: 2 billion numbers (16 GB).
-    public static let elementsCeiling = 2_000_000_000
+    public var scalars: [Element]
 
     /// Makes a tensor from a shape and its row-major elements; the counts must agree.
-    public init(shape: [Int], scalars: [Double]) {
+    public init(shape: [Int], scalars: [Element]) {
         precondition(shape.allSatisfy { $0 >= 0 } && Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
         self.shape = shape
         self.scalars = scalars
     }
 
     /// A scalar.
-    public init(_ value: Double) {
+    public init(_ value: Element) {
         self.init(shape: [], scalars: [value])
     }
 
     /// A vector.
-    public init(vector: [Double]) {
+    public init(vector: [Element]) {
         self.init(shape: [vector.count], scalars: vector)
     }
 
     /// A matrix from its rows; every row must have the same length.
-    public init(rows: [[Double]]) {
+    public init(rows: [[Element]]) {
         let cols = rows.first?.count ?? 0
         precondition(rows.allSatisfy { $0.count == cols }, "ragged rows")
         self.init(shape: [rows.count, cols], scalars: rows.flatMap { $0 })
     }
 
     /// A tensor whose every element is `value`, after checking the size limit.
-    public static func filled(_ shape: [Int], _ value: Double) throws(TensorError) -> Tensor {
+    public static func filled(_ shape: [Int], _ value: Element) throws(TensorError) -> DenseTensor {
         try Shape.checkSize(shape)
-        return Tensor(shape: shape, scalars: Array(repeating: value, count: Shape.count(shape)))
+        return DenseTensor(shape: shape, scalars: Array(repeating: value, count: Shape.count(shape)))
     }
 
     /// A tensor of zeros; the shape must already be known to fit the size limit.
-    public static func zeros(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape, scalars: Array(repeating: 0, count: Shape.count(shape)))
+    @inlinable
+    public static func zeros(_ shape: [Int]) -> DenseTensor {
+        DenseTensor(shape: shape, scalars: Array(repeating: 0, count: Shape.count(shape)))
     }
 
     /// The one-hot tensor: zeros with a 1 at flat position `index`.
-    public static func unit(_ shape: [Int], _ index: Int) -> Tensor {
+    public static func unit(_ shape: [Int], _ index: Int) -> DenseTensor {
         var t = zeros(shape)
         t.scalars[index] = 1
         return t
@@ -69,24 +61,51 @@ public struct Tensor: Sendable, Equatable {
     /// True for a tensor with exactly one element (a scalar, `[1]` or `[1, 1]`).
     public var isSingleElement: Bool { scalars.count == 1 }
     /// The first element; the value of a scalar.
-    public var scalar: Double { scalars[0] }
+    public var scalar: Element { scalars[0] }
     /// Number of rows of a matrix, 1 for lower ranks.
     public var rows: Int { rank == 2 ? shape[0] : 1 }
     /// Number of columns of a matrix, the length of a vector, 1 for a scalar.
     public var cols: Int { rank == 0 ? 1 : shape[rank - 1] }
 
     /// The same elements under another shape with the same count.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
-        Tensor(shape: newShape, scalars: scalars)
+    @inlinable
+    public func reshaped(_ newShape: [Int]) -> DenseTensor {
+        DenseTensor(shape: newShape, scalars: scalars)
     }
 
     /// True when every element is finite (no NaN, no infinity).
     public var isFinite: Bool { scalars.allSatisfy { $0.isFinite } }
 
     /// Applies `f` to every element.
-    public func map(_ f: (Double) -> Double) -> Tensor {
-        Tensor(shape: shape, scalars: scalars.map(f))
+    @inlinable
+    public func map(_ f: (Element) -> Element) -> DenseTensor {
+        DenseTensor(shape: shape, scalars: scalars.map(f))
     }
+
+    /// The same numbers in another precision.
+    @inlinable
+    public func converted<Other: TensorElement>(to: Other.Type = Other.self) -> DenseTensor<Other> {
+        DenseTensor<Other>(shape: shape, scalars: scalars.map { Other($0) })
+    }
+}
+
+/// The float64 tensor: what the live graph, the views and the files hold.
+public typealias Tensor = DenseTensor<Double>
+/// The float32 tensor: what the training tape holds on big batches.
+public typealias Tensor32 = DenseTensor<Float>
+
+/// The size limits every tensor is built under.
+public enum TensorLimits {
+    /// The largest number of elements a tensor may hold (800 MB of Doubles).
+    ///
+    /// Builders and ops check against it before allocating, so a typo like
+    /// `zeros(100000, 100000)` is refused with a message, not an out-of-memory crash.
+    /// A session's `:limits elements=N` binds it (up to `elementsCeiling`) while the session
+    /// runs a statement: task-local, so two sessions never see each other's limit.
+    @TaskLocal public static var maxElements = 100_000_000
+    public static let defaultMaxElements = 100_000_000
+    /// The most `:limits` allows: 2 billion numbers (16 GB).
+    public static let elementsCeiling = 2_000_000_000
 }
 
 /// Why a tensor operation could not be done. Messages name the shapes involved.
@@ -95,7 +114,7 @@ public enum TensorError: Error, Equatable, Sendable {
     case shapeMismatch(op: String, [Int], [Int])
     /// The named operation needs a different rank or shape.
     case badShape(op: String, [Int], expected: String)
-    /// The result would hold more than `Tensor.maxElements` elements.
+    /// The result would hold more than `TensorLimits.maxElements` elements.
     case tooLarge(shape: [Int])
     /// An index is out of range.
     case indexOutOfRange(index: Int, axis: Int, extent: Int)
@@ -112,7 +131,7 @@ public enum TensorError: Error, Equatable, Sendable {
         case let .tooLarge(shape):
             let n = shape.reduce(1.0) { $0 * Double($1) }
             return "a tensor of shape \(Shape.describe(shape)) would hold \(Format.grouped(n)) numbers "
-                + "(\(Format.bytes(n * 8))); the limit is \(Format.grouped(Double(Tensor.maxElements))) numbers (:limits elements=N changes it)"
+                + "(\(Format.bytes(n * 8))); the limit is \(Format.grouped(Double(TensorLimits.maxElements))) numbers (:limits elements=N changes it)"
         case let .indexOutOfRange(index, axis, extent):
             return extent == 0
                 ? "index \(index) is out of range: axis \(axis) is empty"
@@ -128,14 +147,14 @@ public enum Shape {
     /// Number of elements: the product of the extents (1 for a scalar).
     public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
-    /// Throws `.tooLarge` when a shape exceeds `Tensor.maxElements`, computing without overflow.
+    /// Throws `.tooLarge` when a shape exceeds `TensorLimits.maxElements`, computing without overflow.
     public static func checkSize(_ shape: [Int]) throws(TensorError) {
         var n = 1.0
         for d in shape {
             if d < 0 { throw .invalid("a dimension cannot be negative: \(d)") }
             n *= Double(d)
         }
-        if n > Double(Tensor.maxElements) { throw .tooLarge(shape: shape) }
+        if n > Double(TensorLimits.maxElements) { throw .tooLarge(shape: shape) }
     }
 
     /// The shape `reshape` asks for, checked: every extent at least 0, except one `-1` that

@@ -1,0 +1,537 @@
+import NablaTensor
+
+// MARK: - Elementwise rules: forward and derivative side by side
+
+extension Op {
+    /// One element of bce: -(d log p + (1-d) log(1-p)), a term left out where its weight is
+    /// 0, so bce(1, 1) = 0 (0·log 0 is not NaN: the limit, as every framework takes it).
+    static func bceTerm<T: TensorElement>(_ p: T, _ d: T) -> T {
+        -((d == 0 ? 0 : d * T.log(p)) + (d == 1 ? 0 : (1 - d) * T.log(1 - p)))
+    }
+
+    /// ∂bce/∂p and ∂bce/∂d of one element, with the same rule for weights of 0.
+    static func bcePartials<T: TensorElement>(_ p: T, _ d: T) -> (T, T) {
+        let dp = -((d == 0 ? 0 : d / p) - (d == 1 ? 0 : (1 - d) / (1 - p)))
+        return (dp, T.log(1 - p) - T.log(p))
+    }
+
+    /// bce of σ(z), from the logit z: d·softplus(-z) + (1-d)·softplus(z), exact where σ(z)
+    /// rounds to 0 or 1 (bce(sigmoid(40), 1) is 4.2e-18, not NaN), as frameworks' "with logits".
+    static func bceFromLogits<T: TensorElement>(_ z: DenseTensor<T>, _ d: DenseTensor<T>) throws(TensorError) -> DenseTensor<T> {
+        let l = try DenseTensor.zip(z, d, op: "bce") { z, d in d * T.softplus(-z) + (1 - d) * T.softplus(z) }
+        return DenseTensor(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
+    }
+
+    /// The VJP of bce toward p = σ(z), from z: (σ(z) - d)/σ'(z) per element (mean-scaled),
+    /// so that the sigmoid's VJP (σ'(z), also from z) brings σ(z) - d to z without 0·∞.
+    static func bceFromLogitsVJP<T: TensorElement>(
+        _ z: DenseTensor<T>, _ p: DenseTensor<T>, _ d: DenseTensor<T>, _ g: DenseTensor<T>
+    ) -> [DenseTensor<T>?] {
+        let n = T(Swift.max(p.count, 1)), scale = g.scalar / n
+        var gp = DenseTensor<T>.zeros(p.shape)
+        for i in 0..<p.count {
+            let zi = z.scalars[i], di = d.count == 1 ? d.scalars[0] : d.scalars[i]
+            let residual = (1 - di) * T.logistic(zi) - di * T.logistic(-zi)
+            gp.scalars[i] = scale * residual / Swift.max(T.logisticSlope(zi), T.leastNormalMagnitude)
+        }
+        var gd = DenseTensor<T>.zeros(d.shape)
+        for i in 0..<p.count {
+            let zi = z.scalars[i]
+            let v = -zi * scale
+            if d.count == 1 { gd.scalars[0] += v } else { gd.scalars[i] = v }
+        }
+        return [gp, gd]
+    }
+}
+
+/// One elementwise unary op: `f(x)`, its derivative `df(x, y)` given `y = f(x)`,
+/// and the derivative's text given the input's label.
+struct UnaryRule<T: TensorElement> {
+    let f: (T) -> T
+    let df: (T, T) -> T
+    let text: (String) -> String
+}
+
+/// One elementwise binary op: `f(a, b)`, its partials given `(a, b, y)`, and their text.
+struct BinaryRule<T: TensorElement> {
+    let f: (T, T) -> T
+    let da: (T, T, T) -> T
+    let db: (T, T, T) -> T
+    let text: (String, String) -> (String, String)
+}
+
+extension Op {
+    func unaryRule<T: TensorElement>(_: T.Type = T.self) -> UnaryRule<T>? {
+        switch self {
+        case .neg: return UnaryRule(f: { -$0 }, df: { _, _ in -1 }, text: { _ in "-1" })
+        case .exp: return UnaryRule(f: { T.exp($0) }, df: { _, y in y }, text: { "exp(\($0))" })
+        case .log: return UnaryRule(f: { T.log($0) }, df: { x, _ in 1 / x }, text: { "1/\(wrap($0))" })
+        case .sqrt: return UnaryRule(f: { $0.squareRoot() }, df: { _, y in 0.5 / y }, text: { "1/(2√\(wrap($0)))" })
+        case .abs: return UnaryRule(f: { Swift.abs($0) }, df: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }, text: { "sign(\($0))" })
+        case .sigmoid: return UnaryRule(f: T.logistic, df: { x, _ in T.logisticSlope(x) }, text: { "σ(\($0))(1-σ(\($0)))" })
+        case .tanh: return UnaryRule(f: { T.tanh($0) }, df: { _, y in 1 - y * y }, text: { "1-tanh²(\($0))" })
+        case .relu: return UnaryRule(f: { Swift.max($0, 0) }, df: { x, _ in x > 0 ? 1 : 0 }, text: { "[\($0) > 0]" })
+        case .softplus: return UnaryRule(f: T.softplus, df: { x, _ in T.logistic(x) }, text: { "σ(\($0))" })
+        case .step: return UnaryRule(f: { $0 >= 0 ? 1 : 0 }, df: { _, _ in 0 }, text: { _ in "0" })
+        case .sin: return UnaryRule(f: { T.sin($0) }, df: { x, _ in T.cos(x) }, text: { "cos(\($0))" })
+        case .cos: return UnaryRule(f: { T.cos($0) }, df: { x, _ in -T.sin(x) }, text: { "-sin(\($0))" })
+        case .scaledTanh:
+            return UnaryRule(
+                f: { 1.7159 * T.tanh($0 * 2 / 3) },
+                df: { _, y in 1.7159 * 2 / 3 * (1 - (y / 1.7159) * (y / 1.7159)) },
+                text: { "1.14393(1-tanh²(2\(wrap($0))/3))" })
+        case .constant, .param, .name, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
+            .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
+            .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient,
+            .jacobian: return nil
+        }
+    }
+
+    func binaryRule<T: TensorElement>(_: T.Type = T.self) -> BinaryRule<T>? {
+        switch self {
+        case .add:
+            return BinaryRule(f: +, da: { _, _, _ in 1 }, db: { _, _, _ in 1 }, text: { _, _ in ("1", "1") })
+        case .sub:
+            return BinaryRule(f: -, da: { _, _, _ in 1 }, db: { _, _, _ in -1 }, text: { _, _ in ("1", "-1") })
+        case .mul:
+            return BinaryRule(f: *, da: { _, b, _ in b }, db: { a, _, _ in a }, text: { a, b in (b, a) })
+        case .div:
+            return BinaryRule(
+                f: /, da: { _, b, _ in 1 / b }, db: { a, b, _ in -a / (b * b) },
+                text: { a, b in ("1/\(wrap(b))", "-\(wrap(a))/\(wrap(b))²") })
+        case .pow:
+            return BinaryRule(
+                f: { T.pow($0, $1) },
+                da: { a, b, _ in b == 0 ? 0 : b * T.pow(a, b - 1) },
+                // For a < 0, a^b is defined only at whole b: there is no derivative in b (NaN says so).
+                db: { a, _, y in a > 0 ? y * T.log(a) : (a == 0 ? 0 : .nan) },
+                text: { a, b in ("\(wrap(b))·\(wrap(a))^(\(b)-1)", "\(wrap(a))^\(wrap(b))·log(\(a))") })
+        case .maximum:
+            return BinaryRule(
+                f: { Swift.max($0, $1) }, da: { a, b, _ in a >= b ? 1 : 0 }, db: { a, b, _ in a < b ? 1 : 0 },
+                text: { a, b in ("[\(a) ≥ \(b)]", "[\(a) < \(b)]") })
+        case .minimum:
+            return BinaryRule(
+                f: { Swift.min($0, $1) }, da: { a, b, _ in a <= b ? 1 : 0 }, db: { a, b, _ in a > b ? 1 : 0 },
+                text: { a, b in ("[\(a) ≤ \(b)]", "[\(a) > \(b)]") })
+        case .leakyRelu:
+            return BinaryRule(
+                f: { x, a in x > 0 ? x : a * x }, da: { x, a, _ in x > 0 ? 1 : a }, db: { x, _, _ in x > 0 ? 0 : x },
+                text: { x, a in ("[\(x) > 0] + \(wrap(a))·[\(x) ≤ 0]", "\(wrap(x))·[\(x) ≤ 0]") })
+        case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
+            .step, .sin, .cos, .scaledTanh, .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min,
+            .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
+            .hinge, .accuracy, .gradient, .jacobian:
+            return nil
+        }
+    }
+}
+
+extension Op {
+    /// A formula or label in parentheses unless it is a single name, number or call
+    /// (how the views put factors side by side).
+    public static func grouped(_ label: String) -> String { wrap(label) }
+}
+
+/// Puts parentheses around a label unless it is a single name, number or call.
+func wrap(_ label: String) -> String {
+    var depth = 0
+    for (i, c) in label.enumerated() {
+        switch c {
+        case "(", "[": depth += 1
+        case ")", "]": depth -= 1
+        case "+", "-", "*", "/", "@", "^", " ", "·", "'":
+            if depth == 0 && !(i == 0 && c == "-" && label.count > 1 && label.dropFirst().allSatisfy { $0.isNumber || $0 == "." }) {
+                return "(\(label))"
+            }
+        default: break
+        }
+    }
+    return label
+}
+
+// MARK: - Forward
+
+extension Op {
+    /// Computes the op's value from its inputs' values.
+    ///
+    /// Leaves, names and value functions are evaluated by `Graph`, which holds
+    /// what they need; asking this table for them is a programming error
+    /// reported as `.invalid`.
+    public func forward<T: TensorElement>(_ x: [DenseTensor<T>]) throws(TensorError) -> DenseTensor<T> {
+        if let rule = unaryRule(T.self) { return x[0].map(rule.f) }
+        if let rule = binaryRule(T.self) {
+            if self == .leakyRelu, !x[1].isSingleElement {
+                throw .badShape(op: "leaky_relu's slope", x[1].shape, expected: "a scalar")
+            }
+            return try DenseTensor<T>.zip(x[0], x[1], op: symbol, rule.f)
+        }
+        switch self {
+        case .constant, .param, .gradient, .jacobian:
+            throw .invalid("internal: \(self) is evaluated by the graph")
+        case .name:
+            return x[0]
+        case .matmul:
+            return try DenseTensor<T>.matmul(x[0], x[1])
+        case let .dropout(rate):
+            return x[0].droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1))
+        case .dot:
+            guard x[0].shape == x[1].shape else { throw .shapeMismatch(op: "dot", x[0].shape, x[1].shape) }
+            return DenseTensor<T>(zip(x[0].scalars, x[1].scalars).reduce(0) { $0 + $1.0 * $1.1 })
+        case .transpose:
+            return x[0].transposed
+        case let .sum(axis):
+            return try x[0].sum(axis: axis)
+        case let .mean(axis):
+            let n = T(Swift.max(x[0].reductionCount(axis: axis), 1))
+            return try x[0].sum(axis: axis).map { $0 / n }
+        case .max:
+            guard x[0].count > 0 else { throw .badShape(op: "max", x[0].shape, expected: "at least one element") }
+            return DenseTensor<T>(x[0].scalars[x[0].argmax])
+        case .min:
+            guard x[0].count > 0 else { throw .badShape(op: "min", x[0].shape, expected: "at least one element") }
+            return DenseTensor<T>(x[0].scalars[x[0].argmin])
+        case .vec:
+            return x[0].reshaped([x[0].count])
+        case let .reshape(dims):
+            return x[0].reshaped(try Shape.resolve(dims, count: x[0].count, from: x[0].shape))
+        case let .index(indices):
+            let (offset, shape) = try Op.locate(indices, in: x[0].shape)
+            let n = Shape.count(shape)
+            return DenseTensor<T>(shape: shape, scalars: Array(x[0].scalars[offset..<offset + n]))
+        case .stack:
+            let first = x.first?.shape ?? []
+            for (i, t) in x.enumerated() where t.shape != first {
+                throw .invalid("entry \(i) has shape \(Shape.describe(t.shape)) but entry 0 has \(Shape.describe(first))")
+            }
+            try Shape.checkSize([x.count] + first)
+            return DenseTensor<T>(shape: [x.count] + first, scalars: x.flatMap(\.scalars))
+        case .softmax:
+            return x[0].softmax
+        case .logSoftmax:
+            return x[0].logSoftmax
+        case .mse:
+            try Op.checkLossShapes("mse", x)
+            let d = try DenseTensor<T>.zip(x[0], x[1], op: "mse") { $0 - $1 }
+            return DenseTensor<T>(d.scalars.reduce(0) { $0 + $1 * $1 } / T(Swift.max(d.count, 1)))
+        case .bce:
+            try Op.checkLossShapes("bce", x)
+            let l = try DenseTensor<T>.zip(x[0], x[1], op: "bce", Op.bceTerm)
+            return DenseTensor<T>(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
+        case .crossEntropy:
+            let target = try CrossEntropyTarget(logits: x[0], target: x[1])
+            let ls = x[0].logSoftmax
+            return DenseTensor<T>(-target.weightedSum(ls) / T(target.rows))
+        case .logisticLoss:
+            try Op.checkLossShapes("logistic_loss", x)
+            let l = try DenseTensor<T>.zip(x[0], x[1], op: "logistic_loss") { z, y in T.softplus(-y * z) }
+            return DenseTensor<T>(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
+        case .accuracy:
+            return try DenseTensor<T>(T(Op.accuracy(x[0], x[1])))
+        case .hinge:
+            try Op.checkLossShapes("hinge", x)
+            let l = try DenseTensor<T>.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
+            return DenseTensor<T>(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
+        case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
+            throw .invalid("internal: no forward rule for \(self)")
+        }
+    }
+
+    /// The fraction of rows of `p` whose class matches `y`'s.
+    static func accuracy<T: TensorElement>(_ p: DenseTensor<T>, _ y: DenseTensor<T>) throws(TensorError) -> Double {
+        let rows = p.rank == 2 ? p.shape[0] : p.count
+        guard rows > 0 else { return 0 }
+        let k = p.rank == 2 ? p.shape[1] : 1
+        var right = 0
+        if k > 1 {
+            guard y.count == rows else { throw .shapeMismatch(op: "accuracy (scores, classes)", p.shape, y.shape) }
+            for r in 0..<rows {
+                var best = 0
+                for j in 1..<k where p.scalars[r * k + j] > p.scalars[r * k + best] { best = j }
+                if T(best) == y.scalars[r] { right += 1 }
+            }
+        } else {
+            guard y.count == rows else { throw .shapeMismatch(op: "accuracy (predictions, targets)", p.shape, y.shape) }
+            // ±1 targets when any is negative; 0/1 when any is 0; all +1 says neither, so the
+            // predictions decide: a negative score means ±1 scores (threshold 0), else
+            // probabilities (threshold 0.5).
+            let signs = y.scalars.contains { $0 < 0 }
+                || (!y.scalars.contains(0) && p.scalars.contains { $0 < 0 })
+            for r in 0..<rows {
+                let predicted: T = signs ? (p.scalars[r] > 0 ? 1 : -1) : (p.scalars[r] > 0.5 ? 1 : 0)
+                if predicted == y.scalars[r] { right += 1 }
+            }
+        }
+        return Double(right) / Double(rows)
+    }
+
+    /// A loss compares a prediction with its target element by element: their shapes
+    /// must agree (or one be a single number). numpy would broadcast [N, 1] against [N]
+    /// to [N, N]; here that classic mistake is an error.
+    static func checkLossShapes<T: TensorElement>(_ op: String, _ x: [DenseTensor<T>]) throws(TensorError) {
+        let (p, t) = (x[0], x[1])
+        if p.shape == t.shape || p.isSingleElement || t.isSingleElement { return }
+        if p.count == t.count {
+            throw .invalid("\(op): the prediction has shape \(Shape.describe(p.shape)) but the target has shape \(Shape.describe(t.shape)); reshape one (e.g. reshape(t, \(p.shape.map(String.init).joined(separator: ", "))))")
+        }
+        throw .invalid("\(op): the prediction has shape \(Shape.describe(p.shape)) but the target has shape \(Shape.describe(t.shape)): they must match (or one be a single number)")
+    }
+
+    /// The flat offset and result shape of `x[indices]` for a tensor of `shape`.
+    static func locate(_ indices: [Int], in shape: [Int]) throws(TensorError) -> (Int, [Int]) {
+        guard indices.count <= shape.count else {
+            throw .invalid("\(indices.count) \(indices.count == 1 ? "index" : "indices") for a tensor of shape \(Shape.describe(shape))")
+        }
+        let strides = Shape.strides(shape)
+        var offset = 0
+        for (axis, i) in indices.enumerated() {
+            guard i >= 0 && i < shape[axis] else { throw .indexOutOfRange(index: i, axis: axis, extent: shape[axis]) }
+            offset += i * strides[axis]
+        }
+        return (offset, Array(shape.dropFirst(indices.count)))
+    }
+}
+
+extension DenseTensor {
+    /// Inverted dropout with a mask drawn from `seed` (counter-based, so the VJP
+    /// redraws the same mask): each element kept with probability 1 - rate and
+    /// scaled by 1/(1 - rate). A negative seed is evaluation mode: unchanged.
+    func droppedOut(rate: Double, seed: Double) -> DenseTensor {
+        guard seed >= 0, rate > 0 else { return self }
+        guard rate < 1 else { return DenseTensor.zeros(shape) }
+        let base = Dropout.base(seed)
+        let scale = Element(1 / (1 - rate))
+        var out = scalars
+        for i in 0..<out.count {
+            out[i] = Dropout.draw(base, i) < rate ? 0 : out[i] * scale
+        }
+        return DenseTensor(shape: shape, scalars: out)
+    }
+}
+
+/// Dropout's random stream, the same in every precision.
+enum Dropout {
+
+    /// Dropout's stream for a seed: element `i` is dropped when `Dropout.draw(base, i) < rate`
+    /// (a SplitMix64 hash of the seed and the index, uniform in [0, 1)). The float32 tape draws
+    /// the same mask.
+    static func base(_ seed: Double) -> UInt64 { UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 }
+
+    @inline(__always)
+    static func draw(_ base: UInt64, _ i: Int) -> Double {
+        var z = base &+ UInt64(i) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
+    }
+}
+
+/// The target of a cross-entropy: one class index per row, or a distribution per row.
+struct CrossEntropyTarget<T: TensorElement> {
+    /// One class per row (when the target is given as indices).
+    var classes: [Int]?
+    /// The target distribution, same shape as the logits (when given that way).
+    var distribution: DenseTensor<T>?
+    var rows: Int
+
+    init(logits: DenseTensor<T>, target: DenseTensor<T>) throws(TensorError) {
+        guard logits.rank == 1 || logits.rank == 2 else {
+            throw .badShape(op: "cross_entropy", logits.shape, expected: "logits as a vector or a matrix (one row per sample)")
+        }
+        rows = logits.rows
+        let k = logits.cols
+        if target.shape == logits.shape {
+            // A distribution: every entry ≥ 0 and each row summing to 1.
+            let k = logits.cols
+            guard k > 0 else { throw .badShape(op: "cross_entropy", logits.shape, expected: "at least one logit per row") }
+            for r in 0..<rows {
+                let row = target.scalars[r * k..<(r + 1) * k]
+                guard row.allSatisfy({ $0 >= -1e-9 }), Swift.abs(row.reduce(0, +) - 1) <= 0.01 else {
+                    throw .invalid("cross_entropy: the target has the logits' shape, so it must be a distribution (entries ≥ 0, each row summing to 1, within 0.01 for typed values); row \(r) is not. For class indices give one per row, like [0, 2]")
+                }
+            }
+            distribution = target
+            return
+        }
+        let expectedCount = logits.rank == 1 ? 1 : rows
+        guard target.count == expectedCount && target.rank <= 1 else {
+            throw .shapeMismatch(op: "cross_entropy (logits, target)", logits.shape, target.shape)
+        }
+        var classes: [Int] = []
+        for c in target.scalars {
+            guard c == c.rounded(), c >= 0, c < T(k) else {
+                throw .invalid("cross_entropy: class \(Format.number(Double(c))) is not an integer in 0...\(k - 1)")
+            }
+            classes.append(Int(c))
+        }
+        self.classes = classes
+    }
+
+    /// Σ target · v over every row (v is a log-probability tensor of the logits' shape).
+    func weightedSum(_ v: DenseTensor<T>) -> T {
+        if let classes {
+            let k = v.cols
+            return classes.enumerated().reduce(0) { $0 + v.scalars[$1.offset * k + $1.element] }
+        }
+        guard let distribution else { return 0 }
+        return zip(distribution.scalars, v.scalars).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+
+    /// The target as a dense tensor of the logits' shape (one-hot rows for class indices).
+    func dense(like logits: DenseTensor<T>) -> DenseTensor<T> {
+        if let distribution { return distribution }
+        var t = DenseTensor<T>.zeros(logits.shape)
+        let k = logits.cols
+        for (row, c) in (classes ?? []).enumerated() { t.scalars[row * k + c] = 1 }
+        return t
+    }
+}
+
+// MARK: - Vector-Jacobian products
+
+extension Op {
+    /// The VJP: given the inputs `x`, the output `y` and the upstream gradient `g`
+    /// (shaped like `y`), the gradient for each input (shaped like that input),
+    /// or `nil` for an input that is not differentiable.
+    /// `needs[i] == false` lets an op skip input i's gradient (`nil`): training does not
+    /// need ∂L/∂X of the data, and for `X @ W` that is a third of the work.
+    public func vjp<T: TensorElement>(_ x: [DenseTensor<T>], _ y: DenseTensor<T>, _ g: DenseTensor<T>, needs: [Bool]? = nil) -> [DenseTensor<T>?] {
+        if let rule = unaryRule(T.self) {
+            var out = g.scalars
+            for i in 0..<out.count { out[i] *= rule.df(x[0].scalars[i], y.scalars[i]) }
+            return [DenseTensor<T>(shape: x[0].shape, scalars: out)]
+        }
+        if let rule = binaryRule(T.self) {
+            // Stretch both inputs to the output's shape, apply the partials, then undo the stretch.
+            let a = x[0].broadcast(to: y.shape)
+            let b = x[1].broadcast(to: y.shape)
+            var ga = g.scalars
+            var gb = g.scalars
+            for i in 0..<g.count {
+                ga[i] *= rule.da(a.scalars[i], b.scalars[i], y.scalars[i])
+                gb[i] *= rule.db(a.scalars[i], b.scalars[i], y.scalars[i])
+            }
+            return [DenseTensor<T>(shape: y.shape, scalars: ga).sumTo(x[0].shape),
+                    DenseTensor<T>(shape: y.shape, scalars: gb).sumTo(x[1].shape)]
+        }
+        switch self {
+        case .constant, .param:
+            return []
+        case .gradient, .jacobian, .accuracy:
+            return [nil, nil]
+        case .name, .vec, .reshape:
+            return [g.reshaped(x[0].shape)]
+        case .matmul:
+            // Promote vectors to a row (left) or a column (right); then gA = g Bᵀ, gB = Aᵀ g.
+            let (a, b) = (x[0], x[1])
+            let m = a.rank == 2 ? a.shape[0] : 1
+            let k = a.shape[a.rank - 1]
+            let n = b.rank == 2 ? b.shape[1] : 1
+            let A = a.reshaped([m, k]), B = b.reshaped([k, n]), G = g.reshaped([m, n])
+            let gA = needs?[0] == false ? nil
+                : DenseTensor<T>(shape: [m, k], scalars: DenseTensor<T>.gemm(G.scalars, false, B.scalars, true, m: m, k: n, n: k)).reshaped(a.shape)
+            let gB = needs?[1] == false ? nil
+                : DenseTensor<T>(shape: [k, n], scalars: DenseTensor<T>.gemm(A.scalars, true, G.scalars, false, m: k, k: m, n: n)).reshaped(b.shape)
+            return [gA, gB]
+        case .dot:
+            return [x[1].map { $0 * g.scalar }, x[0].map { $0 * g.scalar }]
+        case let .dropout(rate):
+            return [g.droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1)), nil]
+        case .transpose:
+            return [g.transposed.reshaped(x[0].shape)]
+        case let .sum(axis), let .mean(axis):
+            var gShape = x[0].shape
+            if let axis { gShape[axis] = 1 } else { gShape = gShape.map { _ in 1 } }
+            var out = g.reshaped(gShape).broadcast(to: x[0].shape)
+            if case .mean = self {
+                let n = T(Swift.max(x[0].reductionCount(axis: axis), 1))
+                out = out.map { $0 / n }
+            }
+            return [out]
+        case .max:
+            return [DenseTensor<T>.unit(x[0].shape, x[0].argmax).map { $0 * g.scalar }]
+        case .min:
+            return [DenseTensor<T>.unit(x[0].shape, x[0].argmin).map { $0 * g.scalar }]
+        case let .index(indices):
+            var out = DenseTensor<T>.zeros(x[0].shape)
+            if let (offset, _) = try? Op.locate(indices, in: x[0].shape) {
+                for i in 0..<g.count { out.scalars[offset + i] = g.scalars[i] }
+            }
+            return [out]
+        case .stack:
+            let n = x.first?.count ?? 0
+            return x.indices.map { i in DenseTensor<T>(shape: x[i].shape, scalars: Array(g.scalars[i * n..<(i + 1) * n])) }
+        case .softmax:
+            // gx = y ⊙ (g - Σ_row g ⊙ y)
+            return [Op.rowwise(y, g) { y, g, dot in y * (g - dot) } dotOf: { y, g in y * g }]
+        case .logSoftmax:
+            // gx = g - softmax(x) Σ_row g
+            return [Op.rowwise(y, g) { y, g, s in g - T.exp(y) * s } dotOf: { _, g in g }]
+        case .mse:
+            return Op.meanLossVJP(x, g) { a, b in (2 * (a - b), -2 * (a - b)) }
+        case .bce:
+            return Op.meanLossVJP(x, g, Op.bcePartials)
+        case .logisticLoss:
+            return Op.meanLossVJP(x, g) { z, y in
+                let s = T.logistic(-y * z)
+                return (-y * s, -z * s)
+            }
+        case .hinge:
+            return Op.meanLossVJP(x, g) { z, y in 1 - y * z > 0 ? (-y, -z) : (0, 0) }
+        case .crossEntropy:
+            guard let target = try? CrossEntropyTarget(logits: x[0], target: x[1]) else { return [nil, nil] }
+            let p = x[0].softmax
+            let t = target.dense(like: x[0])
+            let rows = T(target.rows)
+            // dL/dlogits = (softmax · Σt - t) / rows, per row.
+            var gl = p.scalars
+            let k = x[0].cols
+            for r in 0..<target.rows {
+                var mass: T = 0
+                for j in 0..<k { mass += t.scalars[r * k + j] }
+                for j in 0..<k { gl[r * k + j] = (p.scalars[r * k + j] * mass - t.scalars[r * k + j]) * g.scalar / rows }
+            }
+            let gLogits = DenseTensor<T>(shape: x[0].shape, scalars: gl)
+            if target.classes != nil { return [gLogits, nil] }
+            return [gLogits, x[0].logSoftmax.map { -$0 * g.scalar / rows }]
+        case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
+            return x.map { _ in nil }
+        }
+    }
+
+    /// Applies `f(y, g, Σ_row dotOf(y, g))` elementwise, row by row along the last axis.
+    static func rowwise<T: TensorElement>(
+        _ y: DenseTensor<T>, _ g: DenseTensor<T>, _ f: (T, T, T) -> T,
+        dotOf: (T, T) -> T
+    ) -> DenseTensor<T> {
+        let n = y.cols
+        var out = g.scalars
+        guard n > 0 else { return g }
+        for start in stride(from: 0, to: y.count, by: n) {
+            var s: T = 0
+            for j in start..<start + n { s += dotOf(y.scalars[j], g.scalars[j]) }
+            for j in start..<start + n { out[j] = f(y.scalars[j], g.scalars[j], s) }
+        }
+        return DenseTensor<T>(shape: y.shape, scalars: out)
+    }
+
+    /// The VJP of a loss that is the mean of `ℓ(a, b)` over broadcast elements,
+    /// given `ℓ`'s two partial derivatives.
+    static func meanLossVJP<T: TensorElement>(
+        _ x: [DenseTensor<T>], _ g: DenseTensor<T>, _ partials: (T, T) -> (T, T)
+    ) -> [DenseTensor<T>?] {
+        let shape = (try? Broadcast.shape(x[0].shape, x[1].shape, op: "")) ?? x[0].shape
+        let a = x[0].broadcast(to: shape), b = x[1].broadcast(to: shape)
+        let n = T(Swift.max(a.count, 1))
+        var ga = a.scalars, gb = b.scalars
+        for i in 0..<a.count {
+            let (da, db) = partials(a.scalars[i], b.scalars[i])
+            ga[i] = da * g.scalar / n
+            gb[i] = db * g.scalar / n
+        }
+        return [DenseTensor<T>(shape: shape, scalars: ga).sumTo(x[0].shape), DenseTensor<T>(shape: shape, scalars: gb).sumTo(x[1].shape)]
+    }
+}
