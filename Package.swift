@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Tensors are generic over the element (Float, Double); cross-module optimization lets the
+// modules that use them get their code specialized (the op table, in NablaGraph, is specialized
+// there: the graph runs it in Double, the tape in Float).
+let specialize: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "nabla",
     products: [
@@ -8,7 +13,7 @@ let package = Package(
     ],
     targets: [
         // MARK: - Libraries (dependencies point down)
-        .target(name: "NablaTensor", dependencies: ["CBLAS"]),
+        .target(name: "NablaTensor", dependencies: ["CBLAS"], swiftSettings: specialize),
         .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"]),
         .target(name: "NablaSyntax"),
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),

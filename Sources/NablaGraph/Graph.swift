@@ -279,12 +279,18 @@ public struct Graph: Sendable {
     /// The logit z when `p` is `sigmoid(z)` (through names): bce then works from z, exactly
     /// where σ(z) rounds to 0 or 1. Only for a target of p's shape or a single number.
     func logit(of p: NodeID, target: Tensor) -> Tensor? {
-        var id = p
-        while case .name = self[id].op, let input = self[id].inputs.first { id = input }
-        guard case .sigmoid = self[id].op, let z = self[id].inputs.first else { return nil }
+        guard let z = sigmoidInput(of: p) else { return nil }
         let value = self[z].value
         guard value.shape == self[p].value.shape, target.shape == value.shape || target.count == 1 else { return nil }
         return value
+    }
+
+    /// z when `p` is `sigmoid(z)`, through names (the float32 tape fuses bce the same way).
+    func sigmoidInput(of p: NodeID) -> NodeID? {
+        var id = p
+        while case .name = self[id].op, let input = self[id].inputs.first { id = input }
+        guard case .sigmoid = self[id].op else { return nil }
+        return self[id].inputs.first
     }
 
     /// A node's VJP: its op's, except bce of a sigmoid, which goes through the logit.

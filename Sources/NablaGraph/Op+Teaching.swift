@@ -45,8 +45,8 @@ extension Op {
 
     func jacobianKind(input i: Int, inputShapes: [[Int]], outputShape: [Int]) -> JacobianKind {
         let sameShape = inputShapes[i] == outputShape
-        if unaryRule(Double.self) != nil { return .diagonal }
-        if binaryRule(Double.self) != nil {
+        if unaryRule(HasRule()) != nil { return .diagonal }
+        if binaryRule(HasRule()) != nil {
             if !sameShape { return .broadcast }
             return (self == .add || (self == .sub && i == 0)) ? .identity : .diagonal
         }
@@ -70,11 +70,7 @@ extension Op {
     /// The local derivative ∂output/∂input for each input, as a formula in the
     /// inputs' labels: `σ(y*z)(1-σ(y*z))`, `x1`, `1/p`. `:explain` prints these.
     public func derivativeText(_ labels: [String], shapes: [[Int]]) -> [String] {
-        if let rule = unaryRule(Double.self) { return [rule.text(labels[0])] }
-        if let rule = binaryRule(Double.self) {
-            let (da, db) = rule.text(labels[0], labels[1])
-            return [da, db]
-        }
+        if let text = unaryRule(DerivativeText(labels: labels)) ?? binaryRule(DerivativeText(labels: labels)) { return text }
         let l = labels
         func count(_ i: Int) -> Int { Shape.count(shapes[i]) }
         func over(_ n: Int) -> String { n == 1 ? "" : "/\(n)" }

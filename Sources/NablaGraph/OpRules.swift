@@ -44,89 +44,6 @@ extension Op {
     }
 }
 
-/// One elementwise unary op: `f(x)`, its derivative `df(x, y)` given `y = f(x)`,
-/// and the derivative's text given the input's label.
-struct UnaryRule<T: TensorElement> {
-    let f: (T) -> T
-    let df: (T, T) -> T
-    let text: (String) -> String
-}
-
-/// One elementwise binary op: `f(a, b)`, its partials given `(a, b, y)`, and their text.
-struct BinaryRule<T: TensorElement> {
-    let f: (T, T) -> T
-    let da: (T, T, T) -> T
-    let db: (T, T, T) -> T
-    let text: (String, String) -> (String, String)
-}
-
-extension Op {
-    func unaryRule<T: TensorElement>(_: T.Type = T.self) -> UnaryRule<T>? {
-        switch self {
-        case .neg: return UnaryRule(f: { -$0 }, df: { _, _ in -1 }, text: { _ in "-1" })
-        case .exp: return UnaryRule(f: { T.exp($0) }, df: { _, y in y }, text: { "exp(\($0))" })
-        case .log: return UnaryRule(f: { T.log($0) }, df: { x, _ in 1 / x }, text: { "1/\(wrap($0))" })
-        case .sqrt: return UnaryRule(f: { $0.squareRoot() }, df: { _, y in 0.5 / y }, text: { "1/(2√\(wrap($0)))" })
-        case .abs: return UnaryRule(f: { Swift.abs($0) }, df: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }, text: { "sign(\($0))" })
-        case .sigmoid: return UnaryRule(f: T.logistic, df: { x, _ in T.logisticSlope(x) }, text: { "σ(\($0))(1-σ(\($0)))" })
-        case .tanh: return UnaryRule(f: { T.tanh($0) }, df: { _, y in 1 - y * y }, text: { "1-tanh²(\($0))" })
-        case .relu: return UnaryRule(f: { Swift.max($0, 0) }, df: { x, _ in x > 0 ? 1 : 0 }, text: { "[\($0) > 0]" })
-        case .softplus: return UnaryRule(f: T.softplus, df: { x, _ in T.logistic(x) }, text: { "σ(\($0))" })
-        case .step: return UnaryRule(f: { $0 >= 0 ? 1 : 0 }, df: { _, _ in 0 }, text: { _ in "0" })
-        case .sin: return UnaryRule(f: { T.sin($0) }, df: { x, _ in T.cos(x) }, text: { "cos(\($0))" })
-        case .cos: return UnaryRule(f: { T.cos($0) }, df: { x, _ in -T.sin(x) }, text: { "-sin(\($0))" })
-        case .scaledTanh:
-            return UnaryRule(
-                f: { 1.7159 * T.tanh($0 * 2 / 3) },
-                df: { _, y in 1.7159 * 2 / 3 * (1 - (y / 1.7159) * (y / 1.7159)) },
-                text: { "1.14393(1-tanh²(2\(wrap($0))/3))" })
-        case .constant, .param, .name, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
-            .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
-            .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient,
-            .jacobian: return nil
-        }
-    }
-
-    func binaryRule<T: TensorElement>(_: T.Type = T.self) -> BinaryRule<T>? {
-        switch self {
-        case .add:
-            return BinaryRule(f: +, da: { _, _, _ in 1 }, db: { _, _, _ in 1 }, text: { _, _ in ("1", "1") })
-        case .sub:
-            return BinaryRule(f: -, da: { _, _, _ in 1 }, db: { _, _, _ in -1 }, text: { _, _ in ("1", "-1") })
-        case .mul:
-            return BinaryRule(f: *, da: { _, b, _ in b }, db: { a, _, _ in a }, text: { a, b in (b, a) })
-        case .div:
-            return BinaryRule(
-                f: /, da: { _, b, _ in 1 / b }, db: { a, b, _ in -a / (b * b) },
-                text: { a, b in ("1/\(wrap(b))", "-\(wrap(a))/\(wrap(b))²") })
-        case .pow:
-            return BinaryRule(
-                f: { T.pow($0, $1) },
-                da: { a, b, _ in b == 0 ? 0 : b * T.pow(a, b - 1) },
-                // For a < 0, a^b is defined only at whole b: there is no derivative in b (NaN says so).
-                db: { a, _, y in a > 0 ? y * T.log(a) : (a == 0 ? 0 : .nan) },
-                text: { a, b in ("\(wrap(b))·\(wrap(a))^(\(b)-1)", "\(wrap(a))^\(wrap(b))·log(\(a))") })
-        case .maximum:
-            return BinaryRule(
-                f: { Swift.max($0, $1) }, da: { a, b, _ in a >= b ? 1 : 0 }, db: { a, b, _ in a < b ? 1 : 0 },
-                text: { a, b in ("[\(a) ≥ \(b)]", "[\(a) < \(b)]") })
-        case .minimum:
-            return BinaryRule(
-                f: { Swift.min($0, $1) }, da: { a, b, _ in a <= b ? 1 : 0 }, db: { a, b, _ in a > b ? 1 : 0 },
-                text: { a, b in ("[\(a) ≤ \(b)]", "[\(a) > \(b)]") })
-        case .leakyRelu:
-            return BinaryRule(
-                f: { x, a in x > 0 ? x : a * x }, da: { x, a, _ in x > 0 ? 1 : a }, db: { x, _, _ in x > 0 ? 0 : x },
-                text: { x, a in ("[\(x) > 0] + \(wrap(a))·[\(x) ≤ 0]", "\(wrap(x))·[\(x) ≤ 0]") })
-        case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
-            .step, .sin, .cos, .scaledTanh, .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min,
-            .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
-            .hinge, .accuracy, .gradient, .jacobian:
-            return nil
-        }
-    }
-}
-
 extension Op {
     /// A formula or label in parentheses unless it is a single name, number or call
     /// (how the views put factors side by side).
@@ -159,13 +76,11 @@ extension Op {
     /// what they need; asking this table for them is a programming error
     /// reported as `.invalid`.
     public func forward<T: TensorElement>(_ x: [DenseTensor<T>]) throws(TensorError) -> DenseTensor<T> {
-        if let rule = unaryRule(T.self) { return x[0].map(rule.f) }
-        if let rule = binaryRule(T.self) {
-            if self == .leakyRelu, !x[1].isSingleElement {
-                throw .badShape(op: "leaky_relu's slope", x[1].shape, expected: "a scalar")
-            }
-            return try DenseTensor<T>.zip(x[0], x[1], op: symbol, rule.f)
+        if let y = unaryRule(UnaryForward(x: x)) { return y }
+        if self == .leakyRelu, !x[1].isSingleElement {
+            throw .badShape(op: "leaky_relu's slope", x[1].shape, expected: "a scalar")
         }
+        if let y = binaryRule(BinaryForward(x: x, op: symbol)) { return try y.get() }
         switch self {
         case .constant, .param, .gradient, .jacobian:
             throw .invalid("internal: \(self) is evaluated by the graph")
@@ -398,24 +313,8 @@ extension Op {
     /// `needs[i] == false` lets an op skip input i's gradient (`nil`): training does not
     /// need ∂L/∂X of the data, and for `X @ W` that is a third of the work.
     public func vjp<T: TensorElement>(_ x: [DenseTensor<T>], _ y: DenseTensor<T>, _ g: DenseTensor<T>, needs: [Bool]? = nil) -> [DenseTensor<T>?] {
-        if let rule = unaryRule(T.self) {
-            var out = g.scalars
-            for i in 0..<out.count { out[i] *= rule.df(x[0].scalars[i], y.scalars[i]) }
-            return [DenseTensor<T>(shape: x[0].shape, scalars: out)]
-        }
-        if let rule = binaryRule(T.self) {
-            // Stretch both inputs to the output's shape, apply the partials, then undo the stretch.
-            let a = x[0].broadcast(to: y.shape)
-            let b = x[1].broadcast(to: y.shape)
-            var ga = g.scalars
-            var gb = g.scalars
-            for i in 0..<g.count {
-                ga[i] *= rule.da(a.scalars[i], b.scalars[i], y.scalars[i])
-                gb[i] *= rule.db(a.scalars[i], b.scalars[i], y.scalars[i])
-            }
-            return [DenseTensor<T>(shape: y.shape, scalars: ga).sumTo(x[0].shape),
-                    DenseTensor<T>(shape: y.shape, scalars: gb).sumTo(x[1].shape)]
-        }
+        if let local = unaryRule(UnaryVJP(x: x, y: y, g: g)) { return local }
+        if let local = binaryRule(BinaryVJP(x: x, y: y, g: g, needs: needs)) { return local }
         switch self {
         case .constant, .param:
             return []

@@ -131,7 +131,8 @@ extension Session {
             prediction: prediction, seeds: dropoutSeeds(under: root), only: only)
     }
 
-    /// The float32 backend when the data is big (or asked for) and every op has a kernel.
+    /// The float32 tape when the data is big (or when asked for). Every op runs in float32; only a
+    /// loss that reads grad() or jacobian() as a value stays in float64 (the graph computes those).
     func trainTape(_ plan: TrainPlan, _ args: CommandArguments) throws(Diagnostic) -> Tape32? {
         if plan.precision == "f32" && plan.settings.needsLookahead {
             throw Diagnostic(.error, "nesterov trains in float64 only (precision=f64)", at: args.wholeRange)
@@ -141,7 +142,7 @@ extension Session {
         let tape = Tape32(graph: graph, root: plan.root, params: plan.params.map(\.1), feeds: [plan.leaves.0, plan.leaves.1])
         if tape == nil && plan.precision == "f32" {
             throw Diagnostic(
-                .error, "\(plan.lossName) uses an op without a float32 kernel (those: matmul, + - *, relu, sigmoid, tanh, dropout, cross_entropy, mse, bce); use precision=f64",
+                .error, "\(plan.lossName) reads grad() or jacobian() as a value, which only the float64 graph computes; use precision=f64",
                 at: plan.lossRange)
         }
         return tape

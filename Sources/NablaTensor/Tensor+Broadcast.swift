@@ -135,7 +135,47 @@ extension DenseTensor {
     @inlinable
     public func broadcast(to target: [Int]) -> DenseTensor {
         if shape == target { return self }
+        let total = Shape.count(target)
+        if count > 0, total % count == 0, Broadcast.isTrailing(shape, of: target) {
+            // Repeated whole (a bias down the rows, a single number): copies, no index tables.
+            var out: [Element] = []
+            out.reserveCapacity(total)
+            for _ in 0..<total / count { out.append(contentsOf: scalars) }
+            return DenseTensor(shape: target, scalars: out)
+        }
         let src = Broadcast.sourceIndices(shape, to: target)
         return DenseTensor(shape: target, scalars: src.map { scalars[$0] })
+    }
+
+    /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
+    @inlinable
+    public func zip(_ a: DenseTensor, _ b: DenseTensor, _ f: (Element, Element, Element) -> Element) -> DenseTensor {
+        var out = scalars
+        out.withUnsafeMutableBufferPointer { o in
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
+                    for i in 0..<o.count { o[i] = f(o[i], pa[i], pb[i]) }
+                }
+            }
+        }
+        return DenseTensor(shape: shape, scalars: out)
+    }
+
+    /// `f(self, a, b, c)` element by element over tensors of this one's count (no broadcasting).
+    @inlinable
+    public func zip(
+        _ a: DenseTensor, _ b: DenseTensor, _ c: DenseTensor, _ f: (Element, Element, Element, Element) -> Element
+    ) -> DenseTensor {
+        var out = scalars
+        out.withUnsafeMutableBufferPointer { o in
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
+                    c.scalars.withUnsafeBufferPointer { pc in
+                        for i in 0..<o.count { o[i] = f(o[i], pa[i], pb[i], pc[i]) }
+                    }
+                }
+            }
+        }
+        return DenseTensor(shape: shape, scalars: out)
     }
 }
