@@ -167,4 +167,38 @@ struct OpGradientTests {
         #expect(Op.mul.derivativeText(["w1", "x1"], shapes: [[], []]) == ["x1", "w1"])
         #expect(Op.div.derivativeText(["a", "b+c"], shapes: [[], []]) == ["1/(b+c)", "-a/(b+c)²"])
     }
+
+    /// float32 against float64: relative to the float64 value, with float32's ~1e-7 rounding
+    /// grown through a few operations (exp, log, sums of a dozen terms).
+    static func agree32(_ a: Tensor32, _ b: Tensor) -> Bool {
+        a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs(Double($0) - $1) <= 2e-5 * max(1, abs($1)) }
+    }
+
+    @Test("every op computes in float32 what it computes in float64 (forward and VJP)", arguments: opCases + [
+        OpCase(.accuracy, [[3, 4], [3]], fixed: [1: Tensor(vector: [0, 3, 1])]),
+        OpCase(.accuracy, [[4], [4]], fixed: [1: Tensor(vector: [0, 1, 1, 0])]),
+    ])
+    func float32AgreesWithFloat64(c: OpCase) throws {
+        let x = c.inputs(seed: 23)
+        let x32 = x.map { $0.converted(to: Float.self) }
+        let y = try c.op.forward(x), y32 = try c.op.forward(x32)
+        #expect(Self.agree32(y32, y), "forward: \(y32.scalars) vs \(y.scalars)")
+        var sampler = TensorSampler(seed: 41)
+        let g = sampler.tensor(y.shape)
+        let vjp = c.op.vjp(x, y, g), vjp32 = c.op.vjp(x32, y32, g.converted(to: Float.self))
+        #expect(vjp.count == vjp32.count)
+        for (a, b) in zip(vjp32, vjp) {
+            #expect((a == nil) == (b == nil))
+            if let a, let b { #expect(Self.agree32(a, b), "VJP: \(a.scalars) vs \(b.scalars)") }
+        }
+    }
+
+    @Test("every op that the graph does not evaluate itself has a float32 row")
+    func everyOpHasAFloat32Row() {
+        let graphOnly: Set<Int> = [Op.constant, .param, .name("x"), .gradient, .jacobian].map(\.catalogIndex).reduce(into: []) { $0.insert($1) }
+        let covered = Set((opCases.map(\.op) + [.accuracy]).map(\.catalogIndex))
+        for op in Op.catalog where !graphOnly.contains(op.catalogIndex) {
+            #expect(covered.contains(op.catalogIndex), "\(op) has no float32 row")
+        }
+    }
 }
