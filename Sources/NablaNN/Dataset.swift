@@ -12,39 +12,62 @@ import NablaTensor
 /// `y` is a vector [N] of class indices, as `cross_entropy(logits, Y)` takes.
 /// Regression: `y` is a column [N, 1] of numbers.
 public struct Dataset: Sendable {
-    public var x: Tensor
+    /// The inputs as numbers (nil for images kept as bytes: `x` makes them when asked).
+    private var dense: Tensor?
+    /// The shape of the inputs, [N, features].
+    public private(set) var xShape: [Int]
     public var y: Tensor
     /// How many classes (nil for regression).
     public var classes: Int?
     public var name: String
-    /// The inputs as bytes when they are images (`x` = bytes / 255 exactly): the float32
-    /// backend feeds its batches from these, an eighth of the memory `x` takes.
-    public var bytes: [UInt8]?
+    /// The inputs as bytes when they are images (`x` = bytes / 255 exactly): they are kept
+    /// this way only, an eighth of the memory of float64, and the float32 tape feeds its
+    /// batches straight from them.
+    public private(set) var bytes: [UInt8]?
     /// The file's own class values when they were not 0, 1, ..., k-1 (class i is `classValues[i]`).
     public var classValues: [Double]?
 
-    public init(x: Tensor, y: Tensor, classes: Int?, name: String, bytes: [UInt8]? = nil) {
-        self.x = x
+    public init(x: Tensor, y: Tensor, classes: Int?, name: String) {
+        self.dense = x
+        self.xShape = x.shape
         self.y = y
         self.classes = classes
         self.name = name
-        self.bytes = bytes
     }
 
-    public var count: Int { x.rows }
-    public var features: Int { x.cols }
+    /// Images kept as bytes: row i is `bytes[i*features ..< (i+1)*features]`, each / 255.
+    public init(bytes: [UInt8], features: Int, y: Tensor, classes: Int?, name: String) {
+        self.bytes = bytes
+        self.xShape = [bytes.count / Swift.max(features, 1), features]
+        self.y = y
+        self.classes = classes
+        self.name = name
+    }
+
+    /// The inputs, one sample per row (made from the bytes, for images: ask for a few rows at a time).
+    public var x: Tensor {
+        dense ?? Tensor(shape: xShape, scalars: (bytes ?? []).map { Double($0) / 255 })
+    }
+
+    public var count: Int { xShape.first ?? 0 }
+    public var features: Int { xShape.count > 1 ? xShape[1] : 1 }
 
     /// The rows `indices`, in that order.
     public func rows(_ indices: some Collection<Int>) -> Dataset {
-        var selected: [UInt8]?
+        var selected = self
+        selected.y = y.selectRows(indices)
         if let bytes {
             let w = features
             var out: [UInt8] = []
             out.reserveCapacity(indices.count * w)
             for i in indices { out.append(contentsOf: bytes[i * w..<(i + 1) * w]) }
-            selected = out
+            selected.bytes = out
+            selected.xShape = [indices.count, w]
+        } else if let dense {
+            selected.dense = dense.selectRows(indices)
+            selected.xShape = selected.dense?.shape ?? []
         }
-        return Dataset(x: x.selectRows(indices), y: y.selectRows(indices), classes: classes, name: name, bytes: selected)
+        return selected
     }
 
     /// Labels −1/+1 instead of 0/1 (for the perceptron's sign, hinge and logistic losses).

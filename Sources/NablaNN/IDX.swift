@@ -111,15 +111,9 @@ public struct MNIST: Sendable {
     public func dataset(first n: Int? = nil, name: String, shouldStop: () -> Bool) -> Dataset? {
         let k = Swift.min(n ?? count, count)
         let pixels = rows * cols
-        var x = [Double](repeating: 0, count: k * pixels)
-        for start in stride(from: 0, to: k * pixels, by: 1 << 20) {
-            if shouldStop() { return nil }
-            for i in start..<Swift.min(start + (1 << 20), k * pixels) { x[i] = Double(images[i]) / 255 }
-        }
+        if shouldStop() { return nil }
         let y = labels.prefix(k).map { Double($0) }
-        return Dataset(
-            x: Tensor(shape: [k, pixels], scalars: x), y: Tensor(shape: [k], scalars: y), classes: 10, name: name,
-            bytes: Array(images.prefix(k * pixels)))
+        return Dataset(bytes: Array(images.prefix(k * pixels)), features: pixels, y: Tensor(shape: [k], scalars: y), classes: 10, name: name)
     }
 
     public func dataset(first n: Int? = nil, name: String) -> Dataset {

@@ -200,7 +200,7 @@ extension Session {
         guard let index = Int(first), index >= 0, index < set.count else {
             throw Diagnostic(.error, "a sample number from 0 to \(set.count - 1)", at: firstRange)
         }
-        let pixels = Array(set.x.scalars[index * set.features..<(index + 1) * set.features])
+        let pixels = set.rows([index]).x.scalars
         var lines = Session.picture(pixels, side: side, colour: colors)
         var caption = "#\(index) of the \(useTest ? "test" : "training") set: label \(Format.number(set.y.scalars[index]))"
         if let p = try predictions(Tensor(shape: [1, set.features], scalars: pixels))?.first {

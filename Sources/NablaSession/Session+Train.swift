@@ -176,7 +176,7 @@ extension Session {
     /// its bytes when it has them: k / 255 in float32 is the float64 k / 255 rounded, for
     /// every byte k, so the batch is the same).
     static func feed(_ tape: Tape32, _ leaves: (NodeID, NodeID), _ set: Dataset, _ rows: ArraySlice<Int>) {
-        if let bytes = set.bytes, bytes.count == set.x.count {
+        if let bytes = set.bytes, bytes.count == set.count * set.features {
             let w = set.features
             tape.fill(leaves.0, shape: [rows.count, w]) { dst in
                 bytes.withUnsafeBufferPointer { src in
@@ -189,7 +189,7 @@ extension Session {
                 }
             }
         }
-        for (leaf, t) in set.bytes == nil || set.bytes?.count != set.x.count ? [(leaves.0, set.x), (leaves.1, set.y)] : [(leaves.1, set.y)] {
+        for (leaf, t) in set.bytes == nil || set.bytes?.count != set.count * set.features ? [(leaves.0, set.x), (leaves.1, set.y)] : [(leaves.1, set.y)] {
             let w = t.rank == 2 ? t.shape[1] : 1
             tape.fill(leaf, shape: [rows.count] + Array(t.shape.dropFirst())) { dst in
                 t.scalars.withUnsafeBufferPointer { src in
@@ -360,7 +360,7 @@ extension Session {
         }
         guard let part else { throw Diagnostic(.error, "this data has no \(args.text) split (:data ... \(args.text == "test" ? "test" : "val")=0.2)", at: args.wholeRange) }
         let leaves = try dataLeaves(training, at: args.wholeRange)
-        let held = args.text == "train" ? training.heldTrain : held(part)
+        let held = args.text == "train" ? training.heldTrain : held(part, numbers: heldSplitNumbers)
         do {
             try graph.setValues([(leaves.0, held.x), (leaves.1, held.y)])
         } catch {
@@ -390,3 +390,7 @@ extension Session {
     }
 }
 
+extension Session {
+    /// The accuracy on the whole test split measured at the end of the last `:train`, if any.
+    public var lastTestAccuracy: Double? { history?.testAccuracy }
+}

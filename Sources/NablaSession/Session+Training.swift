@@ -12,12 +12,12 @@ struct TrainingData {
     var xName = "X"
     var yName = "Y"
 
-    /// The most numbers a split puts into the graph at once (`Session.heldNumbers`): 8 million
-    /// (64 MB as float64). Every node keeps its value, so the 60,000 MNIST images in full
+    /// The most numbers a split puts into the graph at once (`Session.heldNumbers`): 2 million
+    /// (16 MB as float64). Every node keeps its value, so the 60,000 MNIST images in full
     /// would take about 1.3 GB of activations; above this limit X and Y hold the split's
     /// first rows, and :train and its evaluations go through all of them in windows of that
     /// many rows.
-    static let defaultHeldNumbers = 8_000_000
+    static let defaultHeldNumbers = 2_000_000
 
     /// The training rows X and Y hold (made once by `install`).
     var trainWindow: Dataset?
@@ -30,6 +30,8 @@ struct TrainingHistory {
     var accuracy: [Double] = []
     var validationLoss: [Double] = []
     var validationAccuracy: [Double] = []
+    /// The accuracy on the whole test split at the end of training (`nabla mnist` prints it).
+    var testAccuracy: Double?
 }
 
 /// How a loss's prediction is read as a class.
@@ -43,16 +45,23 @@ enum PredictionKind {
 }
 
 extension Session {
-    /// How many rows of `set` the graph holds at once (all of them when it is small).
-    func heldRows(_ set: Dataset) -> Int {
-        guard set.x.count > heldNumbers else { return set.count }
-        let rows = Swift.max(1, heldNumbers / Swift.max(set.features, 1))
+    /// How many rows of `set` the graph holds at once (all of them when it is small): up to
+    /// `heldNumbers` numbers for the training split and for evaluation windows.
+    func heldRows(_ set: Dataset, numbers: Int? = nil) -> Int {
+        let limit = numbers ?? heldNumbers
+        guard set.count * set.features > limit else { return set.count }
+        let rows = Swift.max(1, limit / Swift.max(set.features, 1))
         return rows >= 1000 ? rows / 1000 * 1000 : rows
     }
 
+    /// A validation or test split in X_val, X_test (or in X after `:use test`) is held up to four
+    /// times as many numbers as training's window: MNIST's 10,000 test images fit whole, so
+    /// `:use test` then `accuracy(net, Y)` is the test accuracy.
+    var heldSplitNumbers: Int { heldNumbers * 4 }
+
     /// What X and Y hold for `set`: the whole split, or its first `heldRows` rows.
-    func held(_ set: Dataset) -> Dataset {
-        let rows = heldRows(set)
+    func held(_ set: Dataset, numbers: Int? = nil) -> Dataset {
+        let rows = heldRows(set, numbers: numbers)
         return rows == set.count ? set : set.rows(0..<rows)
     }
 
@@ -339,7 +348,7 @@ extension Session {
                 ", numbered from the file's targets: " + values.enumerated().map { "\(Format.number($0.element)) → \($0.offset)" }.joined(separator: ", ")
             } ?? "")
         let window = data?.heldTrain ?? training.train
-        var sizes = "X \(Shape.describe(window.x.shape)), Y \(Shape.describe(window.y.shape))"
+        var sizes = "X \(Shape.describe(window.xShape)), Y \(Shape.describe(window.y.shape))"
         if held < training.train.count { sizes += " (the first \(held) of \(training.train.count) training samples; :train goes through all)" }
         if let v = training.validation { sizes += "; X_val, Y_val: \(v.count) samples" }
         if let t = training.test { sizes += "; X_test, Y_test: \(t.count) samples" }
@@ -363,7 +372,7 @@ extension Session {
             try defineValue("Y", train.y, isParam: false, text: "\(kind) targets", at: origin)
         }
         for (suffix, part) in [("val", training.validation), ("test", training.test)] {
-            guard let part = part.map({ held($0) }) else { continue }
+            guard let part = part.map({ held($0, numbers: heldSplitNumbers) }) else { continue }
             try defineValue("X_\(suffix)", part.x, isParam: false, text: "\(kind) \(suffix) inputs", at: origin)
             try defineValue("Y_\(suffix)", part.y, isParam: false, text: "\(kind) \(suffix) targets", at: origin)
         }

@@ -137,7 +137,7 @@ extension Session {
         if plan.precision == "f32" && plan.settings.needsLookahead {
             throw Diagnostic(.error, "nesterov trains in float64 only (precision=f64)", at: args.wholeRange)
         }
-        let big = plan.training.train.x.count >= 100_000
+        let big = plan.training.train.count * plan.training.train.features >= 100_000
         guard plan.precision == "f32" || (plan.precision == "auto" && big), !plan.settings.needsLookahead else { return nil }
         let tape = Tape32(graph: graph, root: plan.root, params: plan.params.map(\.1), feeds: [plan.leaves.0, plan.leaves.1])
         if tape == nil && plan.precision == "f32" {
@@ -212,7 +212,7 @@ extension Session {
     /// One batch on the float64 graph; false when training must stop.
     func graphStep(_ run: inout TrainRun, _ plan: TrainPlan, rows: ArraySlice<Int>, lr: Double, epoch: Int) -> Bool {
         let settings = plan.settings
-        var updates: [(NodeID, Tensor)] = [(plan.leaves.0, plan.training.train.x.selectRows(rows)), (plan.leaves.1, plan.training.train.y.selectRows(rows))]
+        var updates: [(NodeID, Tensor)] = { let batch = plan.training.train.rows(rows); return [(plan.leaves.0, batch.x), (plan.leaves.1, batch.y)] }()
         updates += plan.seeds.map { ($0, Tensor(Double(random.next() % 16_777_216))) }
         if settings.needsLookahead {
             var ahead: [String: [Double]] = [:]
@@ -393,6 +393,7 @@ extension Session {
         if let test = t.test, let (loss, acc, predicted) = try? evaluate(on: test, root: plan.root, leaves: plan.leaves, prediction: plan.prediction, seeds: plan.seeds, only: plan.only) {
             summary += "; test loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
             predictedTest = predicted
+            history?.testAccuracy = acc
         }
         restoreTrainingData(plan)
         say(summary)
