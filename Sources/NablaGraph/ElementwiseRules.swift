@@ -253,3 +253,29 @@ struct HasRule: UnaryVisitor, BinaryVisitor {
     func visit<R: UnaryRule>(_: R.Type) -> Bool { true }
     func visit<R: BinaryRule>(_: R.Type) -> Bool { true }
 }
+
+// MARK: - The same rules on plain numbers (the live graph's scalar nodes)
+
+/// f(x) on one number: a scalar node's value without tensor machinery.
+struct UnaryScalar: UnaryVisitor {
+    let x: Double
+    func visit<R: UnaryRule>(_: R.Type) -> Double { R.f(x) }
+}
+
+/// f'(x) on one number (given y = f(x)).
+struct UnaryScalarSlope: UnaryVisitor {
+    let x: Double, y: Double
+    func visit<R: UnaryRule>(_: R.Type) -> Double { R.df(x, y) }
+}
+
+/// f(a, b) on two numbers.
+struct BinaryScalar: BinaryVisitor {
+    let a: Double, b: Double
+    func visit<R: BinaryRule>(_: R.Type) -> Double { R.f(a, b) }
+}
+
+/// Both partials on two numbers (given y = f(a, b)).
+struct BinaryScalarSlopes: BinaryVisitor {
+    let a: Double, b: Double, y: Double
+    func visit<R: BinaryRule>(_: R.Type) -> (Double, Double) { (R.da(a, b, y), R.db(a, b, y)) }
+}

@@ -38,7 +38,9 @@ public struct GraphError: Error, Sendable {
 /// `setValue`), so every node always holds the value its definition implies.
 /// Every traversal is iterative: deep chains cannot overflow the stack.
 public struct Graph: Sendable {
-    private var nodes: [Node?] = []
+    /// Every node ever made; a removed one stays as a tombstone (`alive` false) until its slot is reused.
+    private var nodes: [Node] = []
+    private var alive: [Bool] = []
     private var freeSlots: [Int] = []
     /// Nodes whose value became NaN or infinite from finite inputs, in the order
     /// they were computed, since the last `takeNonFiniteOrigins()`.
@@ -69,18 +71,21 @@ public struct Graph: Sendable {
     }
 
     private mutating func setValue(of id: NodeID, _ value: Tensor) {
-        guard let node = nodes[id.raw] else { return }
-        heldElements -= Graph.counted(node)
-        nodes[id.raw]?.value = value
-        if let updated = nodes[id.raw] { heldElements += Graph.counted(updated) }
+        guard alive[id.raw] else { return }
+        heldElements -= Graph.counted(nodes[id.raw])
+        nodes[id.raw].value = value
+        heldElements += Graph.counted(nodes[id.raw])
     }
 
     // MARK: - Access
 
     /// The node with this id; the id must be alive.
     public subscript(id: NodeID) -> Node {
-        guard let node = nodes[id.raw] else { preconditionFailure("node \(id) was removed") }
-        return node
+        // Read in place (no copy of the node): the backward pass reads a node's fields per visit.
+        _read {
+            precondition(alive[id.raw], "node \(id) was removed")
+            yield nodes[id.raw]
+        }
     }
 
     /// The value of a node.
@@ -88,7 +93,7 @@ public struct Graph: Sendable {
 
     /// True when the id names a node that has not been removed.
     public func contains(_ id: NodeID) -> Bool {
-        id.raw >= 0 && id.raw < nodes.count && nodes[id.raw] != nil
+        id.raw >= 0 && id.raw < nodes.count && alive[id.raw]
     }
 
     /// Number of live nodes.
@@ -118,7 +123,7 @@ public struct Graph: Sendable {
         try checkHeld(adding: Graph.counted(node), removing: 0, node: nil)
         let id = insert(node)
         noteIfNonFinite(id)
-        for input in inputs { nodes[input.raw]?.users.append(id) }
+        for input in inputs where alive[input.raw] { nodes[input.raw].users.append(id) }
         return id
     }
 
@@ -126,9 +131,11 @@ public struct Graph: Sendable {
         heldElements += Graph.counted(node)
         if let slot = freeSlots.popLast() {
             nodes[slot] = node
+            alive[slot] = true
             return NodeID(slot)
         }
         nodes.append(node)
+        alive.append(true)
         return NodeID(nodes.count - 1)
     }
 
@@ -136,23 +143,22 @@ public struct Graph: Sendable {
     /// outside the set must no longer read them.
     public mutating func remove(_ ids: [NodeID]) {
         let doomed = Set(ids)
-        for id in ids {
-            guard let node = nodes[id.raw] else { continue }
-            for input in node.inputs where !doomed.contains(input) {
-                nodes[input.raw]?.users.removeAll { $0 == id }
+        for id in ids where alive[id.raw] {
+            for input in nodes[id.raw].inputs where !doomed.contains(input) && alive[input.raw] {
+                nodes[input.raw].users.removeAll { $0 == id }
             }
         }
-        for id in ids {
-            guard let node = nodes[id.raw] else { continue }
-            heldElements -= Graph.counted(node)
-            nodes[id.raw] = nil
+        for id in ids where alive[id.raw] {
+            heldElements -= Graph.counted(nodes[id.raw])
+            nodes[id.raw] = Node(op: .constant, inputs: [], label: "", value: Tensor(0))
+            alive[id.raw] = false
             freeSlots.append(id.raw)
         }
     }
 
     /// Changes the label of a node (a name's slot keeps its name).
     public mutating func relabel(_ id: NodeID, _ label: String) {
-        nodes[id.raw]?.label = label
+        if alive[id.raw] { nodes[id.raw].label = label }
     }
 
     // MARK: - Live updates
@@ -172,9 +178,9 @@ public struct Graph: Sendable {
     }
 
     private mutating func setInput(of id: NodeID, from old: NodeID, to new: NodeID) {
-        nodes[id.raw]?.inputs = [new]
-        nodes[old.raw]?.users.removeAll { $0 == id }
-        nodes[new.raw]?.users.append(id)
+        if alive[id.raw] { nodes[id.raw].inputs = [new] }
+        if alive[old.raw] { nodes[old.raw].users.removeAll { $0 == id } }
+        if alive[new.raw] { nodes[new.raw].users.append(id) }
     }
 
     /// Sets the value of a leaf (a param after an optimizer step) and recomputes downstream.
@@ -257,6 +263,7 @@ public struct Graph: Sendable {
 
     /// Computes the value of `op` applied to the current values of `inputs`.
     private func evaluate(_ op: Op, _ inputs: [NodeID]) throws(TensorError) -> Tensor {
+        if let y = scalarValue(op, inputs) { return y }
         switch op {
         case .gradient:
             let grads = try backward(from: inputs[0])
@@ -273,6 +280,23 @@ public struct Graph: Sendable {
             .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
             .softmax, .logSoftmax, .mse, .crossEntropy, .logisticLoss, .hinge, .accuracy:
             return try op.forward(inputs.map { self[$0].value })
+        }
+    }
+
+    /// An elementwise op on true scalars (shape []), computed by the op's rule on plain numbers:
+    /// the same math as the tensor path, without its arrays (most nodes of an exam's graph).
+    private func scalarValue(_ op: Op, _ inputs: [NodeID]) -> Tensor? {
+        switch inputs.count {
+        case 1:
+            let x = self[inputs[0]].value
+            guard x.isScalar else { return nil }
+            return op.unaryRule(UnaryScalar(x: x.scalars[0])).map { Tensor($0) }
+        case 2:
+            let a = self[inputs[0]].value, b = self[inputs[1]].value
+            guard a.isScalar, b.isScalar else { return nil }
+            return op.binaryRule(BinaryScalar(a: a.scalars[0], b: b.scalars[0])).map { Tensor($0) }
+        default:
+            return nil
         }
     }
 
@@ -295,6 +319,7 @@ public struct Graph: Sendable {
 
     /// A node's VJP: its op's, except bce of a sigmoid, which goes through the logit.
     public func localVJP(_ id: NodeID, _ g: Tensor, needs: [Bool]? = nil) -> [Tensor?] {
+        if let local = scalarVJP(id, g) { return local }
         let node = self[id]
         let x = node.inputs.map { self[$0].value }
         if case .bce = node.op, let z = logit(of: node.inputs[0], target: x[1]) {
@@ -305,6 +330,29 @@ public struct Graph: Sendable {
         // is negative (NaN), and nothing can change it.
         if case .pow = node.op, case .constant = self[node.inputs[1]].op { local[1] = nil }
         return local
+    }
+
+    /// The VJP of an elementwise op on true scalars, from its rule's partials on plain numbers.
+    private func scalarVJP(_ id: NodeID, _ g: Tensor) -> [Tensor?]? {
+        let node = self[id]
+        guard node.value.isScalar, g.isScalar else { return nil }
+        let gv = g.scalars[0], y = node.value.scalars[0]
+        switch node.inputs.count {
+        case 1:
+            let x = self[node.inputs[0]].value
+            guard x.isScalar, let d = node.op.unaryRule(UnaryScalarSlope(x: x.scalars[0], y: y)) else { return nil }
+            return [Tensor(gv * d)]
+        case 2:
+            let a = self[node.inputs[0]].value, b = self[node.inputs[1]].value
+            guard a.isScalar, b.isScalar,
+                  let (da, db) = node.op.binaryRule(BinaryScalarSlopes(a: a.scalars[0], b: b.scalars[0], y: y))
+            else { return nil }
+            // A written exponent ((y - t)^2) gets no gradient, as on the tensor path below.
+            if case .pow = node.op, case .constant = self[node.inputs[1]].op { return [Tensor(gv * da), nil] }
+            return [Tensor(gv * da), Tensor(gv * db)]
+        default:
+            return nil
+        }
     }
 
     private mutating func noteIfNonFinite(_ id: NodeID) {
@@ -361,7 +409,7 @@ public struct Graph: Sendable {
     /// (a topological order ending at the root). Accumulates over every path.
     public func backward(order: [NodeID], seed: Tensor) -> Gradients {
         var walk = BackwardWalk(order: order, seed: seed, capacity: nodes.count)
-        while walk.step(in: self) != nil {}
+        walk.finish(in: self)
         return walk.gradients
     }
 
@@ -386,7 +434,7 @@ public struct Graph: Sendable {
             needed[id.raw] = self[id].inputs.contains { needed[$0.raw] }
         }
         var walk = BackwardWalk(order: order, seed: Tensor.filled1(value.shape), capacity: nodes.count, needed: needed)
-        while walk.step(in: self) != nil {}
+        walk.finish(in: self)
         return walk.gradients
     }
 
@@ -479,17 +527,28 @@ public struct BackwardWalk: Sendable {
     /// Visits the next node that has a gradient and sends its VJP to its inputs;
     /// `nil` when every node has been visited.
     public mutating func step(in graph: Graph) -> BackwardStep? {
+        var record: BackwardStep? = BackwardStep(node: NodeID(0), upstream: Tensor(0), contributions: [])
+        return advance(in: graph, record: &record) ? record : nil
+    }
+
+    /// Runs the whole walk without recording the steps (what `Graph.backward` does).
+    mutating func finish(in graph: Graph) {
+        var none: BackwardStep?
+        while advance(in: graph, record: &none) {}
+    }
+
+    /// One node of the walk; false when there is none left. Fills `record` when it is not nil.
+    private mutating func advance(in graph: Graph, record: inout BackwardStep?) -> Bool {
         while position < order.count {
             let id = order[position]
             position += 1
             guard let g = gradients[id] else { continue }
-            let node = graph[id]
-            if node.inputs.isEmpty { continue }
-            let needs = needed.map { mask in node.inputs.map { mask[$0.raw] } }
+            let inputs = graph[id].inputs
+            if inputs.isEmpty { continue }
+            let needs = needed.map { mask in inputs.map { mask[$0.raw] } }
             let local = graph.localVJP(id, g, needs: needs)
-            assert(local.count == node.inputs.count, "\(node.op) must give one gradient per input")
-            var contributions: [BackwardStep.Contribution] = []
-            for (i, (input, contribution)) in zip(node.inputs, local).enumerated() {
+            assert(local.count == inputs.count, "\(graph[id].op) must give one gradient per input")
+            for (i, (input, contribution)) in zip(inputs, local).enumerated() {
                 if let contribution, needs?[i] ?? true {
                     if gradients.byNode[input.raw] == nil {
                         gradients.byNode[input.raw] = contribution
@@ -498,11 +557,13 @@ public struct BackwardWalk: Sendable {
                     }
                     received[input.raw] += 1
                 }
-                contributions.append(.init(
+                record?.contributions.append(.init(
                     input: i, id: input, vjp: contribution, accumulated: gradients[input], received: received[input.raw]))
             }
-            return BackwardStep(node: id, upstream: g, contributions: contributions)
+            record?.node = id
+            record?.upstream = g
+            return true
         }
-        return nil
+        return false
     }
 }
