@@ -69,7 +69,7 @@ public struct Lexer {
                   text: String(chars[startOffset..<offset]))
         }
         guard let c = peek() else { return token(.end) }
-        if c.isNumber && c.isASCII || (c == "." && (peek(1)?.isASCII ?? false) && (peek(1)?.isNumber ?? false)) {
+        if Lexer.isDigit(c) || (c == "." && peek(1).map(Lexer.isDigit) ?? false) {
             return try lexNumber(start: start, startOffset: startOffset)
         }
         if Lexer.isIdentifierStart(c) {
@@ -80,6 +80,10 @@ public struct Lexer {
             advance()
             advance()
             return token(.symbol("=="))
+        }
+        if let symbol = Lexer.asciiSymbol(c) {
+            advance()
+            return token(.symbol(symbol))
         }
         if let alias = Lexer.aliases[c] {
             advance()
@@ -98,7 +102,7 @@ public struct Lexer {
         while let c = peek() {
             if c == "#" {
                 while let d = peek(), d != "\n" { advance() }
-            } else if c.isWhitespace {
+            } else if c == " " || c == "\n" || c == "\t" || c.isWhitespace {
                 advance()
             } else {
                 return
@@ -107,9 +111,9 @@ public struct Lexer {
     }
 
     mutating func lexNumber(start: SourceLocation, startOffset: Int) throws(Diagnostic) -> Token {
-        func digits() { while let d = peek(), d.isASCII, d.isNumber { advance() } }
+        func digits() { while let d = peek(), Lexer.isDigit(d) { advance() } }
         digits()
-        if peek() == ".", let d = peek(1), d.isASCII, d.isNumber {
+        if peek() == ".", let d = peek(1), Lexer.isDigit(d) {
             advance()
             digits()
         } else if peek() == ".", !(peek(1).map(Lexer.isIdentifierStart) ?? false) {
@@ -117,7 +121,7 @@ public struct Lexer {
         }
         if peek() == "e" || peek() == "E" {
             let hasSign = peek(1) == "+" || peek(1) == "-"
-            if let d = peek(hasSign ? 2 : 1), d.isASCII, d.isNumber {
+            if let d = peek(hasSign ? 2 : 1), Lexer.isDigit(d) {
                 advance()
                 if hasSign { advance() }
                 digits()
@@ -136,12 +140,42 @@ public struct Lexer {
         return Token(kind: .number(value), range: range, text: text)
     }
 
+    // ASCII first (what nearly every statement is made of): Unicode's properties only for the rest.
+
+    static func isDigit(_ c: Character) -> Bool {
+        guard let a = c.asciiValue else { return false }
+        return a >= 48 && a <= 57
+    }
+
     static func isIdentifierStart(_ c: Character) -> Bool {
-        c == "_" || (c.isLetter && c != "∂")
+        if let a = c.asciiValue { return a == 95 || (a | 32 >= 97 && a | 32 <= 122) }
+        return c.isLetter && c != "∂"
     }
 
     /// True for a character that can continue a name (letters, digits, `_`).
     public static func isIdentifierPart(_ c: Character) -> Bool {
-        isIdentifierStart(c) || c.isNumber
+        if let a = c.asciiValue { return a == 95 || (a | 32 >= 97 && a | 32 <= 122) || (a >= 48 && a <= 57) }
+        return isIdentifierStart(c) || c.isNumber
+    }
+
+    /// The symbol an ASCII character is, without hashing it.
+    static func asciiSymbol(_ c: Character) -> String? {
+        switch c.asciiValue {
+        case 43: return "+"
+        case 45: return "-"
+        case 42: return "*"
+        case 47: return "/"
+        case 64: return "@"
+        case 94: return "^"
+        case 39: return "'"
+        case 40: return "("
+        case 41: return ")"
+        case 91: return "["
+        case 93: return "]"
+        case 44: return ","
+        case 61: return "="
+        case 58: return ":"
+        default: return nil
+        }
     }
 }

@@ -9,6 +9,7 @@ import NablaTensor
 let args = CommandLine.arguments
 let layers = args.count > 1 ? Int(args[1]) ?? 3334 : 3334   // 3 nodes per layer: w*x, +b, relu
 let repeats = args.count > 2 ? Int(args[2]) ?? 20 : 20
+let examRuns = args.count > 3 ? Int(args[3]) ?? 200 : 200   // more runs to profile the exam script
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
@@ -43,7 +44,7 @@ let neuron = """
     :grad w1
     """
 var exam: [Double] = []
-for _ in 0..<200 {
+for _ in 0..<examRuns {
     let session = Session(output: silent, seed: 1)
     exam.append(time { session.runScript(neuron) })
 }
