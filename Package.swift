@@ -17,7 +17,15 @@ let package = Package(
         .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"]),
         .target(name: "NablaSyntax"),
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
-        .target(name: "NablaSession", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
+        // The session's parts, one job each: the workspace (definitions, compile, limits); the
+        // teaching views; training; the self-check; and the session that dispatches commands.
+        .target(name: "NablaRuntime", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
+        .target(name: "NablaTeaching", dependencies: ["NablaRuntime", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
+        .target(name: "NablaTraining", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
+        .target(name: "NablaSelfCheck", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax"]),
+        .target(name: "NablaSession", dependencies: [
+            "NablaRuntime", "NablaTeaching", "NablaTraining", "NablaSelfCheck", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN",
+        ]),
         .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit"]),
         .target(name: "NablaFuzz", dependencies: ["NablaSession", "NablaNN", "NablaTensor"]),
 
@@ -39,7 +47,9 @@ let package = Package(
         .testTarget(name: "NablaGraphTests", dependencies: ["NablaGraph", "NablaTestSupport"]),
         .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "NablaTestSupport"]),
-        .testTarget(name: "NablaSessionTests", dependencies: ["NablaSession", "NablaTestSupport", "NablaFuzz"]),
+        .testTarget(name: "NablaSessionTests", dependencies: [
+            "NablaSession", "NablaRuntime", "NablaTeaching", "NablaTraining", "NablaSelfCheck", "NablaTestSupport", "NablaFuzz",
+        ]),
         .testTarget(name: "NablaCLITests", dependencies: ["nabla", "NablaTestSupport"]),
         .testTarget(name: "NablaREPLTests", dependencies: ["nabla"]),
     ]

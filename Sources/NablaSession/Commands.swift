@@ -1,79 +1,10 @@
+import NablaRuntime
+import NablaTeaching
+import NablaTraining
+import NablaSelfCheck
 import NablaGraph
 import NablaSyntax
 import NablaTensor
-
-/// A command's arguments: the raw text after its name and where that text starts.
-struct CommandArguments {
-    var name: String
-    var nameRange: SourceRange
-    var text: String
-    var start: SourceLocation
-
-    /// The arguments split at whitespace, each with its range.
-    /// The arguments split at spaces; double quotes keep spaces in one word (`"my data.csv"`,
-    /// `dir="MNIST files"`), and so does a backslash before a space (`my\ data.csv`), as in a shell.
-    var words: [(String, SourceRange)] {
-        var out: [(String, SourceRange)] = []
-        var current = ""
-        var started = false, quoted = false, escaped = false
-        var startColumn = start.column
-        var column = start.column
-        for c in text {
-            defer { column += 1 }
-            if escaped {
-                current.append(c)
-                escaped = false
-            } else if c == "\\" && !quoted {
-                if !started { startColumn = column }
-                started = true
-                escaped = true
-            } else if c == "\"" {
-                if !started { startColumn = column }
-                started = true
-                quoted.toggle()
-            } else if (c == " " || c == "\t") && !quoted {
-                if started { out.append((current, range(startColumn, column))) }
-                current = ""
-                started = false
-            } else {
-                if !started { startColumn = column }
-                started = true
-                current.append(c)
-            }
-        }
-        if started { out.append((current, range(startColumn, column))) }
-        return out
-    }
-
-    /// The argument as one path: a quoted (`"my file.nabla"`) or escaped word unwrapped, else
-    /// the whole text as typed (`:save my file.nabla` still names one file).
-    var path: String {
-        let w = words
-        return w.count == 1 ? w[0].0 : text
-    }
-
-    /// A range on the command's line from one column to another.
-    func range(_ from: Int, _ to: Int) -> SourceRange {
-        SourceRange(
-            start: SourceLocation(line: start.line, column: from),
-            end: SourceLocation(line: start.line, column: to), offsets: (from - 1)..<(to - 1))
-    }
-
-    /// Where the arguments are (or where they should have been).
-    var wholeRange: SourceRange {
-        text.isEmpty ? range(start.column, start.column + 1) : range(start.column, start.column + text.count)
-    }
-
-    /// The error for a missing argument, with the usage.
-    func missing(_ what: String, usage: String) -> Diagnostic {
-        Diagnostic(.error, ":\(name) needs \(what) (usage: \(usage))", at: text.isEmpty ? nameRange : wholeRange)
-    }
-
-    /// The whole argument text as one expression.
-    func expression() throws(Diagnostic) -> Expr {
-        try Parser.parseExpression(text, line: start.line, column: start.column)
-    }
-}
 
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
@@ -164,7 +95,7 @@ extension Session {
 
     static let commandsByName: [String: Command] = Dictionary(commands.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
-    func runCommand(_ name: String, nameRange: SourceRange, arguments: String, at start: SourceLocation) throws(Diagnostic) {
+    package func runCommand(_ name: String, nameRange: SourceRange, arguments: String, at start: SourceLocation) throws(Diagnostic) {
         let args = CommandArguments(name: name, nameRange: nameRange, text: arguments, start: start)
         guard let command = Session.commandsByName[name] else {
             var message = "unknown command ':\(name)'"
@@ -232,20 +163,6 @@ extension Session {
         say(Session.table(rows))
     }
 
-    /// Left-aligned columns separated by two spaces.
-    static func table(_ rows: [[String]]) -> String {
-        let columns = rows.map(\.count).max() ?? 0
-        var widths = [Int](repeating: 0, count: columns)
-        for row in rows {
-            for (j, cell) in row.enumerated() where j < columns - 1 { widths[j] = Swift.max(widths[j], cell.count) }
-        }
-        return rows.map { row in
-            row.enumerated().map { j, cell in
-                j < columns - 1 ? cell + String(repeating: " ", count: widths[j] - cell.count) : cell
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
-
     // MARK: - :seed, :reset
 
     func seedCommand(_ args: CommandArguments) throws(Diagnostic) {
@@ -270,5 +187,49 @@ extension Session {
         nextSequence = 0
         version += 1
         say("every definition is forgotten")
+    }
+}
+
+extension Session {
+    // MARK: - Running statements
+
+    /// Runs one statement; errors are reported, never thrown. Returns false on an error.
+    @discardableResult
+    public func run(_ statement: Statement, source: SourceText) -> Bool {
+        withLimits { runWithLimits(statement, source: source) }
+    }
+
+    private func runWithLimits(_ statement: Statement, source: SourceText) -> Bool {
+        let saved = currentSource
+        currentSource = source
+        defer { currentSource = saved }
+        do {
+            try execute(statement)
+            reportNonFinite()
+            return true
+        } catch {
+            report(error)
+            return false
+        }
+    }
+
+    package func execute(_ statement: Statement) throws(Diagnostic) {
+        switch statement {
+        case .empty:
+            return
+        case let .definition(name, nameRange, isParam, expr):
+            try define(name, nameRange: nameRange, isParam: isParam, expr)
+        case let .expression(expr):
+            if case let .call(name, args, nameRange) = expr.kind, let kind = Session.dataFunctions[name] {
+                try loadData(kind, args, nameRange: nameRange, whole: expr.range)
+                return
+            }
+            let value = try evaluate(expr)
+            say(style.value(Printer.value(value)))
+        case let .seed(n, _):
+            random = RandomSource(seed: n)
+        case let .command(name, nameRange, arguments, argumentsStart):
+            try runCommand(name, nameRange: nameRange, arguments: arguments, at: argumentsStart)
+        }
     }
 }

@@ -1,3 +1,7 @@
+import NablaRuntime
+import NablaTeaching
+import NablaTraining
+import NablaSelfCheck
 import Foundation
 import NablaSyntax
 

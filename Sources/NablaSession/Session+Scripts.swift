@@ -1,3 +1,7 @@
+import NablaRuntime
+import NablaTeaching
+import NablaTraining
+import NablaSelfCheck
 import Foundation
 import NablaGraph
 import NablaNN
@@ -167,15 +171,6 @@ extension Session {
 
     // MARK: - :load and :save
 
-    /// A path as the user gave it, relative to the running script's folder (or the working directory).
-    func resolvePath(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        if path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] {
-            return home + path.dropFirst()
-        }
-        if let dir = directoryStack.last { return dir + "/" + path }
-        return path
-    }
 
     /// Reads a text file, or says clearly why it cannot.
     static func readText(_ path: String, limit: Int? = nil) throws(TensorError) -> String {

@@ -1,3 +1,6 @@
+import NablaRuntime
+import NablaSelfCheck
+import NablaTeaching
 import NablaGraph
 import NablaTensor
 

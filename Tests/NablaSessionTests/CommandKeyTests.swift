@@ -1,5 +1,9 @@
 import Foundation
+@testable import NablaRuntime
+@testable import NablaSelfCheck
 @testable import NablaSession
+@testable import NablaTeaching
+@testable import NablaTraining
 import Testing
 
 /// The `key=value` arguments are declared once (`CommandKeys`); these tests hold the usage

@@ -1,5 +1,9 @@
 import Foundation
+@testable import NablaRuntime
+@testable import NablaSelfCheck
 @testable import NablaSession
+@testable import NablaTeaching
+@testable import NablaTraining
 import NablaFuzz
 import NablaGraph
 import NablaTensor

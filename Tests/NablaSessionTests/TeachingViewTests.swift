@@ -1,4 +1,8 @@
+@testable import NablaRuntime
+@testable import NablaSelfCheck
 @testable import NablaSession
+@testable import NablaTeaching
+@testable import NablaTraining
 import NablaTensor
 import Testing
 

@@ -21,60 +21,84 @@ public struct SessionOutput {
 }
 
 /// One definition of the live graph: `name = expr` or `param name = expr`.
-struct Definition {
-    var name: String
+package struct Definition {
+    package var name: String
     /// The `.name` node that users of the name read; it survives redefinition.
-    var slot: NodeID
+    package var slot: NodeID
     /// The nodes built for the current expression (the slot excluded).
-    var nodes: [NodeID]
-    var expr: Expr
-    var isParam: Bool
+    package var nodes: [NodeID]
+    package var expr: Expr
+    package var isParam: Bool
     /// Names the expression reads (empty for params: their value is copied once).
-    var dependencies: Set<String>
+    package var dependencies: Set<String>
     /// Where it was typed, for diagnostics and `:save`.
     var source: SourceText
     /// The order in which names were first defined.
-    var sequence: Int
+    package var sequence: Int
     /// Defined by a command (`:data`, `:mlp`) with a value rather than a formula: `:save` writes the value.
-    var storesValue = false
+    package var storesValue = false
 }
 
 /// Where a node came from, for carets under warnings and errors.
-struct NodeOrigin {
-    var range: SourceRange
-    var source: SourceText
+package struct NodeOrigin {
+    package var range: SourceRange
+    package var source: SourceText
+
+    package init(range: SourceRange, source: SourceText) {
+        (self.range, self.source) = (range, source)
+    }
 }
 
 /// A session: the environment of live definitions, the graph they compile to,
 /// and the commands that inspect and change it. The REPL, `nabla FILE`,
 /// `nabla -e` and `nabla check` all drive one of these.
 public final class Session {
-    var graph = Graph()
-    var definitions: [String: Definition] = [:]
-    var nextSequence = 0
-    var origins: [NodeID: NodeOrigin] = [:]
-    var random: RandomSource
+    package var graph = Graph()
+    package var definitions: [String: Definition] = [:]
+    package var nextSequence = 0
+    package var origins: [NodeID: NodeOrigin] = [:]
+    package var random: RandomSource
     public var output: SessionOutput
     /// When true, results that are not failures are not printed (`nabla check`).
     public var quiet = false
 
     /// The last `:backward`: its root, how to name it, and the gradients (recomputed when stale).
-    struct BackwardState {
-        var root: NodeID
-        var label: String
+    package struct BackwardState {
+        package var root: NodeID
+        package var label: String
         /// Nodes built for a `:backward` of an expression rather than a name.
-        var ownedNodes: [NodeID]
-        var source: SourceText
-        var gradients: Gradients
-        var version: Int
+        package var ownedNodes: [NodeID]
+        package var source: SourceText
+        package var gradients: Gradients
+        package var version: Int
         /// Said by :grad when the gradients are incomplete (a :step left early).
-        var note: String? = nil
+        package var note: String? = nil
+
+        package init(
+            root: NodeID, label: String, ownedNodes: [NodeID], source: SourceText, gradients: Gradients, version: Int, note: String? = nil
+        ) {
+            (self.root, self.label, self.ownedNodes, self.source) = (root, label, ownedNodes, source)
+            (self.gradients, self.version, self.note) = (gradients, version, note)
+        }
     }
-    var lastBackward: BackwardState?
+    package var lastBackward: BackwardState?
+    /// One judged `:verify` of a gradient, kept to find the first wrong link of a chain.
+    package struct VerifyRecord {
+        package var root: NodeID
+        package var node: NodeID
+        package var label: String
+        package var correct: Bool
+        package var version: Int
+
+        package init(root: NodeID, node: NodeID, label: String, correct: Bool, version: Int) {
+            (self.root, self.node, self.label, self.correct, self.version) = (root, node, label, correct, version)
+        }
+    }
+
     /// The gradients judged by `:verify`, to find the first wrong link of a chain.
-    var verifyLog: [VerifyRecord] = []
+    package var verifyLog: [VerifyRecord] = []
     /// The data of the last `:data`.
-    var data: TrainingData?
+    package var data: TrainingData?
     /// The environment the data search reads (`$NABLA_DATA`, `$XDG_CACHE_HOME`, `$HOME`).
     public var environment = ProcessInfo.processInfo.environment
     /// The most nodes the graph may hold (`:limits nodes=N`).
@@ -90,21 +114,21 @@ public final class Session {
     /// The most numbers of a data split the graph holds at once (above: a window of its rows).
     public var heldNumbers = TrainingData.defaultHeldNumbers
     /// The layers (hidden definitions and output) of each `:mlp`, by its name.
-    var layerNames: [String: [String]] = [:]
+    package var layerNames: [String: [String]] = [:]
     /// The optimizer of the last `:train` or `:update`, and its state per param.
-    var optimizer: OptimizerSettings?
-    var slots: [String: OptimizerSlot] = [:]
-    var history: TrainingHistory?
+    package var optimizer: OptimizerSettings?
+    package var slots: [String: OptimizerSlot] = [:]
+    package var history: TrainingHistory?
     /// Bumped whenever a value in the graph may have changed.
-    var version = 0
+    package var version = 0
 
     /// `:expect` and `:check` results so far.
-    public internal(set) var passed = 0
-    public internal(set) var failed = 0
+    public package(set) var passed = 0
+    public package(set) var failed = 0
 
     /// The source currently running and, for files, its directory (for relative `:load`).
-    var currentSource = SourceText(file: nil, text: "", firstLine: 1)
-    var directoryStack: [String] = []
+    package var currentSource = SourceText(file: nil, text: "", firstLine: 1)
+    package var directoryStack: [String] = []
     /// Polled by long computations; set from a SIGINT handler by the REPL.
     public var isInterrupted: () -> Bool = { false }
     /// True at a terminal prompt: `:step` then waits for Enter between nodes.
@@ -112,15 +136,19 @@ public final class Session {
     /// True when output goes to a colour terminal (and NO_COLOR is not set).
     public var colors = false
     /// Set by `:quit`.
-    public internal(set) var wantsToQuit = false
+    public package(set) var wantsToQuit = false
 
     /// A command waiting for the user's next line (`:step`, `:exercise`): it gets
     /// each line until it returns false. Scripts feed it their next lines too.
-    struct PendingInteraction {
-        var prompt: String
+    package struct PendingInteraction {
+        package var prompt: String
         var respond: (String) -> Bool
+        package init(prompt: String, respond: @escaping (String) -> Bool) {
+            self.prompt = prompt
+            self.respond = respond
+        }
     }
-    var pending: PendingInteraction?
+    package var pending: PendingInteraction?
 
     /// The prompt of a command waiting for an answer, if one is.
     public var pendingPrompt: String? { pending?.prompt }
@@ -154,7 +182,7 @@ public final class Session {
 
     // MARK: - Output
 
-    func say(_ text: String) {
+    package func say(_ text: String) {
         if !quiet { output.out(SafeText.escaped(text, allowColor: colors)) }
     }
 
@@ -172,53 +200,24 @@ public final class Session {
         output.err(SafeText.escaped(text, allowColor: colors))
     }
 
-    // MARK: - Running statements
-
-    /// Runs one statement; errors are reported, never thrown. Returns false on an error.
-    @discardableResult
-    public func run(_ statement: Statement, source: SourceText) -> Bool {
-        withLimits { runWithLimits(statement, source: source) }
-    }
-
-    private func runWithLimits(_ statement: Statement, source: SourceText) -> Bool {
-        let saved = currentSource
-        currentSource = source
-        defer { currentSource = saved }
-        do {
-            try execute(statement)
-            reportNonFinite()
-            return true
-        } catch {
-            report(error)
-            return false
-        }
-    }
-
-    func execute(_ statement: Statement) throws(Diagnostic) {
-        switch statement {
-        case .empty:
-            return
-        case let .definition(name, nameRange, isParam, expr):
-            try define(name, nameRange: nameRange, isParam: isParam, expr)
-        case let .expression(expr):
-            if case let .call(name, args, nameRange) = expr.kind, let kind = Session.dataFunctions[name] {
-                try loadData(kind, args, nameRange: nameRange, whole: expr.range)
-                return
-            }
-            let value = try evaluate(expr)
-            say(style.value(Printer.value(value)))
-        case let .seed(n, _):
-            random = RandomSource(seed: n)
-        case let .command(name, nameRange, arguments, argumentsStart):
-            try runCommand(name, nameRange: nameRange, arguments: arguments, at: argumentsStart)
-        }
-    }
-
     // MARK: - Definitions
+
+    /// Defines each line (`name = expr` or `param name = expr`) in order, as a script would;
+    /// false at the first line that is not a definition or fails (an exercise's sheet).
+    package func defineAll(_ lines: [String]) -> Bool {
+        withLimits {
+            for (i, line) in lines.enumerated() {
+                guard let statement = try? Parser.parseStatement(line, line: i + 1),
+                      case let .definition(name, nameRange, isParam, expr) = statement else { return false }
+                do throws(Diagnostic) { try define(name, nameRange: nameRange, isParam: isParam, expr) } catch { return false }
+            }
+            return true
+        }
+    }
 
     /// Defines (or redefines) `name`. Redefinition keeps the name's node, so
     /// everything that reads it is recomputed; if that fails, nothing changes.
-    func define(_ name: String, nameRange: SourceRange, isParam: Bool, _ expr: Expr) throws(Diagnostic) {
+    package func define(_ name: String, nameRange: SourceRange, isParam: Bool, _ expr: Expr) throws(Diagnostic) {
         if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
             let what = Builtins.keywords.contains(name) ? "a keyword" : "a built-in function"
             throw Diagnostic(.error, "'\(name)' is \(what); choose another name", at: nameRange)
@@ -254,7 +253,7 @@ public final class Session {
 
     /// Makes `root` (built as `created`) the definition of `name`: a new name node, or the
     /// existing one rebound, so every user follows. On failure nothing changes.
-    func install(
+    package func install(
         _ name: String, root: NodeID, created: [NodeID], expr: Expr, isParam: Bool, reads: Set<String>,
         nameRange: SourceRange, storesValue: Bool = false
     ) throws(Diagnostic) {
@@ -349,7 +348,7 @@ public final class Session {
     }
 
     /// Removes nodes built for an expression that is no longer used.
-    func discard(_ nodes: [NodeID]) {
+    package func discard(_ nodes: [NodeID]) {
         graph.remove(nodes)
         for id in nodes { origins[id] = nil }
     }
@@ -360,7 +359,7 @@ public final class Session {
     }
 
     /// Evaluates an expression without defining anything.
-    func evaluate(_ expr: Expr) throws(Diagnostic) -> Tensor {
+    package func evaluate(_ expr: Expr) throws(Diagnostic) -> Tensor {
         let (root, created) = try compile(expr)
         if let refusal = heldRefusal(at: expr.range) {
             discard(created)
@@ -375,7 +374,7 @@ public final class Session {
     // MARK: - Warnings
 
     /// Warns about each node that produced NaN or infinity from finite inputs, with a caret under it.
-    func reportNonFinite() {
+    package func reportNonFinite() {
         for id in graph.takeNonFiniteOrigins() {
             let node = graph[id]
             let what = node.value.scalars.contains { $0.isNaN } ? "NaN" : "infinite"
@@ -409,7 +408,7 @@ public final class Session {
     // MARK: - Lookup
 
     /// The node a name refers to, or an error with a did-you-mean.
-    func lookup(_ name: String, at range: SourceRange) throws(Diagnostic) -> NodeID {
+    package func lookup(_ name: String, at range: SourceRange) throws(Diagnostic) -> NodeID {
         if let d = definitions[name] { return d.slot }
         if Builtins.byName[name] != nil {
             throw Diagnostic(.error, "'\(name)' is a function: call it, as in \(name)(x)", at: range)
@@ -426,12 +425,12 @@ public final class Session {
     }
 
     /// Names of params, in the order they were defined.
-    var paramNames: [String] {
+    package var paramNames: [String] {
         definitions.values.filter(\.isParam).sorted { $0.sequence < $1.sequence }.map(\.name)
     }
 
     /// The param leaf behind a param's name.
-    func paramLeaf(_ name: String) -> NodeID? {
+    package func paramLeaf(_ name: String) -> NodeID? {
         guard let d = definitions[name], d.isParam else { return nil }
         return d.nodes.first
     }

@@ -1,38 +1,11 @@
+import NablaRuntime
+import NablaTeaching
 import Foundation
 import NablaGraph
 import NablaNN
 import NablaSyntax
 import NablaTensor
 
-/// The data `:data` loaded: what `:train` feeds through `X` and `Y`.
-struct TrainingData {
-    var train: Dataset
-    var validation: Dataset?
-    var test: Dataset?
-    var xName = "X"
-    var yName = "Y"
-
-    /// The most numbers a split puts into the graph at once (`Session.heldNumbers`): 2 million
-    /// (16 MB as float64). Every node keeps its value, so the 60,000 MNIST images in full
-    /// would take about 1.3 GB of activations; above this limit X and Y hold the split's
-    /// first rows, and :train and its evaluations go through all of them in windows of that
-    /// many rows.
-    static let defaultHeldNumbers = 2_000_000
-
-    /// The training rows X and Y hold (made once by `install`).
-    var trainWindow: Dataset?
-    var heldTrain: Dataset { trainWindow ?? train }
-}
-
-/// The per-epoch figures of the last `:train`, for the curves.
-struct TrainingHistory {
-    var loss: [Double] = []
-    var accuracy: [Double] = []
-    var validationLoss: [Double] = []
-    var validationAccuracy: [Double] = []
-    /// The accuracy on the whole test split at the end of training (`nabla mnist` prints it).
-    var testAccuracy: Double?
-}
 
 /// How a loss's prediction is read as a class.
 enum PredictionKind {
@@ -74,119 +47,6 @@ extension Session {
     }
 }
 
-// MARK: - Command arguments as key=value
-
-/// `epochs=100 opt=adam lr=0.01 pm1`: settings with their places, for errors, read by the
-/// command's declared keys (`CommandKeys`): the range, the default and what a value must be
-/// are written once there. A number may be written as an expression (`lr=1/4`).
-struct Settings {
-    var values: [String: (String, SourceRange)] = [:]
-    var positional: [(String, SourceRange)] = []
-    var keys: [Key] = []
-    var usage = ""
-    /// Evaluates a value that is not a plain number (`1/4`, `eta`) to a number.
-    var evaluate: ((String, SourceRange) throws(Diagnostic) -> Double)?
-
-    init(_ words: [(String, SourceRange)], keys: [Key] = [], usage: String = "",
-         evaluate: ((String, SourceRange) throws(Diagnostic) -> Double)? = nil) {
-        self.keys = keys
-        self.usage = usage
-        self.evaluate = evaluate
-        for (word, range) in words {
-            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { values[parts[0]] = (parts[1], range) } else { positional.append((word, range)) }
-        }
-    }
-
-    /// Refuses a key that the command does not declare.
-    func check() throws(Diagnostic) { try check(keys.map(\.name), usage: usage) }
-
-    /// Refuses a key that is not one of `allowed`.
-    func check(_ allowed: [String], usage: String) throws(Diagnostic) {
-        for (key, (_, range)) in values where !allowed.contains(key) {
-            var message = "unknown setting '\(key)'"
-            if let near = Suggest.nearest(key, among: allowed) { message += " (did you mean '\(near)'?)" }
-            throw Diagnostic(.error, message + " (usage: \(usage))", at: range)
-        }
-    }
-
-    func declared(_ name: String) -> Key? { keys.first { $0.name == name } }
-
-    /// A declared number key: its value, or `override`, or the declared default.
-    func number(_ name: String, default override: Double? = nil) throws(Diagnostic) -> Double {
-        guard let key = declared(name), case let .number(range, declaredDefault) = key.kind else {
-            preconditionFailure("\(name) is not a declared number key")
-        }
-        return try number(name, default: override ?? declaredDefault ?? range.lowerBound, in: range, what: key.what)
-    }
-
-    /// A declared whole-number key.
-    func integer(_ name: String, default override: Int? = nil) throws(Diagnostic) -> Int {
-        guard let key = declared(name), case let .integer(range, declaredDefault) = key.kind else {
-            preconditionFailure("\(name) is not a declared integer key")
-        }
-        return try integer(name, default: override ?? declaredDefault ?? range.lowerBound, in: range, what: key.what)
-    }
-
-    /// A declared choice key: the value if it is one of the options (else an error naming them).
-    func choice(_ name: String, default override: String? = nil) throws(Diagnostic) -> String? {
-        guard let key = declared(name), case let .choice(options, declaredDefault) = key.kind else {
-            preconditionFailure("\(name) is not a declared choice key")
-        }
-        guard let (v, range) = values[name] else { return override ?? declaredDefault }
-        guard options.contains(v) else {
-            var message = "\(name) must be \(key.what), not '\(v)'"
-            if let near = Suggest.nearest(v, among: options) { message += " (did you mean '\(near)'?)" }
-            throw Diagnostic(.error, message, at: range)
-        }
-        return v
-    }
-
-    func number(_ key: String, default value: Double, in range: ClosedRange<Double>, what: String) throws(Diagnostic) -> Double {
-        guard let (text, place) = values[key] else { return value }
-        var v = Double(text)
-        if v == nil, let evaluate { v = try evaluate(text, Settings.valueRange(place, key: key)) }
-        guard let v, v.isFinite, range.contains(v) else {
-            throw Diagnostic(.error, "\(key) must be \(what), like \(key)=\(Format.number(value))", at: place)
-        }
-        return v
-    }
-
-    func integer(_ key: String, default value: Int, in range: ClosedRange<Int>, what: String) throws(Diagnostic) -> Int {
-        guard let (text, place) = values[key] else { return value }
-        var v = Int(text)
-        if v == nil, let evaluate {
-            let x = try evaluate(text, Settings.valueRange(place, key: key))
-            if x == x.rounded(), Swift.abs(x) < 1e15 { v = Int(x) }
-        }
-        guard let v, range.contains(v) else {
-            throw Diagnostic(.error, "\(key) must be \(what), like \(key)=\(value)", at: place)
-        }
-        return v
-    }
-
-    func string(_ key: String) -> (String, SourceRange)? { values[key] }
-
-    /// Where the value of `key=value` starts (for carets inside an expression value).
-    static func valueRange(_ word: SourceRange, key: String) -> SourceRange {
-        let start = SourceLocation(line: word.start.line, column: word.start.column + key.count + 1)
-        return SourceRange(start: start, end: word.end, offsets: Swift.min(word.offsets.lowerBound + key.count + 1, word.offsets.upperBound)..<word.offsets.upperBound)
-    }
-}
-
-extension Session {
-    /// The settings of a command that declares `keys`, with values that may be expressions.
-    func settings(_ args: CommandArguments, _ keys: [Key], usage: String) -> Settings {
-        Settings(args.words, keys: keys, usage: usage) { [unowned self] text, range throws(Diagnostic) in
-            let expr = try Parser.parseExpression(text, line: range.start.line, column: range.start.column)
-            let value = try evaluate(expr)
-            guard value.isSingleElement else {
-                throw Diagnostic(.error, "a setting is one number; \(text) has shape \(Shape.describe(value.shape))", at: range)
-            }
-            return value.scalar
-        }
-    }
-}
 
 extension Session {
     // MARK: - Values defined by commands
@@ -216,9 +76,9 @@ extension Session {
 
     // MARK: - :data
 
-    static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1]", CommandKeys.data)
+    package static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1]", CommandKeys.data)
 
-    func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.data, usage: Session.dataUsage)
         try s.check()
         guard let (kind, kindRange) = s.positional.first else { throw args.missing("a data set", usage: Session.dataUsage) }
@@ -281,7 +141,12 @@ extension Session {
                 let again = args.text + " download"
                 pending = PendingInteraction(prompt: "download the four files now (about 11 MB)? [y/N] ") { [unowned self] answer in
                     if answer.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("y") {
-                        self.runLine(":data " + again)
+                        let line = ":data " + again
+                        let source = SourceText(file: nil, text: line, firstLine: 1)
+                        let args = CommandArguments(
+                            name: "data", nameRange: SourceRange(start: .init(line: 1, column: 2), end: .init(line: 1, column: 6), offsets: 1..<5),
+                            text: again, start: SourceLocation(line: 1, column: 7))
+                        do throws(Diagnostic) { try self.dataCommand(args) } catch { self.report(error, in: source) }
                     }
                     return false
                 }
@@ -382,9 +247,9 @@ extension Session {
 
     // MARK: - :mlp
 
-    static let mlpUsage = CommandKeys.usage(":mlp NAME 2-4-1", CommandKeys.mlp)
+    package static let mlpUsage = CommandKeys.usage(":mlp NAME 2-4-1", CommandKeys.mlp)
 
-    func mlpCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func mlpCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.mlp, usage: Session.mlpUsage)
         try s.check()
         guard s.positional.count == 2 else { throw args.missing("a name and an architecture such as 2-4-1", usage: Session.mlpUsage) }
@@ -518,8 +383,11 @@ extension Session {
         let wasQuiet = quiet
         quiet = quietly || quiet
         defer { quiet = wasQuiet }
+        guard case let .definition(name, nameRange, isParam, expr) = statement else {
+            throw Diagnostic(.error, "internal: \(text) is not a definition", at: args.wholeRange)
+        }
         do {
-            try execute(statement)
+            try define(name, nameRange: nameRange, isParam: isParam, expr)
         } catch {
             throw Diagnostic(.error, "\(text): \(error.message)", at: args.wholeRange)
         }

@@ -37,7 +37,7 @@ extension Session {
     }
 
     /// `:limits` shows every limit; `:limits nodes=2000000 nesting=100` changes some (all or none).
-    func limitsCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func limitsCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = Settings(args.words)
         let known = limits.map(\.name)
         try s.check(known, usage: ":limits [" + known.map { "\($0)=N" }.joined(separator: "] [") + "]")
@@ -70,7 +70,7 @@ extension Session {
     /// The refusal when all values together hold more than `total` allows. The graph checks
     /// each computed node as it is made; leaves (literals, builders, params, data) are checked
     /// here, once the statement that made them is compiled.
-    func heldRefusal(at range: SourceRange) -> Diagnostic? {
+    package func heldRefusal(at range: SourceRange) -> Diagnostic? {
         let held = graph.heldElements, limit = graph.maxHeldElements
         guard held > limit else { return nil }
         return Diagnostic(

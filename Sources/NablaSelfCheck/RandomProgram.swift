@@ -1,3 +1,5 @@
+import NablaRuntime
+import NablaTeaching
 import NablaTensor
 
 /// Random well-typed programs in nabla's language, for checking the engine against finite

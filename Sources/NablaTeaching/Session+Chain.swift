@@ -1,3 +1,4 @@
+import NablaRuntime
 import NablaGraph
 import NablaSyntax
 import NablaTensor
@@ -7,10 +8,10 @@ import NablaTensor
 /// Definitions' name nodes are identities and a negation merges into the factor
 /// after it, so the factors read as the course writes them:
 /// `∂L/∂p · ∂p/∂(y*z) · ...` with `∂L/∂p = -1/p` for `L = -log(p)`.
-struct ChainFactor {
-    var top: NodeID
-    var bottom: NodeID
-    var edges: [Edge]
+package struct ChainFactor {
+    package var top: NodeID
+    package var bottom: NodeID
+    package var edges: [Edge]
     /// The local derivative as a formula in the inputs' labels.
     var formula: String
     /// The op that gives the factor its form (nil for a pure identity).
@@ -18,9 +19,9 @@ struct ChainFactor {
 }
 
 /// A path from a root down to a target, as chain-rule factors.
-struct ChainPath {
-    var edges: [Edge]
-    var factors: [ChainFactor]
+package struct ChainPath {
+    package var edges: [Edge]
+    package var factors: [ChainFactor]
 }
 
 extension Session {
@@ -61,7 +62,7 @@ extension Session {
     }
 
     /// A product too long to read, with its middle left out.
-    static func elided(_ items: [String], separator: String = " · ", keep: Int = 8) -> String {
+    package static func elided(_ items: [String], separator: String = " · ", keep: Int = 8) -> String {
         guard items.count > 2 * keep + 1 else { return items.joined(separator: separator) }
         return (items.prefix(keep) + ["… (\(items.count - 2 * keep) more factors) …"] + items.suffix(keep)).joined(separator: separator)
     }
@@ -118,7 +119,7 @@ extension Session {
     }
 
     /// The paths from `root` to `target` as factors (at most `limit`), and how many there are.
-    func chainPaths(from root: NodeID, to target: NodeID, limit: Int = 12) -> (paths: [ChainPath], total: Int) {
+    package func chainPaths(from root: NodeID, to target: NodeID, limit: Int = 12) -> (paths: [ChainPath], total: Int) {
         let total = graph.pathCount(from: root, to: target)
         let paths = graph.paths(from: root, to: target, limit: limit).map {
             ChainPath(edges: $0, factors: factors(of: $0, from: root))
@@ -134,7 +135,7 @@ extension Session {
     }
 
     /// The m x n of a factor: elements of its top by elements of its bottom.
-    func jacobianSize(of factor: ChainFactor) -> (Int, Int) {
+    package func jacobianSize(of factor: ChainFactor) -> (Int, Int) {
         (graph.value(factor.top).count, graph.value(factor.bottom).count)
     }
 
@@ -163,7 +164,7 @@ extension Session {
     }
 
     /// Refuses a root that is not a single number (the chain views start from a loss).
-    func requireScalar(_ root: NodeID, _ label: String, at range: SourceRange, command: String) throws(Diagnostic) {
+    package func requireScalar(_ root: NodeID, _ label: String, at range: SourceRange, command: String) throws(Diagnostic) {
         let value = graph.value(root)
         guard value.isSingleElement else {
             throw Diagnostic(
@@ -176,7 +177,7 @@ extension Session {
 
     // MARK: - :explain
 
-    func explainCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func explainCommand(_ args: CommandArguments) throws(Diagnostic) {
         let (root, rootLabel, target, targetLabel) = try chainEnds(args, usage: ":explain L w")
         try requireScalar(root, rootLabel, at: args.words[0].1, command: ":explain")
         say(explanation(of: root, rootLabel, wrt: target, targetLabel).joined(separator: "\n"))
@@ -184,7 +185,7 @@ extension Session {
 
     /// ∂root/∂target as the sum over paths of products of local derivatives:
     /// symbols, formulas, numbers (shapes for tensors), the result.
-    func explanation(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
+    package func explanation(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
         explanationText(of: root, rootLabel, wrt: target, targetLabel).flatMap { $0.split(separator: "\n").map(String.init) }
     }
 
@@ -242,7 +243,7 @@ extension Session {
 
     // MARK: - :shapes
 
-    func shapesCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func shapesCommand(_ args: CommandArguments) throws(Diagnostic) {
         let (root, rootLabel, target, targetLabel) = try chainEnds(args, usage: ":shapes L w")
         try requireScalar(root, rootLabel, at: args.words[0].1, command: ":shapes")
         say(shapeChain(of: root, rootLabel, wrt: target, targetLabel).joined(separator: "\n"))
@@ -250,7 +251,7 @@ extension Session {
 
     /// The chain of Jacobian shapes along each path, the diagonal ones marked,
     /// and the VJP shapes that backprop carries instead.
-    func shapeChain(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
+    package func shapeChain(of root: NodeID, _ rootLabel: String, wrt target: NodeID, _ targetLabel: String) -> [String] {
         let head = Session.partial(rootLabel, targetLabel)
         if throughNames(root) == throughNames(target) { return ["\(head) = 1: the identity"] }
         let (paths, total) = chainPaths(from: root, to: target)

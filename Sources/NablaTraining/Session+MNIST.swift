@@ -1,3 +1,5 @@
+import NablaRuntime
+import NablaTeaching
 import Foundation
 import NablaGraph
 import NablaNN
@@ -108,30 +110,12 @@ extension Session {
         return dir
     }
 
-    /// Runs a program; its exit status and what it printed (standard output, else standard error).
-    static func run(_ program: String, _ arguments: [String]) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return (-1, "\(error)") }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: o.isEmpty ? e : o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return (process.terminationStatus, text)
-    }
 
     // MARK: - mnist() and fashion_mnist()
 
-    /// The data sets a line of the language can load: `mnist()`, `fashion_mnist(1000)`.
-    static let dataFunctions = ["mnist": "mnist", "fashion_mnist": "fashion"]
 
     /// `mnist()` or `mnist(n)` on a line of its own: `:data mnist [n]` (X, Y, X_test, Y_test).
-    func loadData(_ kind: String, _ args: [Expr], nameRange: SourceRange, whole: SourceRange) throws(Diagnostic) {
+    package func loadData(_ kind: String, _ args: [Expr], nameRange: SourceRange, whole: SourceRange) throws(Diagnostic) {
         var words = [kind]
         guard args.count <= 1 else {
             throw Diagnostic(.error, "\(kind == "mnist" ? "mnist" : "fashion_mnist")() takes at most one argument, the number of training images", at: whole)
@@ -143,7 +127,7 @@ extension Session {
             words.append(String(Int(n)))
         }
         do {
-            try runCommand("data", nameRange: nameRange, arguments: words.joined(separator: " "), at: whole.start)
+            try dataCommand(CommandArguments(name: "data", nameRange: nameRange, text: words.joined(separator: " "), start: whole.start))
         } catch {
             // The command's own carets point into text that was not typed: point at the call.
             throw Diagnostic(error.severity, error.message, at: whole)
@@ -155,7 +139,7 @@ extension Session {
     /// `:show 17 [net] [test]`: an image in the terminal (two pixels per character, Unicode
     /// half blocks) with its label and, given a net, its prediction. `:show wrong net` lists
     /// misclassified samples.
-    func showCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func showCommand(_ args: CommandArguments) throws(Diagnostic) {
         let usage = ":show N [net] [test]  or  :show wrong net [test]"
         guard let training = data else { throw Diagnostic(.error, "no data: :data mnist loads the digits", at: args.nameRange) }
         var words = args.words

@@ -1,3 +1,4 @@
+import NablaRuntime
 import NablaGraph
 import NablaSyntax
 import NablaTensor
@@ -5,7 +6,7 @@ import NablaTensor
 // MARK: - :backward, :grad, :jacobian, :check, :expect, :update
 
 extension Session {
-    func backwardCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func backwardCommand(_ args: CommandArguments) throws(Diagnostic) {
         guard !args.text.isEmpty else { throw args.missing("the scalar to start from", usage: ":backward L") }
         let expr = try args.expression()
         var root: NodeID
@@ -35,7 +36,7 @@ extension Session {
     }
 
     /// The gradients of the last backward, recomputed if anything changed since.
-    func currentGradients(for args: CommandArguments) throws(Diagnostic) -> BackwardState {
+    package func currentGradients(for args: CommandArguments) throws(Diagnostic) -> BackwardState {
         guard var state = lastBackward else {
             throw Diagnostic(.error, "no gradients yet: run :backward L first", at: args.nameRange)
         }
@@ -55,7 +56,7 @@ extension Session {
 
     /// The node a command argument names: a definition, or else a node of `within`'s
     /// graph whose label is the text (so `:grad w1*x1` shows an intermediate gradient).
-    func resolve(_ word: String, at range: SourceRange, within root: NodeID?) throws(Diagnostic) -> NodeID {
+    package func resolve(_ word: String, at range: SourceRange, within root: NodeID?) throws(Diagnostic) -> NodeID {
         if let d = definitions[word] { return d.slot }
         let squeezed = word.filter { !$0.isWhitespace }
         if let root, let id = graph.topologicalOrder(from: root).first(where: { graph[$0].label.filter { !$0.isWhitespace } == squeezed }) {
@@ -64,7 +65,7 @@ extension Session {
         return try lookup(word, at: range)
     }
 
-    func gradCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func gradCommand(_ args: CommandArguments) throws(Diagnostic) {
         let state = try currentGradients(for: args)
         var targets: [(String, NodeID)] = []
         for (word, range) in args.words {
@@ -90,7 +91,7 @@ extension Session {
         if let note = state.note { say("(\(note))") }
     }
 
-    func jacobianCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func jacobianCommand(_ args: CommandArguments) throws(Diagnostic) {
         let words = args.words
         guard words.count == 2 else { throw args.missing("two names", usage: ":jacobian y x") }
         let y = try resolve(words[0].0, at: words[0].1, within: lastBackward?.root)
@@ -107,7 +108,7 @@ extension Session {
             + "   (\(m)x\(n): \(m) output\(m == 1 ? "" : "s") by \(n) input\(n == 1 ? "" : "s"))")
     }
 
-    func checkCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func checkCommand(_ args: CommandArguments) throws(Diagnostic) {
         let root: NodeID
         let label: String
         var owned: [NodeID] = []
@@ -170,7 +171,7 @@ extension Session {
         }
     }
 
-    func expectCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func expectCommand(_ args: CommandArguments) throws(Diagnostic) {
         let usage = ":expect expr == value [tol t]"
         let chars = Array(args.text)
         guard let split = (0..<Swift.max(chars.count - 1, 0)).first(where: { chars[$0] == "=" && chars[$0 + 1] == "=" }) else {

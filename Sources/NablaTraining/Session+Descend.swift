@@ -1,17 +1,19 @@
+import NablaRuntime
+import NablaTeaching
 import NablaGraph
 import NablaNN
 import NablaSyntax
 import NablaTensor
 
 extension Session {
-    static let descendUsage = CommandKeys.usage(":descend J", CommandKeys.descend)
-    static let scheduleUsage = CommandKeys.usage(":schedule power:10|exponential:20|piecewise:5:0.01,10:0.001|1cycle[:max]", CommandKeys.schedule)
+    package static let descendUsage = CommandKeys.usage(":descend J", CommandKeys.descend)
+    package static let scheduleUsage = CommandKeys.usage(":schedule power:10|exponential:20|piecewise:5:0.01,10:0.001|1cycle[:max]", CommandKeys.schedule)
 
     // MARK: - :descend
 
     /// Runs an optimizer on a function of the params alone (no data): the optimizers
     /// lesson. With two numbers to optimize, the path is drawn over J's level sets.
-    func descendCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func descendCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.descend, usage: Session.descendUsage)
         try s.check()
         guard let (name, range) = s.positional.first else { throw args.missing("the function to minimise", usage: Session.descendUsage) }
@@ -108,7 +110,7 @@ extension Session {
 
     // MARK: - :schedule
 
-    func scheduleCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func scheduleCommand(_ args: CommandArguments) throws(Diagnostic) {
         let usage = Session.scheduleUsage
         let s = settings(args, CommandKeys.schedule, usage: usage)
         try s.check()

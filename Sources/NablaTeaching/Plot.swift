@@ -1,10 +1,11 @@
+import NablaRuntime
 import NablaTensor
 
 /// Drawings in the terminal: curves over epochs and 2-D decision regions.
-enum Plot {
+package enum Plot {
     /// Curves sharing one y axis, `height` rows by up to `width` columns; each
     /// series is drawn with its own mark, later series over earlier ones.
-    static func curves(_ series: [(label: String, values: [Double], mark: Character)], width: Int = 60, height: Int = 10, title: String) -> [String] {
+    package static func curves(_ series: [(label: String, values: [Double], mark: Character)], width: Int = 60, height: Int = 10, title: String) -> [String] {
         let finite = series.flatMap { $0.values.filter(\.isFinite) }
         guard let lo0 = finite.min(), let hi0 = finite.max(), let longest = series.map(\.values.count).max(), longest > 0 else {
             return []
@@ -42,7 +43,7 @@ enum Plot {
 
     /// Decision regions of a 2-D classifier: `classify` labels a batch of points (one per row);
     /// the data points are drawn over the regions (a capital letter where misclassified).
-    static func regions(
+    package static func regions(
         points: Tensor, labels: [Int], width: Int = 64, height: Int = 24, classify: (Tensor) -> [Int]?
     ) -> [String]? {
         guard points.rank == 2, points.cols == 2, points.rows > 0 else { return nil }

@@ -1,17 +1,19 @@
+import NablaRuntime
+import NablaTeaching
 import NablaGraph
 import NablaNN
 import NablaSyntax
 import NablaTensor
 
 extension Session {
-    static let perceptronUsage = CommandKeys.usage(":perceptron", CommandKeys.perceptron)
+    package static let perceptronUsage = CommandKeys.usage(":perceptron", CommandKeys.perceptron)
 
     // MARK: - :perceptron
 
     /// Rosenblatt's perceptron learning rule, as the course gives it: for each sample in
     /// turn, ŷ = step(w · x + b); w ← w + η (y − ŷ) x; b ← b + η (y − ŷ). An epoch with
     /// no mistake means the data is separated; on XOR that never happens.
-    func perceptronCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func perceptronCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.perceptron, usage: Session.perceptronUsage)
         try s.check()
         guard let training = data else {
@@ -69,7 +71,7 @@ extension Session {
 
     /// Per-layer statistics (the initialization lesson): the mean and standard deviation
     /// of each layer's activations and of the loss's gradient with respect to them.
-    func statsCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func statsCommand(_ args: CommandArguments) throws(Diagnostic) {
         let words = args.words
         guard let (lossName, lossRange) = words.first else { throw args.missing("the loss", usage: ":stats L [layer names...]") }
         let root = try resolve(lossName, at: lossRange, within: nil)

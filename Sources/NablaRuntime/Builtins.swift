@@ -1,7 +1,7 @@
 import NablaGraph
 
 /// A function of the language: what a call compiles to, and its help entry.
-struct Builtin: Sendable {
+package struct Builtin: Sendable {
     enum Kind: Sendable {
         /// A graph op taking the call's arguments as inputs.
         case op(Op)
@@ -29,13 +29,13 @@ struct Builtin: Sendable {
         case zeros, ones, randn, glorot, he, lecun
     }
 
-    var name: String
+    package var name: String
     var kind: Kind
     var arity: ClosedRange<Int>
     /// The signature as help shows it: `leaky_relu(x, a)`.
-    var signature: String
-    var summary: String
-    var example: String
+    package var signature: String
+    package var summary: String
+    package var example: String
 }
 
 extension Builtin {
@@ -45,9 +45,9 @@ extension Builtin {
     }
 }
 
-enum Builtins {
+package enum Builtins {
     /// Every function, in the order `:help` lists them.
-    static let all: [Builtin] = [
+    package static let all: [Builtin] = [
         // Elementwise
         .init(name: "exp", kind: .op(.exp), arity: 1...1, signature: "exp(x)", summary: "e to the x, elementwise", example: "exp(1)"),
         .init(name: "log", kind: .op(.log), arity: 1...1, signature: "log(x)", summary: "natural logarithm, elementwise", example: "log(p)"),
@@ -97,8 +97,8 @@ enum Builtins {
         .init(name: "jacobian", kind: .op(.jacobian), arity: 2...2, signature: "jacobian(y, x)", summary: "the m x n Jacobian ∂y/∂x as a matrix (a constant)", example: "J = jacobian(h, x)"),
     ]
 
-    static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    package static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
     /// Words that cannot be used as names.
-    static let keywords: Set<String> = ["param", "seed"]
+    package static let keywords: Set<String> = ["param", "seed"]
 }

@@ -103,3 +103,19 @@ public enum Printer {
     /// `scalar`, `[3]`, `[3, 4]`.
     public static func shape(_ shape: [Int]) -> String { Shape.describe(shape) }
 }
+
+extension Session {
+    /// Left-aligned columns separated by two spaces.
+    package static func table(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows {
+            for (j, cell) in row.enumerated() where j < columns - 1 { widths[j] = Swift.max(widths[j], cell.count) }
+        }
+        return rows.map { row in
+            row.enumerated().map { j, cell in
+                j < columns - 1 ? cell + String(repeating: " ", count: widths[j] - cell.count) : cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

@@ -13,7 +13,7 @@ extension Session {
     /// Compiles an expression into graph nodes, one per sub-expression (each
     /// labelled with its source text). Returns the root and the nodes created;
     /// on an error every created node is removed again.
-    func compile(_ expr: Expr) throws(Diagnostic) -> (NodeID, [NodeID]) {
+    package func compile(_ expr: Expr) throws(Diagnostic) -> (NodeID, [NodeID]) {
         let created = CreatedNodes()
         do {
             let root = try node(for: expr, created: created)
@@ -180,6 +180,9 @@ extension Session {
             }
         }
     }
+
+    /// The data sets a line of the language can load: `mnist()`, `fashion_mnist(1000)`.
+    package static let dataFunctions = ["mnist": "mnist", "fashion_mnist": "fashion"]
 
     /// The built-in a call names, with as many arguments as it takes; else the error that says
     /// what is wrong (an unknown name, a value used as a function, a data set, the arity).

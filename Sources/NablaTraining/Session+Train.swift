@@ -1,3 +1,5 @@
+import NablaRuntime
+import NablaTeaching
 import Foundation
 import NablaGraph
 import NablaNN
@@ -5,8 +7,8 @@ import NablaSyntax
 import NablaTensor
 
 extension Session {
-    static let trainUsage = CommandKeys.usage(":train L", CommandKeys.train)
-    static let updateUsage = CommandKeys.usage(":update", CommandKeys.update)
+    package static let trainUsage = CommandKeys.usage(":train L", CommandKeys.train)
+    package static let updateUsage = CommandKeys.usage(":update", CommandKeys.update)
 
     // MARK: - Optimizer settings shared by :train and :update
 
@@ -208,7 +210,7 @@ extension Session {
 
     // MARK: - :opt
 
-    func optCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func optCommand(_ args: CommandArguments) throws(Diagnostic) {
         guard let settings = optimizer else {
             throw Diagnostic(.error, "no optimizer yet: :update opt=adam or :train L opt=adam sets one", at: args.nameRange)
         }
@@ -238,7 +240,7 @@ extension Session {
     }
 
     /// `:update [lr=..] [opt=..]`: one optimizer step on every param, from the last backward.
-    func optimizerStep(_ args: CommandArguments) throws(Diagnostic) {
+    package func optimizerStep(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.update, usage: Session.updateUsage)
         for (word, range) in s.positional {
             throw Diagnostic(.error, "expected key=value, like lr=0.1, not '\(word)' (usage: \(Session.updateUsage))", at: range)
@@ -297,7 +299,7 @@ extension Session {
 
     // MARK: - :predict, :mode
 
-    func predictCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func predictCommand(_ args: CommandArguments) throws(Diagnostic) {
         let usage = ":predict P [x1, x2]  or  :predict P [[..], [..]]"
         let text = args.text
         guard let space = text.firstIndex(of: " ") else { throw args.missing("what to compute and the input", usage: usage) }
@@ -349,7 +351,7 @@ extension Session {
     }
 
     /// `:use test`: X and Y hold another split of the data (both at once, so shapes stay consistent).
-    func useCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func useCommand(_ args: CommandArguments) throws(Diagnostic) {
         guard let training = data else { throw Diagnostic(.error, "no data: :data loads some", at: args.nameRange) }
         let part: Dataset?
         switch args.text {
@@ -371,7 +373,7 @@ extension Session {
         say("X and Y now hold the \(args.text) split: \(held.count == part.count ? "" : "the first \(held.count) of ")\(part.count) samples (:train always trains on the training split)")
     }
 
-    func modeCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func modeCommand(_ args: CommandArguments) throws(Diagnostic) {
         let seeds = (0..<graph.capacity).map(NodeID.init).compactMap { id -> NodeID? in
             guard graph.contains(id), case .dropout = graph[id].op else { return nil }
             return graph[id].inputs[1]

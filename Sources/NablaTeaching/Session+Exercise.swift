@@ -1,3 +1,4 @@
+import NablaRuntime
 import Foundation
 import NablaSyntax
 import NablaTensor
@@ -66,7 +67,7 @@ struct Exercise {
 }
 
 extension Session {
-    func exerciseCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func exerciseCommand(_ args: CommandArguments) throws(Diagnostic) {
         let words = args.words
         var kind = Exercise.Kind.neuron
         var number: Int?
@@ -88,7 +89,7 @@ extension Session {
         let sheet = Session(output: output, seed: UInt64(n))
         sheet.quiet = true
         sheet.colors = colors
-        guard sheet.runScript(exercise.lines.joined(separator: "\n")) else {
+        guard sheet.defineAll(exercise.lines) else {
             throw Diagnostic(.error, "internal: exercise \(kind.rawValue) \(n) did not build", at: args.nameRange)
         }
         sheet.quiet = quiet

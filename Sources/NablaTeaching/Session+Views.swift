@@ -1,3 +1,4 @@
+import NablaRuntime
 import Foundation
 import NablaGraph
 import NablaNN
@@ -37,7 +38,7 @@ extension Session {
     }
 
     /// A node with name nodes looked through: what the views draw for an input.
-    func throughNames(_ id: NodeID) -> NodeID {
+    package func throughNames(_ id: NodeID) -> NodeID {
         var id = id
         var hops = 0
         while case .name = graph[id].op, let next = graph[id].inputs.first, hops < 10_000 {
@@ -49,7 +50,7 @@ extension Session {
 
     // MARK: - :forward
 
-    func forwardCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func forwardCommand(_ args: CommandArguments) throws(Diagnostic) {
         let (root, label, owned) = try rootNode(args, usage: ":forward L", what: "the node to compute")
         defer { discard(owned) }
         let nodes = shownNodes(from: root)
@@ -70,7 +71,7 @@ extension Session {
 
     // MARK: - :step
 
-    func stepCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func stepCommand(_ args: CommandArguments) throws(Diagnostic) {
         var args = args
         var all = !interactive
         if args.text == "all" || args.text.hasPrefix("all ") {
@@ -185,7 +186,7 @@ extension Session {
         }
 
         /// The text of the next step, or nil when backprop is done.
-        mutating func next() -> String? {
+        package mutating func next() -> String? {
             let graph = session.graph
             while let step = walk.step(in: graph) {
                 let node = graph[step.node]
@@ -278,7 +279,7 @@ extension Session {
 
     // MARK: - :graph
 
-    func graphCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func graphCommand(_ args: CommandArguments) throws(Diagnostic) {
         var args = args
         if args.text.isEmpty {
             if let last = lastBackward {
@@ -347,7 +348,7 @@ extension Session {
 
     // MARK: - :dot
 
-    func dotCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func dotCommand(_ args: CommandArguments) throws(Diagnostic) {
         let words = args.words
         guard let first = words.first else { throw args.missing("the node to draw", usage: ":dot L [file]") }
         guard words.count <= 2 else { throw args.missing("a node and at most one file", usage: ":dot L [file]") }
@@ -395,11 +396,6 @@ extension Session {
         say("wrote \(file) (drawn by Graphviz)")
     }
 
-    /// The first executable called `name` on PATH.
-    static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
 
     /// Graphviz DOT of the graph below `root`: values, gradients, params highlighted.
     func dot(of root: NodeID, label: String) -> String {

@@ -1,3 +1,4 @@
+import NablaRuntime
 import Foundation
 import NablaGraph
 import NablaSyntax
@@ -139,14 +140,6 @@ extension Double {
 }
 
 extension Session {
-    /// One judged `:verify` of a gradient, kept to find the first wrong link of a chain.
-    struct VerifyRecord {
-        var root: NodeID
-        var node: NodeID
-        var label: String
-        var correct: Bool
-        var version: Int
-    }
 
     /// What a `:verify` line asks about.
     enum VerifySubject {
@@ -154,7 +147,7 @@ extension Session {
         case value(Expr)
     }
 
-    func verifyCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func verifyCommand(_ args: CommandArguments) throws(Diagnostic) {
         let usage = ":verify dL/dw = value"
         let chars = Array(args.text)
         guard let eq = chars.indices.first(where: { chars[$0] == "=" }) else {

@@ -1,3 +1,5 @@
+import NablaRuntime
+import NablaTeaching
 import Foundation
 import NablaGraph
 import NablaNN
@@ -9,7 +11,7 @@ extension Session {
 
     /// Writes every param (or those of `names`) to a `.npz` file, atomically: a temporary
     /// file renamed over the old one, so a crash or a full disk never leaves half a file.
-    func saveWeights(to path: String, at range: SourceRange, values: [String: [Double]] = [:]) throws(Diagnostic) -> Int {
+    package func saveWeights(to path: String, at range: SourceRange, values: [String: [Double]] = [:]) throws(Diagnostic) -> Int {
         var arrays: [(String, Tensor)] = []
         for name in paramNames {
             guard let leaf = paramLeaf(name) else { continue }
@@ -24,7 +26,7 @@ extension Session {
     }
 
     /// Sets params from a `.npz` file: every array whose name is a param of the same shape.
-    func loadWeights(from path: String, at range: SourceRange) throws(Diagnostic) {
+    package func loadWeights(from path: String, at range: SourceRange) throws(Diagnostic) {
         // Read through a file handle: Foundation's Data(contentsOf:) leaks a 4 KB buffer on an
         // empty file (found by the data fuzzer; fuzz/regressions/data/empty). Bounded by the
         // element limit, interruptible; a device (/dev/zero) is refused before any read.
@@ -64,23 +66,4 @@ extension Session {
         say("loaded \(names.joined(separator: ", ")) from \(path)" + (skipped.isEmpty ? "" : " (not params here: \(skipped.joined(separator: ", ")))"))
     }
 
-    /// The reason of a file error, without Foundation's long-winded wrapping.
-    static func reason(_ error: Error, path: String? = nil) -> String {
-        let ns = error as NSError
-        var isFolder: ObjCBool = false
-        if let path, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            return "it is a folder"
-        }
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        switch ns.code {
-        case NSFileWriteNoPermissionError: return "permission denied"
-        case NSFileWriteOutOfSpaceError: return "no space left on the disk"
-        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or folder"
-        case NSFileWriteVolumeReadOnlyError: return "the disk is read-only"
-        default: return ns.localizedDescription
-        }
-    }
 }

@@ -4,8 +4,8 @@ import NablaTensor
 
 /// One `key=value` argument of a command, declared once: `Settings` parses and checks values
 /// by it, and the usage line, `:help NAME` and TAB completion are made from it.
-struct Key: Sendable {
-    enum Kind: Sendable {
+package struct Key: Sendable {
+    package enum Kind: Sendable {
         /// A number in a range; the value may be an expression (`lr=1/4`, `lr=eta`).
         case number(ClosedRange<Double>, default: Double?)
         case integer(ClosedRange<Int>, default: Int?)
@@ -14,17 +14,17 @@ struct Key: Sendable {
         case text(placeholder: String)
     }
 
-    var name: String
-    var kind: Kind
-    var help: String
+    package var name: String
+    package var kind: Kind
+    package var help: String
     /// How the usage line shows the default when the kind's default is not the whole story
     /// (`every=epochs/10`).
-    var shown: String? = nil
+    package var shown: String? = nil
 
     /// `[lr=0.01]`, `[opt=adam]`, `[checkpoint=FILE]`.
-    var usage: String { "[\(name)=\(shownDefault)]" }
+    package var usage: String { "[\(name)=\(shownDefault)]" }
 
-    var shownDefault: String {
+    package var shownDefault: String {
         if let shown { return shown }
         switch kind {
         case let .number(_, d): return d.map { Format.number($0) } ?? "N"
@@ -35,7 +35,7 @@ struct Key: Sendable {
     }
 
     /// What a value must be, for errors and `:help`.
-    var what: String {
+    package var what: String {
         switch kind {
         case let .number(r, _):
             if r.lowerBound > 0 && r.upperBound >= 1e6 { return "a positive number" }
@@ -48,15 +48,15 @@ struct Key: Sendable {
     }
 
     /// The values TAB offers after `name=`.
-    var completions: [String] {
+    package var completions: [String] {
         if case let .choice(options, _) = kind { return options }
         return []
     }
 }
 
 /// The keys of each command that takes `key=value` arguments.
-enum CommandKeys {
-    static func optimizer(_ kind: OptimizerKind, lr: Double) -> [Key] {
+package enum CommandKeys {
+    static package func optimizer(_ kind: OptimizerKind, lr: Double) -> [Key] {
         [
             Key(name: "opt", kind: .choice(OptimizerKind.allCases.map(\.rawValue), default: kind.rawValue), help: "the optimizer (:opt shows its formula and state)"),
             Key(name: "lr", kind: .number(1e-12...1e12, default: lr), help: "the learning rate η"),
@@ -67,7 +67,7 @@ enum CommandKeys {
         ]
     }
 
-    static let train: [Key] = [
+    static package let train: [Key] = [
         Key(name: "epochs", kind: .integer(1...1_000_000, default: 100), help: "passes over the training split"),
         Key(name: "batch", kind: .text(placeholder: "32"), help: "samples per step: a whole number ≥ 1, or all (full batch)"),
     ] + optimizer(.adam, lr: 0.01) + [
@@ -78,23 +78,23 @@ enum CommandKeys {
         Key(name: "precision", kind: .choice(["auto", "f32", "f64"], default: "auto"), help: "f32: the float32 backend; auto picks it for big data"),
     ]
 
-    static let update: [Key] = optimizer(.sgd, lr: 0.1)
+    static package let update: [Key] = optimizer(.sgd, lr: 0.1)
 
-    static let descend: [Key] = [
+    static package let descend: [Key] = [
         Key(name: "steps", kind: .integer(1...100_000, default: 30), help: "optimizer steps"),
     ] + optimizer(.sgd, lr: 0.1)
 
-    static let perceptron: [Key] = [
+    static package let perceptron: [Key] = [
         Key(name: "epochs", kind: .integer(1...100_000, default: 20), help: "passes over the data"),
         Key(name: "lr", kind: .number(1e-9...1e6, default: 1), help: "the learning rate η"),
     ]
 
-    static let schedule: [Key] = [
+    static package let schedule: [Key] = [
         Key(name: "lr", kind: .number(1e-12...1e6, default: 0.1), help: "the starting learning rate η0"),
         Key(name: "epochs", kind: .integer(1...1_000_000, default: 100), help: "epochs to show"),
     ]
 
-    static let data: [Key] = [
+    static package let data: [Key] = [
         Key(name: "noise", kind: .number(0...100, default: nil), help: "the noise of a generated set (0.1; blobs 0.5)", shown: "0.1"),
         Key(name: "classes", kind: .integer(2...10, default: 3), help: "classes of blobs and spirals"),
         Key(name: "val", kind: .number(0...0.9, default: nil), help: "the share held out for validation (0.2; MNIST: 5,000 of the training images)", shown: "0.2"),
@@ -103,7 +103,7 @@ enum CommandKeys {
         Key(name: "dir", kind: .text(placeholder: "DIR"), help: "the folder of the MNIST files (quote a path with spaces)"),
     ]
 
-    static let mlp: [Key] = [
+    static package let mlp: [Key] = [
         Key(name: "act", kind: .choice(activations, default: "tanh"), help: "the hidden layers' activation"),
         Key(name: "out", kind: .choice(activations, default: nil), help: "the output's activation (sigmoid for one output, else linear)", shown: "sigmoid"),
         Key(name: "init", kind: .text(placeholder: "glorot"), help: "lecun, glorot, he (each also _uniform), normal:σ, constant:c; he for relu"),
@@ -111,10 +111,10 @@ enum CommandKeys {
         Key(name: "dropout", kind: .number(0...0.95, default: 0), help: "dropout after each hidden layer (inverted, active in :train)"),
     ]
 
-    static let activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "linear", "softmax"]
+    static package let activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "linear", "softmax"]
 
     /// A usage line: the positional part, then each key with its default.
-    static func usage(_ positional: String, _ keys: [Key]) -> String {
+    static package func usage(_ positional: String, _ keys: [Key]) -> String {
         ([positional] + keys.map(\.usage)).joined(separator: " ")
     }
 }

@@ -1,3 +1,5 @@
+import NablaRuntime
+import NablaTeaching
 import Foundation
 import NablaGraph
 import NablaNN
@@ -45,7 +47,7 @@ struct TrainRun {
 extension Session {
     // MARK: - :train
 
-    func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
+    package func trainCommand(_ args: CommandArguments) throws(Diagnostic) {
         let plan = try trainPlan(args)
         adopt(plan.settings)
         var run = startRun(plan)

@@ -1,7 +1,7 @@
 /// "Did you mean" suggestions: the closest candidate by edit distance.
-enum Suggest {
+package enum Suggest {
     /// The candidate nearest to `word`, if it is close enough to be a likely typo.
-    static func nearest(_ word: String, among candidates: [String]) -> String? {
+    package static func nearest(_ word: String, among candidates: [String]) -> String? {
         let limit = Swift.max(1, word.count / 3)
         var best: (String, Int)?
         for candidate in candidates.sorted() {
