@@ -323,17 +323,7 @@ extension Op {
         case .name, .vec, .reshape:
             return [g.reshaped(x[0].shape)]
         case .matmul:
-            // Promote vectors to a row (left) or a column (right); then gA = g Bᵀ, gB = Aᵀ g.
-            let (a, b) = (x[0], x[1])
-            let m = a.rank == 2 ? a.shape[0] : 1
-            let k = a.shape[a.rank - 1]
-            let n = b.rank == 2 ? b.shape[1] : 1
-            let A = a.reshaped([m, k]), B = b.reshaped([k, n]), G = g.reshaped([m, n])
-            let gA = needs?[0] == false ? nil
-                : DenseTensor<T>(shape: [m, k], scalars: DenseTensor<T>.gemm(G.scalars, false, B.scalars, true, m: m, k: n, n: k)).reshaped(a.shape)
-            let gB = needs?[1] == false ? nil
-                : DenseTensor<T>(shape: [k, n], scalars: DenseTensor<T>.gemm(A.scalars, true, G.scalars, false, m: k, k: m, n: n)).reshaped(b.shape)
-            return [gA, gB]
+            return Op.matmulVJP(x[0], x[1], g, needs: needs)
         case .dot:
             return [x[1].map { $0 * g.scalar }, x[0].map { $0 * g.scalar }]
         case let .dropout(rate):
@@ -380,25 +370,45 @@ extension Op {
         case .hinge:
             return Op.meanLossVJP(x, g) { z, y in 1 - y * z > 0 ? (-y, -z) : (0, 0) }
         case .crossEntropy:
-            guard let target = try? CrossEntropyTarget(logits: x[0], target: x[1]) else { return [nil, nil] }
-            let p = x[0].softmax
-            let t = target.dense(like: x[0])
-            let rows = T(target.rows)
-            // dL/dlogits = (softmax · Σt - t) / rows, per row.
-            var gl = p.scalars
-            let k = x[0].cols
-            for r in 0..<target.rows {
-                var mass: T = 0
-                for j in 0..<k { mass += t.scalars[r * k + j] }
-                for j in 0..<k { gl[r * k + j] = (p.scalars[r * k + j] * mass - t.scalars[r * k + j]) * g.scalar / rows }
-            }
-            let gLogits = DenseTensor<T>(shape: x[0].shape, scalars: gl)
-            if target.classes != nil { return [gLogits, nil] }
-            return [gLogits, x[0].logSoftmax.map { -$0 * g.scalar / rows }]
+            return Op.crossEntropyVJP(x, g)
         case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
             .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
             return x.map { _ in nil }
         }
+    }
+
+    /// `a @ b`: vectors promoted to a row (left) or a column (right); then gA = g Bᵀ, gB = Aᵀ g,
+    /// each a BLAS product with a transpose flag.
+    static func matmulVJP<T: TensorElement>(
+        _ a: DenseTensor<T>, _ b: DenseTensor<T>, _ g: DenseTensor<T>, needs: [Bool]?
+    ) -> [DenseTensor<T>?] {
+        let m = a.rank == 2 ? a.shape[0] : 1
+        let k = a.shape[a.rank - 1]
+        let n = b.rank == 2 ? b.shape[1] : 1
+        let gA = needs?[0] == false ? nil
+            : DenseTensor<T>(shape: a.shape, scalars: DenseTensor<T>.gemm(g.scalars, false, b.scalars, true, m: m, k: n, n: k))
+        let gB = needs?[1] == false ? nil
+            : DenseTensor<T>(shape: b.shape, scalars: DenseTensor<T>.gemm(a.scalars, true, g.scalars, false, m: k, k: m, n: n))
+        return [gA, gB]
+    }
+
+    /// cross_entropy(logits, target): dL/dlogits = (softmax · Σt - t) / rows, per row; a
+    /// distribution target gets -log_softmax / rows, class indices no gradient.
+    static func crossEntropyVJP<T: TensorElement>(_ x: [DenseTensor<T>], _ g: DenseTensor<T>) -> [DenseTensor<T>?] {
+        guard let target = try? CrossEntropyTarget(logits: x[0], target: x[1]) else { return [nil, nil] }
+        let p = x[0].softmax
+        let t = target.dense(like: x[0])
+        let rows = T(target.rows)
+        var gl = p.scalars
+        let k = x[0].cols
+        for r in 0..<target.rows {
+            var mass: T = 0
+            for j in 0..<k { mass += t.scalars[r * k + j] }
+            for j in 0..<k { gl[r * k + j] = (p.scalars[r * k + j] * mass - t.scalars[r * k + j]) * g.scalar / rows }
+        }
+        let gLogits = DenseTensor<T>(shape: x[0].shape, scalars: gl)
+        if target.classes != nil { return [gLogits, nil] }
+        return [gLogits, x[0].logSoftmax.map { -$0 * g.scalar / rows }]
     }
 
     /// Applies `f(y, g, Σ_row dotOf(y, g))` elementwise, row by row along the last axis.

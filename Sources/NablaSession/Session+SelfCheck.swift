@@ -108,6 +108,9 @@ extension Session {
         return report
     }
 
+    /// Checks the graph below `root` (the program's L) every way the views read it: each
+    /// param's gradient, the Jacobians that read it, the sum over paths and the shape chain,
+    /// then each op's local Jacobian.
     func check(root: NodeID, into report: inout SelfCheckReport) {
         let order = graph.topologicalOrder(from: root)
         guard order.allSatisfy({ graph.value($0).isFinite }) else {
@@ -119,73 +122,95 @@ extension Session {
             report.failures.append(.init(kind: "gradient", message: "backward failed: \(error.message)"))
             return
         }
-        let scale = order.map { graph.value($0).scalars.map(Swift.abs).max() ?? 0 }.max() ?? 1
-        let base = graph
+        let probe = Probe(graph: graph, scale: order.map { graph.value($0).scalars.map(Swift.abs).max() ?? 0 }.max() ?? 1)
+        for name in paramNames {
+            guard let leaf = paramLeaf(name), let slot = definitions[name]?.slot else { continue }
+            checkGradient(name, leaf: leaf, root: root, grads[leaf], probe, into: &report)
+            checkJacobians(name, leaf: leaf, probe, into: &report)
+            checkPaths(name, slot: slot, root: root, grads[slot], into: &report)
+        }
+        checkLocalJacobians(order, scale: probe.scale, into: &report)
+    }
+
+    /// The graph as it was, to compute values with one leaf changed; `scale` for comparisons.
+    struct Probe {
+        let graph: Graph
+        let scale: Double
+
         /// A node's value with one leaf changed (nil when it cannot be computed there).
         func value(of node: NodeID, with leaf: NodeID, at x: Tensor) -> Tensor? {
-            var g = base
+            var g = graph
             guard (try? g.setValues([(leaf, x)])) != nil else { return nil }
             return g.value(node)
         }
-        for name in paramNames {
-            guard let leaf = paramLeaf(name), let slot = definitions[name]?.slot else { continue }
-            let x = graph.value(leaf)
-            let gradient = grads[leaf] ?? Tensor.zeros(x.shape)
-            // 1. ∂L/∂p against central differences.
-            for j in 0..<x.count {
-                guard let (d, smooth) = Session.centralDifference(x, j, { value(of: root, with: leaf, at: $0) }) else { continue }
-                guard smooth else { report.kinks += 1; continue }
-                report.gradientEntries += 1
-                if !Session.close(gradient.scalars[j], d.scalar, scale: scale) {
-                    report.failures.append(.init(kind: "gradient", message: "∂L/∂\(name)[\(j)]: backprop \(gradient.scalars[j]), central differences \(d.scalar)"))
-                }
-            }
-            // 2. Jacobians of the definitions that read p, row by row from VJPs.
-            for (vName, def) in definitions where !def.isParam && vName != "L" {
-                let v = def.slot
-                let m = graph.value(v).count
-                guard m <= 16, x.count <= 16, graph.depends(v, on: leaf) else { continue }
-                guard let jacobian = try? graph.jacobian(of: v, withRespectTo: leaf) else {
-                    report.failures.append(.init(kind: "jacobian", message: "∂\(vName)/∂\(name) could not be built"))
-                    continue
-                }
-                for j in 0..<x.count {
-                    guard let (d, smooth) = Session.centralDifference(x, j, { value(of: v, with: leaf, at: $0) }) else { continue }
-                    guard smooth else { report.kinks += 1; continue }
-                    for i in 0..<m {
-                        report.jacobianEntries += 1
-                        let exact = jacobian.scalars[i * x.count + j]
-                        if !Session.close(exact, d.scalars[i], scale: scale) {
-                            report.failures.append(.init(kind: "jacobian", message: "∂\(vName)/∂\(name)[\(i), \(j)]: VJPs \(exact), central differences \(d.scalars[i])"))
-                        }
-                    }
-                }
-            }
-            // 3. :explain's sum over paths against the gradient.
-            let (paths, total) = chainPaths(from: root, to: slot, limit: 2000)
-            if total > 0 && total == paths.count, let g = grads[slot] {
-                var sum = Tensor.zeros(graph.value(slot).shape)
-                for p in paths {
-                    let term = graph.carry(Tensor(1), along: p.edges)
-                    for i in 0..<Swift.min(sum.count, term.count) { sum.scalars[i] += term.scalars[i] }
-                    if p.factors.flatMap(\.edges) != p.edges {
-                        report.failures.append(.init(kind: "paths", message: "∂L/∂\(name): a path's factors do not cover its edges"))
-                    }
-                }
-                report.pathSums += 1
-                for i in 0..<g.count where Swift.abs(sum.scalars[i] - g.scalars[i]) > 1e-9 * Swift.max(1, Swift.abs(g.scalars[i])) {
-                    report.failures.append(.init(kind: "paths", message: "∂L/∂\(name)[\(i)]: backprop \(g.scalars[i]), sum over \(total) paths \(sum.scalars[i])"))
-                }
-                if explanation(of: root, "L", wrt: slot, name).isEmpty {
-                    report.failures.append(.init(kind: "paths", message: ":explain L \(name) said nothing"))
-                }
-            }
-            // 4. :shapes: the printed chain against the actual local Jacobians' shapes.
-            if total > 0 {
-                checkShapes(root: root, slot: slot, name: name, into: &report)
+    }
+
+    /// 1. ∂L/∂p against central differences.
+    func checkGradient(_ name: String, leaf: NodeID, root: NodeID, _ computed: Tensor?, _ probe: Probe, into report: inout SelfCheckReport) {
+        let x = graph.value(leaf)
+        let gradient = computed ?? Tensor.zeros(x.shape)
+        for j in 0..<x.count {
+            guard let (d, smooth) = Session.centralDifference(x, j, { probe.value(of: root, with: leaf, at: $0) }) else { continue }
+            guard smooth else { report.kinks += 1; continue }
+            report.gradientEntries += 1
+            if !Session.close(gradient.scalars[j], d.scalar, scale: probe.scale) {
+                report.failures.append(.init(kind: "gradient", message: "∂L/∂\(name)[\(j)]: backprop \(gradient.scalars[j]), central differences \(d.scalar)"))
             }
         }
-        // 5. Each op's local Jacobian (its VJP with unit seeds) against central differences of its forward.
+    }
+
+    /// 2. Jacobians of the definitions that read p, row by row from VJPs.
+    func checkJacobians(_ name: String, leaf: NodeID, _ probe: Probe, into report: inout SelfCheckReport) {
+        let x = graph.value(leaf)
+        for (vName, def) in definitions where !def.isParam && vName != "L" {
+            let v = def.slot
+            let m = graph.value(v).count
+            guard m <= 16, x.count <= 16, graph.depends(v, on: leaf) else { continue }
+            guard let jacobian = try? graph.jacobian(of: v, withRespectTo: leaf) else {
+                report.failures.append(.init(kind: "jacobian", message: "∂\(vName)/∂\(name) could not be built"))
+                continue
+            }
+            for j in 0..<x.count {
+                guard let (d, smooth) = Session.centralDifference(x, j, { probe.value(of: v, with: leaf, at: $0) }) else { continue }
+                guard smooth else { report.kinks += 1; continue }
+                for i in 0..<m {
+                    report.jacobianEntries += 1
+                    let exact = jacobian.scalars[i * x.count + j]
+                    if !Session.close(exact, d.scalars[i], scale: probe.scale) {
+                        report.failures.append(.init(kind: "jacobian", message: "∂\(vName)/∂\(name)[\(i), \(j)]: VJPs \(exact), central differences \(d.scalars[i])"))
+                    }
+                }
+            }
+        }
+    }
+
+    /// 3. :explain's sum over paths against the gradient; 4. :shapes' chain against the local Jacobians.
+    func checkPaths(_ name: String, slot: NodeID, root: NodeID, _ gradient: Tensor?, into report: inout SelfCheckReport) {
+        let (paths, total) = chainPaths(from: root, to: slot, limit: 2000)
+        if total > 0 && total == paths.count, let g = gradient {
+            var sum = Tensor.zeros(graph.value(slot).shape)
+            for p in paths {
+                let term = graph.carry(Tensor(1), along: p.edges)
+                for i in 0..<Swift.min(sum.count, term.count) { sum.scalars[i] += term.scalars[i] }
+                if p.factors.flatMap(\.edges) != p.edges {
+                    report.failures.append(.init(kind: "paths", message: "∂L/∂\(name): a path's factors do not cover its edges"))
+                }
+            }
+            report.pathSums += 1
+            for i in 0..<g.count where Swift.abs(sum.scalars[i] - g.scalars[i]) > 1e-9 * Swift.max(1, Swift.abs(g.scalars[i])) {
+                report.failures.append(.init(kind: "paths", message: "∂L/∂\(name)[\(i)]: backprop \(g.scalars[i]), sum over \(total) paths \(sum.scalars[i])"))
+            }
+            if explanation(of: root, "L", wrt: slot, name).isEmpty {
+                report.failures.append(.init(kind: "paths", message: ":explain L \(name) said nothing"))
+            }
+        }
+        if total > 0 {
+            checkShapes(root: root, slot: slot, name: name, into: &report)
+        }
+    }
+
+    /// 5. Each op's local Jacobian (its VJP with unit seeds) against central differences of its forward.
+    func checkLocalJacobians(_ order: [NodeID], scale: Double, into report: inout SelfCheckReport) {
         for id in order {
             let node = graph[id]
             guard !node.op.isLeaf else { continue }
