@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # The MNIST benchmark: a 784-256-10 MLP (ReLU, softmax cross-entropy), batch 128,
-# SGD lr 0.1, one epoch over the 60,000 training images, seconds per epoch:
-# nabla (release build) side by side with numpy, PyTorch CPU (2 threads) and JAX (jit).
+# SGD lr 0.1, float32, seconds per epoch: nabla (release build) against numpy,
+# PyTorch CPU (2 threads) and JAX (jit), run interleaved so that a busy neighbour
+# weighs on every contender alike: each round runs nabla, numpy, nabla, PyTorch,
+# nabla, JAX, and each peer is compared with the nabla run just before it.
 #
-#   bench/mnist.sh [--data DIR] [--epochs N] [--install]
+#   bench/mnist.sh [--data DIR] [--epochs N] [--rounds R] [--install]
 #
+# Each run is its own process (peak memory by /usr/bin/time), trains N epochs
+# (default 2) and counts its fastest epoch. Printed: the median s/epoch of each
+# contender over the rounds, the median of the per-round ratios peer / nabla,
+# the peak resident memory, and the sgemm bound of an epoch measured here
+# (bench/sgemm_bound.c).
 # --data: the folder with the four MNIST files (default: ../shared/data/mnist, then
 #         Debian's Fashion-MNIST); --install: pip install torch (CPU) and jax if missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-data=""; epochs=2; install=0
+data=""; epochs=2; rounds=3; install=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --data) data="$2"; shift ;;
         --epochs) epochs="$2"; shift ;;
+        --rounds) rounds="$2"; shift ;;
         --install) install=1 ;;
-        *) echo "usage: bench/mnist.sh [--data DIR] [--epochs N] [--install]" >&2; exit 2 ;;
+        *) echo "usage: bench/mnist.sh [--data DIR] [--epochs N] [--rounds R] [--install]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -30,27 +38,55 @@ if [ "$install" = 1 ]; then
     python3 -c 'import jax' 2>/dev/null || pip install -q 'jax[cpu]' || echo "could not install jax" >&2
 fi
 "$root/scripts/ensure-deps"
+command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || true; }
 (cd "$root" && swift build -c release --product nabla >/dev/null)
 nabla="$(cd "$root" && swift build -c release --show-bin-path)/nabla"
-echo "data: $data; $(nproc) cores; $epochs epochs, the fastest one counts"
-script="$(mktemp)"
-cat > "$script" <<NABLA
-seed 1
-:data mnist dir=$data
-:mlp net 784-256-10 act=relu init=he
-L = cross_entropy(net, Y)
-:train L epochs=$epochs batch=128 opt=sgd lr=0.1 every=1
-NABLA
-out="$("$nabla" "$script")"
-rm -f "$script"
-# The per-epoch times: each progress line shows the cumulative time ("12.3 s").
-nabla_epoch="$(echo "$out" | grep -E '^epoch ' | grep -oE '[0-9.]+ s( |$)' | awk '{print $1}' | awk 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d} END{printf "%.3f", min}')"
-nabla_acc="$(echo "$out" | grep '^trained' | sed -E 's/.*test loss [^,]*, accuracy ([0-9.]+)%.*/\1/')"
-printf "%-8s %8s %10s %8s\n" "" "s/epoch" "test acc" "ratio"
-printf "%-8s %8s %9s%% %8s\n" nabla "$nabla_epoch" "$nabla_acc" "1.00"
-python3 "$root/bench/mnist_peers.py" "$data" "$epochs" numpy torch jax | while read -r name t acc; do
-    if [ "$t" = missing ]; then printf "%-8s %8s\n" "$name" "missing (bench/mnist.sh --install)"; continue; fi
-    ratio="$(awk -v a="$t" -v b="$nabla_epoch" 'BEGIN{printf "%.2f", a/b}')"
-    printf "%-8s %8s %9.2f%% %8s\n" "$name" "$t" "$(awk -v a="$acc" 'BEGIN{print a*100}')" "$ratio"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cc -O2 -o "$work/sgemm_bound" "$root/bench/sgemm_bound.c" $(pkg-config --cflags --libs openblas)
+
+peers=""
+for p in numpy torch jax; do python3 -c "import $p" 2>/dev/null && peers="$peers $p"; done
+echo "data: $data; $(nproc) cores; $rounds rounds of nabla and each of:${peers:- (no peer installed: bench/mnist.sh --install)}; $epochs epochs a run, the fastest counts"
+
+# One nabla run: "seconds_per_epoch peak_kB test_accuracy".
+run_nabla() {
+    /usr/bin/time -f "%M" -o "$work/mem" "$nabla" mnist --data "$data" --epochs "$epochs" --batch 128 --opt sgd --lr 0.1 > "$work/out" 2>&1
+    local t acc
+    t="$(grep -E '^epoch ' "$work/out" | grep -oE '[0-9.]+ s( |$)' | awk '{print $1}' | awk 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d} END{printf "%.3f", min}')"
+    acc="$(grep '^test accuracy' "$work/out" | grep -oE '[0-9.]+')"
+    echo "$t $(tail -1 "$work/mem") $acc"
+}
+# One peer run: "seconds_per_epoch peak_kB test_accuracy".
+run_peer() {
+    /usr/bin/time -f "%M" -o "$work/mem" python3 "$root/bench/mnist_peers.py" "$data" "$epochs" "$1" > "$work/out" 2>&1
+    read -r _ t acc < "$work/out"
+    echo "$t $(tail -1 "$work/mem") $(awk -v a="$acc" 'BEGIN{printf "%.2f", a*100}')"
+}
+
+: > "$work/runs"   # name round seconds peak_kB accuracy ratio
+for r in $(seq 1 "$rounds"); do
+    for p in $peers; do
+        read -r tn mn an <<< "$(run_nabla)"
+        read -r tp mp ap <<< "$(run_peer "$p")"
+        echo "nabla $r $tn $mn $an 1" >> "$work/runs"
+        echo "$p $r $tp $mp $ap $(awk -v a="$tp" -v b="$tn" 'BEGIN{printf "%.3f", a/b}')" >> "$work/runs"
+        echo "  round $r: nabla $tn s, $p $tp s"
+    done
+    [ -n "$peers" ] || { read -r tn mn an <<< "$(run_nabla)"; echo "nabla $r $tn $mn $an 1" >> "$work/runs"; }
 done
-echo "(ratio: the peer's time over nabla's; above 1 means nabla is faster)"
+
+median() { sort -g | awk '{a[NR]=$1} END{if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+printf "\n%-8s %9s %10s %12s %10s\n" "" "s/epoch" "test acc" "peer/nabla" "peak MB"
+for name in nabla $peers; do
+    t="$(awk -v n="$name" '$1==n{print $3}' "$work/runs" | median)"
+    ratio="$(awk -v n="$name" '$1==n{print $6}' "$work/runs" | median)"
+    mem="$(awk -v n="$name" '$1==n{print $4/1024}' "$work/runs" | median)"
+    acc="$(awk -v n="$name" '$1==n{print $5}' "$work/runs" | median)"
+    printf "%-8s %9s %9s%% %12s %10.0f\n" "$name" "$t" "$acc" "$ratio" "$mem"
+done
+echo "(s/epoch and peak memory: medians over the rounds; peer/nabla: the median of each round's"
+echo " ratio of the peer's epoch to the nabla run just before it; above 1 means nabla is faster)"
+bound="$("$work/sgemm_bound")"
+tn="$(awk '$1=="nabla"{print $3}' "$work/runs" | median)"
+echo "sgemm bound here: $bound; nabla's epoch is $(awk -v a="$tn" -v b="$(echo "$bound" | grep -oE '[0-9.]+ s' | grep -oE '[0-9.]+')" 'BEGIN{printf "%.2f", a/b}')x it"
