@@ -21,6 +21,13 @@ protocol BinaryRule {
     static func da<T: TensorElement>(_ a: T, _ b: T, _ y: T) -> T
     static func db<T: TensorElement>(_ a: T, _ b: T, _ y: T) -> T
     static func text(_ a: String, _ b: String) -> (String, String)
+    /// The partials when they are constants (+: 1 and 1, -: 1 and -1): the VJP is then ±g
+    /// summed back to each input's shape, without stretching the inputs.
+    static var constantPartials: (Double, Double)? { get }
+}
+
+extension BinaryRule {
+    static var constantPartials: (Double, Double)? { nil }
 }
 
 /// What is done with a rule: the forward, the VJP, the text. Its `visit` is generic over the
@@ -105,12 +112,14 @@ enum Rules {
     }
 
     enum Add: BinaryRule {
+        static var constantPartials: (Double, Double)? { (1, 1) }
         static func f<T: TensorElement>(_ a: T, _ b: T) -> T { a + b }
         static func da<T: TensorElement>(_ a: T, _ b: T, _ y: T) -> T { 1 }
         static func db<T: TensorElement>(_ a: T, _ b: T, _ y: T) -> T { 1 }
         static func text(_ a: String, _ b: String) -> (String, String) { ("1", "1") }
     }
     enum Sub: BinaryRule {
+        static var constantPartials: (Double, Double)? { (1, -1) }
         static func f<T: TensorElement>(_ a: T, _ b: T) -> T { a - b }
         static func da<T: TensorElement>(_ a: T, _ b: T, _ y: T) -> T { 1 }
         static func db<T: TensorElement>(_ a: T, _ b: T, _ y: T) -> T { -1 }
@@ -231,6 +240,12 @@ struct BinaryForward<T: TensorElement>: BinaryVisitor {
 struct BinaryVJP<T: TensorElement>: BinaryVisitor {
     let x: [DenseTensor<T>], y: DenseTensor<T>, g: DenseTensor<T>, needs: [Bool]?
     func visit<R: BinaryRule>(_: R.Type) -> [DenseTensor<T>?] {
+        if let (ca, cb) = R.constantPartials {
+            // g itself where the partial is 1 and the shapes agree: no copy at all.
+            let ga = needs?[0] == false ? nil : (ca == 1 ? g : g.map { $0 * T(ca) }).sumTo(x[0].shape)
+            let gb = needs?[1] == false ? nil : (cb == 1 ? g : g.map { $0 * T(cb) }).sumTo(x[1].shape)
+            return [ga, gb]
+        }
         let a = x[0].broadcast(to: y.shape), b = x[1].broadcast(to: y.shape)
         let ga = needs?[0] == false ? nil : g.zip(a, b, y) { g, a, b, y in g * R.da(a, b, y) }.sumTo(x[0].shape)
         let gb = needs?[1] == false ? nil : g.zip(a, b, y) { g, a, b, y in g * R.db(a, b, y) }.sumTo(x[1].shape)

@@ -38,9 +38,11 @@ extension DenseTensor {
     /// C = op(A) op(B), m x n, where op(A) is m x k and op(B) is k x n; a transpose is
     /// BLAS's flag, never a copy (A is stored k x m when `transA`, B n x k when `transB`).
     public static func gemm(_ a: [Element], _ transA: Bool, _ b: [Element], _ transB: Bool, m: Int, k: Int, n: Int) -> [Element] {
-        var c = [Element](repeating: 0, count: m * n)
-        c.withUnsafeMutableBufferPointer { gemm(a, transA, b, transB, into: $0, m: m, k: k, n: n, accumulate: false) }
-        return c
+        // BLAS writes every element (beta 0), so the result is not zeroed first.
+        [Element](unsafeUninitializedCapacity: m * n) { buffer, initialized in
+            gemm(a, transA, b, transB, into: buffer, m: m, k: k, n: n, accumulate: false)
+            initialized = m * n
+        }
     }
 
     /// The same product written into `c` (added to what it holds when `accumulate`).
