@@ -111,10 +111,32 @@ package enum CommandKeys {
         Key(name: "dropout", kind: .number(0...0.95, default: 0), help: "dropout after each hidden layer (inverted, active in :train)"),
     ]
 
+    /// `:limits`: each limit with its default and the most it may be set to.
+    static package let limits: [Key] = LimitName.allCases.map { limit in
+        let (value, ceiling) = limit.defaultAndCeiling
+        return Key(name: limit.rawValue, kind: .integer(1...ceiling, default: value), help: limit.what)
+    }
+
     static package let activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "step", "scaled_tanh", "linear", "softmax"]
 
     /// A usage line: the positional part, then each key with its default.
     static package func usage(_ positional: String, _ keys: [Key]) -> String {
         ([positional] + keys.map(\.usage)).joined(separator: " ")
+    }
+}
+
+/// The limits `:limits` shows and changes (Session+Limits.swift applies them).
+package enum LimitName: String, CaseIterable, Sendable {
+    case elements, total, nodes, nesting, height, script
+
+    package var what: String {
+        switch self {
+        case .elements: return "numbers in one tensor"
+        case .total: return "numbers held by all values together"
+        case .nodes: return "nodes in the graph"
+        case .nesting: return "levels of brackets and operators in an expression"
+        case .height: return "operators in a chain (the expression tree's height)"
+        case .script: return "bytes of a script file"
+        }
     }
 }

@@ -16,54 +16,49 @@ extension Session {
         set { graph.maxHeldElements = newValue }
     }
 
-    /// One limit: what it bounds, its value, its default and the most it may be set to.
-    struct Limit {
-        var name: String
-        var what: String
-        var value: Int
-        var defaultValue: Int
-        var ceiling: Int
+    package static let limitsUsage = CommandKeys.usage(":limits", CommandKeys.limits)
+
+    /// A limit's current value in this session.
+    func value(of limit: LimitName) -> Int {
+        switch limit {
+        case .elements: return maxElements
+        case .total: return graph.maxHeldElements
+        case .nodes: return maxNodes
+        case .nesting: return maxNesting
+        case .height: return maxHeight
+        case .script: return maxScriptBytes
+        }
     }
 
-    var limits: [Limit] {
-        [
-            Limit(name: "elements", what: "numbers in one tensor", value: maxElements, defaultValue: TensorLimits.defaultMaxElements, ceiling: TensorLimits.elementsCeiling),
-            Limit(name: "total", what: "numbers held by all values together", value: graph.maxHeldElements, defaultValue: Graph.defaultMaxHeldElements, ceiling: Graph.heldElementsCeiling),
-            Limit(name: "nodes", what: "nodes in the graph", value: maxNodes, defaultValue: Session.defaultMaxNodes, ceiling: Session.nodesCeiling),
-            Limit(name: "nesting", what: "levels of brackets and operators in an expression", value: maxNesting, defaultValue: Parser.defaultMaxNesting, ceiling: Parser.nestingCeiling),
-            Limit(name: "height", what: "operators in a chain (the expression tree's height)", value: maxHeight, defaultValue: Parser.defaultMaxHeight, ceiling: Parser.heightCeiling),
-            Limit(name: "script", what: "bytes of a script file", value: maxScriptBytes, defaultValue: Session.defaultMaxScriptBytes, ceiling: Session.scriptCeiling),
-        ]
+    func set(_ limit: LimitName, to v: Int) {
+        switch limit {
+        case .elements: maxElements = v
+        case .total: graph.maxHeldElements = v
+        case .nodes: maxNodes = v
+        case .nesting: maxNesting = v
+        case .height: maxHeight = v
+        case .script: maxScriptBytes = v
+        }
     }
 
     /// `:limits` shows every limit; `:limits nodes=2000000 nesting=100` changes some (all or none).
+    /// The keys, their ranges and defaults are declared in `CommandKeys.limits`.
     package func limitsCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let s = Settings(args.words)
-        let known = limits.map(\.name)
-        try s.check(known, usage: ":limits [" + known.map { "\($0)=N" }.joined(separator: "] [") + "]")
+        let s = settings(args, CommandKeys.limits, usage: Session.limitsUsage)
+        try s.check()
         if let (word, range) = s.positional.first {
             throw Diagnostic(.error, "'\(word)' is not a setting: write name=N, like :limits nodes=2000000", at: range)
         }
-        var changes: [(String, Int)] = []
-        for limit in limits {
-            guard s.values[limit.name] != nil else { continue }
-            let v = try s.integer(limit.name, default: limit.value, in: 1...limit.ceiling, what: "a whole number from 1 to \(Format.grouped(Double(limit.ceiling)))")
-            changes.append((limit.name, v))
+        var changes: [(LimitName, Int)] = []
+        for limit in LimitName.allCases where s.values[limit.rawValue] != nil {
+            changes.append((limit, try s.integer(limit.rawValue)))
         }
-        for (name, v) in changes {
-            switch name {
-            case "elements": maxElements = v
-            case "nodes": maxNodes = v
-            case "total": graph.maxHeldElements = v
-            case "nesting": maxNesting = v
-            case "height": maxHeight = v
-            default: maxScriptBytes = v
-            }
+        for (limit, v) in changes { set(limit, to: v) }
+        let rows = [["limit", "value", "default", "at most", "bounds"]] + LimitName.allCases.map { limit in
+            let (defaultValue, ceiling) = limit.defaultAndCeiling
+            return [limit.rawValue, Format.grouped(Double(value(of: limit))), Format.grouped(Double(defaultValue)), Format.grouped(Double(ceiling)), limit.what]
         }
-        let rows = [["limit", "value", "default", "at most", "bounds"]] + limits.map {
-            [$0.name, Format.grouped(Double($0.value)), Format.grouped(Double($0.defaultValue)), Format.grouped(Double($0.ceiling)), $0.what]
-        }
-        say((changes.isEmpty ? "" : "changed: " + changes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "\n") + Session.table(rows)
+        say((changes.isEmpty ? "" : "changed: " + changes.map { "\($0.0.rawValue)=\($0.1)" }.joined(separator: ", ") + "\n") + Session.table(rows)
             + "\n(every limit holds for this session only; :reset keeps them)")
     }
 
@@ -83,5 +78,19 @@ extension Session {
         Diagnostic(
             .error, "the graph would hold \(Format.grouped(Double(count))) nodes; the limit is nodes=\(Format.grouped(Double(maxNodes))) (:limits nodes=N changes it; :reset forgets every definition)",
             at: range)
+    }
+}
+
+extension LimitName {
+    /// The default and the most it may be set to.
+    package var defaultAndCeiling: (Int, Int) {
+        switch self {
+        case .elements: return (TensorLimits.defaultMaxElements, TensorLimits.elementsCeiling)
+        case .total: return (Graph.defaultMaxHeldElements, Graph.heldElementsCeiling)
+        case .nodes: return (Session.defaultMaxNodes, Session.nodesCeiling)
+        case .nesting: return (Parser.defaultMaxNesting, Parser.nestingCeiling)
+        case .height: return (Parser.defaultMaxHeight, Parser.heightCeiling)
+        case .script: return (Session.defaultMaxScriptBytes, Session.scriptCeiling)
+        }
     }
 }

@@ -30,8 +30,9 @@ struct Command: Sendable {
         case .schedule: return CommandKeys.schedule
         case .data: return CommandKeys.data
         case .mlp: return CommandKeys.mlp
+        case .limits: return CommandKeys.limits
         case .help, .vars, .forward, .backward, .grad, .step, .jacobian, .shapes, .explain, .check, .verify, .expect,
-             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .limits, .quit:
+             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .quit:
             return []
         }
     }
@@ -89,7 +90,7 @@ extension Session {
         Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
         Command(kind: .reset, usage: ":reset", summary: "forget every definition", example: ":reset"),
-        Command(kind: .limits, usage: ":limits [name=N ...]", summary: "the limits that refuse runaway input (elements, nodes, nesting, height, script), shown or changed", example: ":limits elements=200000000"),
+        Command(kind: .limits, usage: Session.limitsUsage, summary: "the limits that refuse runaway input (elements, nodes, nesting, height, script), shown or changed", example: ":limits elements=200000000"),
         Command(kind: .quit, usage: ":quit", summary: "leave nabla (Ctrl-D does the same)", example: ":quit"),
     ]
 
