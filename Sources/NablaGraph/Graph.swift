@@ -212,15 +212,15 @@ public struct Graph: Sendable {
     public mutating func recompute(downstreamOf sources: [NodeID], only: [Bool]? = nil) throws(GraphError) {
         for id in downstreamOrder(of: sources) where !self[id].op.isLeaf {
             if let only, id.raw >= only.count || !only[id.raw] { continue }
-            let node = self[id]
+            let op = self[id].op
             let value: Tensor
             do {
-                value = try evaluate(node.op, node.inputs)
+                value = try evaluate(op, self[id].inputs)
             } catch {
                 throw GraphError(node: id, error)
             }
-            let isName: Bool = { if case .name = node.op { return true } else { return false } }()
-            try checkHeld(adding: isName ? 0 : value.count, removing: Graph.counted(node), node: id)
+            let isName: Bool = { if case .name = op { return true } else { return false } }()
+            try checkHeld(adding: isName ? 0 : value.count, removing: Graph.counted(self[id]), node: id)
             setValue(of: id, value)
             noteIfNonFinite(id)
         }
@@ -288,13 +288,11 @@ public struct Graph: Sendable {
     private func scalarValue(_ op: Op, _ inputs: [NodeID]) -> Tensor? {
         switch inputs.count {
         case 1:
-            let x = self[inputs[0]].value
-            guard x.isScalar else { return nil }
-            return op.unaryRule(UnaryScalar(x: x.scalars[0])).map { Tensor($0) }
+            guard self[inputs[0]].value.isScalar else { return nil }
+            return op.unaryRule(UnaryScalar(x: self[inputs[0]].value.scalars[0])).map { Tensor($0) }
         case 2:
-            let a = self[inputs[0]].value, b = self[inputs[1]].value
-            guard a.isScalar, b.isScalar else { return nil }
-            return op.binaryRule(BinaryScalar(a: a.scalars[0], b: b.scalars[0])).map { Tensor($0) }
+            guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar else { return nil }
+            return op.binaryRule(BinaryScalar(a: self[inputs[0]].value.scalars[0], b: self[inputs[1]].value.scalars[0])).map { Tensor($0) }
         default:
             return nil
         }
@@ -334,30 +332,35 @@ public struct Graph: Sendable {
 
     /// The VJP of an elementwise op on true scalars, from its rule's partials on plain numbers.
     private func scalarVJP(_ id: NodeID, _ g: Tensor) -> [Tensor?]? {
-        let node = self[id]
-        guard node.value.isScalar, g.isScalar else { return nil }
-        let gv = g.scalars[0], y = node.value.scalars[0]
-        switch node.inputs.count {
+        guard g.isScalar, let (da, db) = scalarPartials(id) else { return nil }
+        let gv = g.scalars[0]
+        if self[id].inputs.count == 1 { return [Tensor(gv * da)] }
+        return [Tensor(gv * da), db.map { Tensor(gv * $0) }]
+    }
+
+    /// The local derivatives of an elementwise op on true scalars (the second nil for one input,
+    /// or for a written exponent ((y - t)^2), which gets no gradient, as on the tensor path).
+    func scalarPartials(_ id: NodeID) -> (Double, Double?)? {
+        guard self[id].value.isScalar else { return nil }
+        let y = self[id].value.scalars[0], op = self[id].op, inputs = self[id].inputs
+        switch inputs.count {
         case 1:
-            let x = self[node.inputs[0]].value
-            guard x.isScalar, let d = node.op.unaryRule(UnaryScalarSlope(x: x.scalars[0], y: y)) else { return nil }
-            return [Tensor(gv * d)]
+            guard self[inputs[0]].value.isScalar,
+                  let d = op.unaryRule(UnaryScalarSlope(x: self[inputs[0]].value.scalars[0], y: y)) else { return nil }
+            return (d, nil)
         case 2:
-            let a = self[node.inputs[0]].value, b = self[node.inputs[1]].value
-            guard a.isScalar, b.isScalar,
-                  let (da, db) = node.op.binaryRule(BinaryScalarSlopes(a: a.scalars[0], b: b.scalars[0], y: y))
+            guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar,
+                  let (da, db) = op.binaryRule(BinaryScalarSlopes(a: self[inputs[0]].value.scalars[0], b: self[inputs[1]].value.scalars[0], y: y))
             else { return nil }
-            // A written exponent ((y - t)^2) gets no gradient, as on the tensor path below.
-            if case .pow = node.op, case .constant = self[node.inputs[1]].op { return [Tensor(gv * da), nil] }
-            return [Tensor(gv * da), Tensor(gv * db)]
+            if case .pow = op, case .constant = self[inputs[1]].op { return (da, nil) }
+            return (da, db)
         default:
             return nil
         }
     }
 
     private mutating func noteIfNonFinite(_ id: NodeID) {
-        let node = self[id]
-        if !node.value.isFinite && node.inputs.allSatisfy({ self[$0].value.isFinite }) {
+        if !self[id].value.isFinite && self[id].inputs.allSatisfy({ self[$0].value.isFinite }) {
             nonFiniteOrigins.append(id)
         }
     }
@@ -537,6 +540,16 @@ public struct BackwardWalk: Sendable {
         while advance(in: graph, record: &none) {}
     }
 
+    /// Adds one number to a scalar input's gradient (in place when it has one).
+    private mutating func add(_ v: Double, to input: NodeID) {
+        if gradients.byNode[input.raw] == nil {
+            gradients.byNode[input.raw] = Tensor(v)
+        } else {
+            gradients.byNode[input.raw]?.scalars[0] += v
+        }
+        received[input.raw] += 1
+    }
+
     /// One node of the walk; false when there is none left. Fills `record` when it is not nil.
     private mutating func advance(in graph: Graph, record: inout BackwardStep?) -> Bool {
         while position < order.count {
@@ -545,6 +558,15 @@ public struct BackwardWalk: Sendable {
             guard let g = gradients[id] else { continue }
             let inputs = graph[id].inputs
             if inputs.isEmpty { continue }
+            if record == nil, g.isScalar, let (da, db) = graph.scalarPartials(id) {
+                // A scalar node, unrecorded: its partials go straight into the inputs' sums.
+                let gv = g.scalars[0]
+                for (i, input) in inputs.enumerated() where needed?[input.raw] ?? true {
+                    guard let d = i == 0 ? da : db else { continue }
+                    add(gv * d, to: input)
+                }
+                return true
+            }
             let needs = needed.map { mask in inputs.map { mask[$0.raw] } }
             let local = graph.localVJP(id, g, needs: needs)
             assert(local.count == inputs.count, "\(graph[id].op) must give one gradient per input")
