@@ -190,7 +190,7 @@ extension Op {
         case .constant, .param, .name, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
             .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
             .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient,
-            .jacobian: return nil
+            .jacobian, .conv2d, .pool, .flatten: return nil
         }
     }
 
@@ -208,7 +208,7 @@ extension Op {
         case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
             .step, .sin, .cos, .scaledTanh, .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min,
             .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
-            .hinge, .accuracy, .gradient, .jacobian:
+            .hinge, .accuracy, .gradient, .jacobian, .conv2d, .pool, .flatten:
             return nil
         }
     }

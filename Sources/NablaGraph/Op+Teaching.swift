@@ -10,6 +10,9 @@ public enum JacobianKind: String, Sendable {
     case broadcast
     /// Zeros and ones that pick or move elements (transpose, index, stack).
     case selection
+    /// Mostly zeros: each output reads one window of the input (a convolution, with the same
+    /// kernel weights at every position; a pooling).
+    case sparse
     /// A general matrix.
     case dense
     /// Not differentiated (a constant, an index argument).
@@ -51,8 +54,10 @@ extension Op {
             return (self == .add || (self == .sub && i == 0)) ? .identity : .diagonal
         }
         switch self {
-        case .name, .vec, .reshape: return .identity
+        case .name, .vec, .reshape, .flatten: return .identity
         case .transpose, .index, .stack: return .selection
+        case .conv2d: return .sparse
+        case let .pool(kind, _, _): return kind == .max ? .selection : .sparse
         case .gradient, .jacobian, .accuracy: return .zero
         case .dropout: return i == 0 ? .diagonal : .zero
         case .crossEntropy where i == 1 && inputShapes[1] != inputShapes[0]: return .zero
@@ -77,8 +82,16 @@ extension Op {
         switch self {
         case .constant, .param:
             return []
-        case .name, .vec, .reshape:
+        case .name, .vec, .reshape, .flatten:
             return ["1"]
+        case .conv2d:
+            return ["K at each window (\(wrap(l[1])) slides over \(wrap(l[0])))", "\(wrap(l[0]))'s windows, summed over the positions (weight sharing)"]
+        case let .pool(kind, size, _):
+            switch kind {
+            case .max: return ["1 at each window's largest element, 0 elsewhere"]
+            case .avg: return ["1/\(size * size) over each window"]
+            case .l2: return ["\(wrap(l[0]))/l2pool(\(wrap(l[0]))) over each window"]
+            }
         case .gradient, .jacobian, .accuracy:
             return ["0", "0"]
         case let .dropout(rate):

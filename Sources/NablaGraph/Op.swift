@@ -82,6 +82,15 @@ public enum Op: Sendable, Hashable {
     /// (> 0.5) against 0/1; one score (> 0) against -1/+1.
     case accuracy
 
+    // MARK: - Convolutional networks (ConvRules.swift)
+    /// `conv2d(x, k, stride, pad)`: x [C, H, W] or [B, C, H, W], kernels k [F, C, kh, kw];
+    /// the result [F, oh, ow] or [B, F, oh, ow], oh = (H + 2 pad - kh) / stride + 1.
+    case conv2d(stride: Int, pad: Int)
+    /// `maxpool(x, size, stride)`, `avgpool`, `l2pool`: over the last two axes, windows that fit.
+    case pool(PoolKind, size: Int, stride: Int)
+    /// `flatten(x)`: [B, C, H, W] becomes [B, C·H·W]; a rank-3 tensor becomes a vector.
+    case flatten
+
     // MARK: - Value functions (computed by the graph; constants, not differentiated)
     /// `grad(L, w)`: ∂L/∂w as a value.
     case gradient
@@ -97,10 +106,10 @@ extension Op {
         switch self {
         case .constant, .param: return 0
         case .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .scaledTanh,
-            .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .softmax, .logSoftmax:
+            .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .softmax, .logSoftmax, .pool, .flatten:
             return 1
         case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul, .dot, .dropout,
-            .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian, .accuracy:
+            .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian, .accuracy, .conv2d:
             return 2
         case .stack: return nil
         }
@@ -114,6 +123,7 @@ extension Op {
         .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout(rate: 0.5),
         .matmul, .dot, .transpose, .sum(axis: nil), .mean(axis: nil), .max, .min, .vec, .reshape([1]), .index([0]),
         .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient, .jacobian,
+        .conv2d(stride: 1, pad: 0), .pool(.max, size: 2, stride: 2), .flatten,
     ]
 
     /// This op's place in `catalog` (its case, whatever its associated values).
@@ -165,6 +175,9 @@ extension Op {
         case .accuracy: return 43
         case .gradient: return 44
         case .jacobian: return 45
+        case .conv2d: return 46
+        case .pool: return 47
+        case .flatten: return 48
         }
     }
 
@@ -199,6 +212,9 @@ extension Op {
         case .sum: return "sum"
         case .mean: return "mean"
         case .reshape: return "reshape"
+        case .conv2d: return "conv2d"
+        case let .pool(kind, _, _): return "\(kind.rawValue)pool"
+        case .flatten: return "flatten"
         case .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .dot, .max, .min,
             .vec, .softmax, .mse, .bce, .hinge, .accuracy, .jacobian: return "\(self)"
         }

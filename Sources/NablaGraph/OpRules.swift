@@ -88,6 +88,12 @@ extension Op {
             return x[0]
         case .matmul:
             return try DenseTensor<T>.matmul(x[0], x[1])
+        case let .conv2d(stride, pad):
+            return try Op.conv2d(x[0], x[1], stride: stride, pad: pad)
+        case let .pool(kind, size, stride):
+            return try Op.pool(x[0], kind, size: size, stride: stride)
+        case .flatten:
+            return x[0].reshaped(Op.flattenedShape(x[0].shape))
         case let .dropout(rate):
             return x[0].droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1))
         case .dot:
@@ -320,10 +326,14 @@ extension Op {
             return []
         case .gradient, .jacobian, .accuracy:
             return [nil, nil]
-        case .name, .vec, .reshape:
+        case .name, .vec, .reshape, .flatten:
             return [g.reshaped(x[0].shape)]
         case .matmul:
             return Op.matmulVJP(x[0], x[1], g, needs: needs)
+        case let .conv2d(stride, pad):
+            return Op.conv2dVJP(x[0], x[1], g, stride: stride, pad: pad, needs: needs)
+        case let .pool(kind, size, stride):
+            return Op.poolVJP(x[0], y, g, kind, size: size, stride: stride)
         case .dot:
             return [x[1].map { $0 * g.scalar }, x[0].map { $0 * g.scalar }]
         case let .dropout(rate):

@@ -13,6 +13,10 @@ package struct Builtin: Sendable {
         case leakyRelu
         /// `reshape(x, dims...)`.
         case reshape
+        /// `conv2d(x, k)`, `conv2d(x, k, stride)`, `conv2d(x, k, stride, pad)`: stride and pad constants.
+        case conv2d
+        /// `maxpool(x, size)`, `maxpool(x, size, stride)` (and avgpool, l2pool): constants.
+        case pool(PoolKind)
         /// `zeros(dims...)` and friends: a constant made once, at definition time.
         case builder(Builder)
         /// `sigmoid(x)` or `sigmoid(x, a)`: σ(a x), a logistic of steepness a.
@@ -73,6 +77,11 @@ package enum Builtins {
         .init(name: "min", kind: .extremum(max: false), arity: 1...2, signature: "min(x), min(a, b)", summary: "smallest element, or the elementwise minimum of two", example: "min(x)"),
         .init(name: "dot", kind: .op(.dot), arity: 2...2, signature: "dot(a, b), a · b", summary: "dot product of two same-shaped tensors", example: "dot(w, x)"),
         .init(name: "vec", kind: .op(.vec), arity: 1...1, signature: "vec(X)", summary: "the elements as one vector, row by row", example: "vec(W)"),
+        .init(name: "conv2d", kind: .conv2d, arity: 2...4, signature: "conv2d(x, k), conv2d(x, k, stride), conv2d(x, k, stride, pad)", summary: "x [C, H, W] or [B, C, H, W] cross-correlated with kernels k [F, C, kh, kw]: [F, H', W'] or [B, F, H', W'], H' = (H + 2 pad - kh)/stride + 1", example: "conv2d(x, K, 1, 0)"),
+        .init(name: "maxpool", kind: .pool(.max), arity: 2...3, signature: "maxpool(x, size), maxpool(x, size, stride)", summary: "the largest element of each size x size window of the last two axes (stride = size by default)", example: "maxpool(h, 2)"),
+        .init(name: "avgpool", kind: .pool(.avg), arity: 2...3, signature: "avgpool(x, size), avgpool(x, size, stride)", summary: "the mean of each size x size window of the last two axes", example: "avgpool(h, 2)"),
+        .init(name: "l2pool", kind: .pool(.l2), arity: 2...3, signature: "l2pool(x, size), l2pool(x, size, stride)", summary: "the square root of the sum of squares of each window of the last two axes", example: "l2pool(h, 2)"),
+        .init(name: "flatten", kind: .op(.flatten), arity: 1...1, signature: "flatten(x)", summary: "[B, C, H, W] becomes [B, C·H·W]; [C, H, W] becomes a vector", example: "flatten(h)"),
         .init(name: "reshape", kind: .reshape, arity: 1...9, signature: "reshape(x, d1, ..., dk)", summary: "the same elements under another shape (any rank up to 8; one -1 is inferred)", example: "reshape(x, 2, 3)"),
         .init(name: "transpose", kind: .op(.transpose), arity: 1...1, signature: "transpose(X), X'", summary: "the transpose of a matrix", example: "W'"),
         .init(name: "softmax", kind: .op(.softmax), arity: 1...1, signature: "softmax(z)", summary: "exp(z)/sum(exp(z)), along each row", example: "softmax([1, 2, 3])"),

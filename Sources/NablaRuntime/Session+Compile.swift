@@ -139,6 +139,18 @@ extension Session {
         case .leakyRelu:
             let slope = args.count == 2 ? try input(1) : constant(Tensor(0.01))
             return try add(.leakyRelu, [input(0), slope])
+        case .conv2d:
+            let stride = args.count > 2 ? try constantInteger(args[2], what: "a stride") : 1
+            let pad = args.count > 3 ? try constantInteger(args[3], what: "a padding") : 0
+            guard stride >= 1 else { throw Diagnostic(.error, "a stride is at least 1", at: args[2].range) }
+            guard pad >= 0 else { throw Diagnostic(.error, "a padding is at least 0", at: args[3].range) }
+            return try add(.conv2d(stride: stride, pad: pad), [input(0), input(1)])
+        case let .pool(kind):
+            let size = try constantInteger(args[1], what: "a window size")
+            let stride = args.count > 2 ? try constantInteger(args[2], what: "a stride") : size
+            guard size >= 1 else { throw Diagnostic(.error, "a pooling window is at least 1", at: args[1].range) }
+            guard stride >= 1 else { throw Diagnostic(.error, "a stride is at least 1", at: args[2].range) }
+            return try add(.pool(kind, size: size, stride: stride), [input(0)])
         case .reshape:
             var dims: [Int] = []
             for d in args.dropFirst() {

@@ -294,6 +294,9 @@ extension Session {
             return rows == 1 ? "(\(opName) is elementwise)" : "diagonal (\(opName) is elementwise): the VJP multiplies by its \(rows) diagonal entries"
         case .broadcast: return "broadcast: the VJP sums the gradient over the stretched axes"
         case .selection: return "selection (zeros and ones): the VJP moves entries"
+        case .sparse:
+            if case .conv2d? = f.op { return "sparse: each output reads one window; the same kernel weights at every position" }
+            return "sparse: each output reads one window"
         case .zero: return "not differentiated"
         case .dense: return rows * cols == 1 ? "" : "dense (\(opName))"
         }

@@ -75,6 +75,13 @@ let opCases: [OpCase] = {
         OpCase(.crossEntropy, [[2, 3], [2, 3]], fixed: [1: Tensor(rows: [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])]),
         OpCase(.logisticLoss, [[], []]), OpCase(.logisticLoss, [[3], [3]]), OpCase(.logisticLoss, [[3], []]),
         OpCase(.hinge, [[], []], [-0.4...0.4, -1.5...1.5]), OpCase(.hinge, [[4], [4]], [-3...3, -1.5...1.5]),
+        // Convolutional networks: strides, padding, batches, overlapping and fitting windows.
+        OpCase(.conv2d(stride: 1, pad: 0), [[1, 3, 3], [2, 1, 2, 2]]), OpCase(.conv2d(stride: 2, pad: 1), [[2, 2, 4, 4], [3, 2, 3, 3]]),
+        OpCase(.conv2d(stride: 1, pad: 1), [[2, 3, 3], [1, 2, 2, 2]]), OpCase(.conv2d(stride: 3, pad: 0), [[1, 1, 5, 4], [2, 1, 2, 2]]),
+        OpCase(.pool(.max, size: 2, stride: 2), [[1, 4, 4]]), OpCase(.pool(.max, size: 2, stride: 1), [[2, 3, 3]]),
+        OpCase(.pool(.avg, size: 2, stride: 2), [[2, 1, 4, 5]]), OpCase(.pool(.avg, size: 3, stride: 1), [[3, 4]]),
+        OpCase(.pool(.l2, size: 2, stride: 1), [[3, 3]]), OpCase(.pool(.l2, size: 2, stride: 2), [[2, 2, 4, 4]]),
+        OpCase(.flatten, [[2, 3, 2, 2]]), OpCase(.flatten, [[3, 2, 2]]), OpCase(.flatten, [[2, 3]]),
     ]
     return cases
 }()

@@ -1,0 +1,200 @@
+import NablaTensor
+
+// MARK: - Convolution and pooling: forward and VJP side by side, generic over the element
+
+/// The pooling of a window: its largest element, its mean, or the square root of the sum of
+/// its squares (the course's L2 pooling).
+public enum PoolKind: String, Sendable, Hashable, CaseIterable {
+    case max, avg, l2
+}
+
+/// Where a convolution reads and writes: x [B, C, H, W] (B = 1 for an image [C, H, W]),
+/// kernels [F, C, kh, kw], the output [B, F, oh, ow] with oh = (H + 2 pad - kh) / stride + 1.
+struct ConvGeometry {
+    let batched: Bool
+    let b, c, h, w, f, kh, kw, stride, pad, oh, ow: Int
+
+    init(x: [Int], k: [Int], stride: Int, pad: Int) throws(TensorError) {
+        guard x.count == 3 || x.count == 4 else {
+            throw .badShape(op: "conv2d", x, expected: "an image [C, H, W] or a batch of images [B, C, H, W]")
+        }
+        guard k.count == 4 else {
+            throw .badShape(op: "conv2d's kernels", k, expected: "[F, C, kh, kw] (F feature maps of C channels)")
+        }
+        guard stride >= 1, pad >= 0 else { throw .invalid("conv2d: the stride must be at least 1 and the padding at least 0") }
+        batched = x.count == 4
+        let image = Array(x.suffix(3))
+        (b, c, h, w) = (batched ? x[0] : 1, image[0], image[1], image[2])
+        (f, kh, kw) = (k[0], k[2], k[3])
+        guard k[1] == c else {
+            throw .invalid("conv2d: the input has \(c) channel\(c == 1 ? "" : "s") (\(Shape.describe(x))) but the kernels expect \(k[1]) (\(Shape.describe(k)))")
+        }
+        guard kh <= h + 2 * pad, kw <= w + 2 * pad, kh >= 1, kw >= 1 else {
+            throw .invalid("conv2d: a kernel of \(kh)x\(kw) does not fit in the \(h)x\(w) image padded by \(pad)")
+        }
+        (self.stride, self.pad) = (stride, pad)
+        (oh, ow) = ((h + 2 * pad - kh) / stride + 1, (w + 2 * pad - kw) / stride + 1)
+    }
+
+    var outputShape: [Int] { batched ? [b, f, oh, ow] : [f, oh, ow] }
+    /// Rows of a patch matrix: one per (channel, kernel row, kernel column).
+    var patchRows: Int { c * kh * kw }
+
+    /// For patch row r and output position p: the image offset read (within one image), or -1 in the padding.
+    func source(row r: Int, position p: Int) -> Int {
+        let ch = r / (kh * kw), i = (r / kw) % kh, j = r % kw
+        let y = (p / ow) * stride + i - pad, x = (p % ow) * stride + j - pad
+        return y < 0 || y >= h || x < 0 || x >= w ? -1 : (ch * h + y) * w + x
+    }
+}
+
+extension Op {
+    /// `conv2d(x, k, stride, pad)`: the cross-correlation of the course and of every framework,
+    /// one image at a time as a matrix product: kernels [F, C·kh·kw] @ patches [C·kh·kw, oh·ow].
+    static func conv2d<T: TensorElement>(_ x: DenseTensor<T>, _ k: DenseTensor<T>, stride: Int, pad: Int) throws(TensorError) -> DenseTensor<T> {
+        let g = try ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad)
+        try Shape.checkSize(g.outputShape)
+        let positions = g.oh * g.ow, image = g.c * g.h * g.w
+        var out: [T] = []
+        out.reserveCapacity(g.b * g.f * positions)
+        for b in 0..<g.b {
+            let cols = patches(x.scalars, offset: b * image, g)
+            out += DenseTensor<T>.gemm(k.scalars, cols, m: g.f, k: g.patchRows, n: positions)
+        }
+        return DenseTensor(shape: g.outputShape, scalars: out)
+    }
+
+    /// The patch matrix (im2col) of one image: row r, column p holds the input under kernel
+    /// element r when the kernel sits at output position p (0 in the padding).
+    static func patches<T: TensorElement>(_ x: [T], offset: Int, _ g: ConvGeometry) -> [T] {
+        let positions = g.oh * g.ow
+        var cols = [T](repeating: 0, count: g.patchRows * positions)
+        for r in 0..<g.patchRows {
+            for p in 0..<positions {
+                let s = g.source(row: r, position: p)
+                if s >= 0 { cols[r * positions + p] = x[offset + s] }
+            }
+        }
+        return cols
+    }
+
+    /// ∂L/∂x and ∂L/∂k of a convolution: per image, gK += G · patchesᵀ (the same kernel at every
+    /// position: its gradient sums over them) and ∂patches = Kᵀ · G, added back where each came from.
+    static func conv2dVJP<T: TensorElement>(
+        _ x: DenseTensor<T>, _ k: DenseTensor<T>, _ gOut: DenseTensor<T>, stride: Int, pad: Int, needs: [Bool]?
+    ) -> [DenseTensor<T>?] {
+        guard let g = try? ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad) else { return [nil, nil] }
+        let positions = g.oh * g.ow, image = g.c * g.h * g.w, outImage = g.f * positions
+        var gx = needs?[0] == false ? nil : [T](repeating: 0, count: x.count)
+        var gk = needs?[1] == false ? nil : [T](repeating: 0, count: k.count)
+        for b in 0..<g.b {
+            let gb = Array(gOut.scalars[b * outImage..<(b + 1) * outImage])
+            if gk != nil {
+                let cols = patches(x.scalars, offset: b * image, g)
+                gk?.withUnsafeMutableBufferPointer {
+                    DenseTensor<T>.gemm(gb, false, cols, true, into: $0, m: g.f, k: positions, n: g.patchRows, accumulate: true)
+                }
+            }
+            if gx != nil {
+                let gCols = DenseTensor<T>.gemm(k.scalars, true, gb, false, m: g.patchRows, k: g.f, n: positions)
+                for r in 0..<g.patchRows {
+                    for p in 0..<positions {
+                        let s = g.source(row: r, position: p)
+                        if s >= 0 { gx?[b * image + s] += gCols[r * positions + p] }
+                    }
+                }
+            }
+        }
+        return [gx.map { DenseTensor(shape: x.shape, scalars: $0) }, gk.map { DenseTensor(shape: k.shape, scalars: $0) }]
+    }
+}
+
+/// Where a pooling reads: the last two axes of x are the maps (H x W); windows of size x size
+/// at steps of `stride`, those that fit (valid).
+struct PoolGeometry {
+    let planes, h, w, size, stride, oh, ow: Int
+    let outputShape: [Int]
+
+    init(_ x: [Int], size: Int, stride: Int, op: String) throws(TensorError) {
+        guard x.count >= 2 else { throw .badShape(op: op, x, expected: "maps with at least two axes ([H, W], [C, H, W] or [B, C, H, W])") }
+        guard size >= 1, stride >= 1 else { throw .invalid("\(op): the window and the stride must be at least 1") }
+        (h, w) = (x[x.count - 2], x[x.count - 1])
+        guard size <= h, size <= w else {
+            throw .invalid("\(op): a \(size)x\(size) window is larger than the \(h)x\(w) map (\(Shape.describe(x)))")
+        }
+        planes = Shape.count(Array(x.dropLast(2)))
+        (self.size, self.stride) = (size, stride)
+        (oh, ow) = ((h - size) / stride + 1, (w - size) / stride + 1)
+        outputShape = Array(x.dropLast(2)) + [oh, ow]
+    }
+
+    /// The input offsets of output element (plane, i, j)'s window, row by row.
+    func window(plane: Int, _ i: Int, _ j: Int) -> [Int] {
+        var offsets: [Int] = []
+        offsets.reserveCapacity(size * size)
+        for a in 0..<size {
+            for b in 0..<size { offsets.append((plane * h + i * stride + a) * w + j * stride + b) }
+        }
+        return offsets
+    }
+}
+
+extension Op {
+    /// max-, average- or L2-pooling over the last two axes.
+    static func pool<T: TensorElement>(_ x: DenseTensor<T>, _ kind: PoolKind, size: Int, stride: Int) throws(TensorError) -> DenseTensor<T> {
+        let g = try PoolGeometry(x.shape, size: size, stride: stride, op: "\(kind.rawValue)pool")
+        var out: [T] = []
+        out.reserveCapacity(g.planes * g.oh * g.ow)
+        for plane in 0..<g.planes {
+            for i in 0..<g.oh {
+                for j in 0..<g.ow {
+                    let values = g.window(plane: plane, i, j).map { x.scalars[$0] }
+                    switch kind {
+                    case .max: out.append(values.max() ?? 0)
+                    case .avg: out.append(values.reduce(0, +) / T(values.count))
+                    case .l2: out.append(values.reduce(0) { $0 + $1 * $1 }.squareRoot())
+                    }
+                }
+            }
+        }
+        return DenseTensor(shape: g.outputShape, scalars: out)
+    }
+
+    /// The VJP of a pooling: max sends each gradient to its window's largest element (the first
+    /// in row-major order on a tie); avg spreads it evenly; L2 gives each element g·x/y (0 when y = 0).
+    static func poolVJP<T: TensorElement>(
+        _ x: DenseTensor<T>, _ y: DenseTensor<T>, _ gOut: DenseTensor<T>, _ kind: PoolKind, size: Int, stride: Int
+    ) -> [DenseTensor<T>?] {
+        guard let g = try? PoolGeometry(x.shape, size: size, stride: stride, op: "pool") else { return [nil] }
+        var gx = [T](repeating: 0, count: x.count)
+        var o = 0
+        for plane in 0..<g.planes {
+            for i in 0..<g.oh {
+                for j in 0..<g.ow {
+                    let window = g.window(plane: plane, i, j), gv = gOut.scalars[o], yv = y.scalars[o]
+                    switch kind {
+                    case .max:
+                        var best = window[0]
+                        for s in window.dropFirst() where x.scalars[s] > x.scalars[best] { best = s }
+                        gx[best] += gv
+                    case .avg:
+                        for s in window { gx[s] += gv / T(window.count) }
+                    case .l2:
+                        if yv > 0 { for s in window { gx[s] += gv * x.scalars[s] / yv } }
+                    }
+                    o += 1
+                }
+            }
+        }
+        return [DenseTensor(shape: x.shape, scalars: gx)]
+    }
+
+    /// `flatten(x)`: [B, C, H, W] becomes [B, C·H·W]; rank 3 becomes a vector; lower ranks stay.
+    static func flattenedShape(_ shape: [Int]) -> [Int] {
+        switch shape.count {
+        case 0, 1, 2: return shape
+        case 3: return [Shape.count(shape)]
+        default: return [shape[0], Shape.count(Array(shape.dropFirst()))]
+        }
+    }
+}

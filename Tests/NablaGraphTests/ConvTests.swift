@@ -1,0 +1,65 @@
+import NablaGraph
+import NablaTensor
+import Testing
+
+/// Convolution and pooling on examples small enough to compute by hand (issue 11).
+@Suite("Convolution and pooling by hand")
+struct ConvTests {
+    let image = Tensor(shape: [1, 3, 3], scalars: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+
+    @Test("a 2x2 kernel on a 3x3 image: each output is the window times the kernel, summed")
+    func convolutionByHand() throws {
+        let k = Tensor(shape: [2, 1, 2, 2], scalars: [1, 0, 0, -1, 0.5, 0.5, 0, 0])
+        let y = try Op.conv2d(stride: 1, pad: 0).forward([image, k])
+        #expect(y.shape == [2, 2, 2])
+        // Map 0: x[i][j] - x[i+1][j+1] = -4 everywhere; map 1: (x[i][j] + x[i][j+1]) / 2.
+        #expect(y.scalars == [-4, -4, -4, -4, 1.5, 2.5, 4.5, 5.5])
+        // Stride 2 with padding 1: windows at (-1,-1), (-1,1), (1,-1), (1,1) of the padded image.
+        let z = try Op.conv2d(stride: 2, pad: 1).forward([image, Tensor(shape: [1, 1, 2, 2], scalars: [1, 1, 1, 1])])
+        #expect(z.shape == [1, 2, 2])
+        let corners: [Double] = [1, 5, 11, 28]  // 1; 2 + 3; 4 + 7; 5 + 6 + 8 + 9
+        #expect(z.scalars == corners)
+    }
+
+    @Test("∂L/∂K sums over the positions where the kernel was applied (weight sharing)")
+    func kernelGradientByHand() throws {
+        let k = Tensor(shape: [1, 1, 2, 2], scalars: [1, 0, 0, -1])
+        let y = try Op.conv2d(stride: 1, pad: 0).forward([image, k])
+        // L = sum(y): ∂L/∂K[a, b] = the sum of the four windows' element (a, b).
+        let g = Op.conv2d(stride: 1, pad: 0).vjp([image, k], y, Tensor(shape: y.shape, scalars: [1, 1, 1, 1]))
+        let sums: [Double] = [12, 16, 24, 28]  // 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9
+        #expect(g[1]?.scalars == sums)
+        // ∂L/∂x: how many windows read each pixel, times the kernel entries that read it.
+        #expect(g[0]?.scalars == [1, 1, 0, 1, 0, -1, 0, -1, -1])
+    }
+
+    @Test("pooling: max, average and L2 of each window; max's gradient goes to the first largest on a tie")
+    func poolingByHand() throws {
+        let x = Tensor(shape: [2, 2], scalars: [1, 3, 3, 2])
+        #expect(try Op.pool(.max, size: 2, stride: 2).forward([x]).scalars == [3])
+        #expect(try Op.pool(.avg, size: 2, stride: 2).forward([x]).scalars == [2.25])
+        let l2: Double = 23  // 1 + 9 + 9 + 4
+        #expect(try Op.pool(.l2, size: 2, stride: 2).forward([x]).scalars == [l2.squareRoot()])
+        let y = try Op.pool(.max, size: 2, stride: 2).forward([x])
+        let g = Op.pool(.max, size: 2, stride: 2).vjp([x], y, Tensor(shape: [1, 1], scalars: [1]))
+        #expect(g[0]?.scalars == [0, 1, 0, 0], "the tie goes to the first in row-major order")
+        let avg = Op.pool(.avg, size: 2, stride: 2).vjp([x], y, Tensor(shape: [1, 1], scalars: [1]))
+        #expect(avg[0]?.scalars == [0.25, 0.25, 0.25, 0.25])
+    }
+
+    @Test("bad shapes are refused with both shapes named")
+    func badShapes() {
+        func message(_ op: Op, _ x: [Tensor]) -> String {
+            do { _ = try op.forward(x) } catch { return error.message }
+            return "accepted"
+        }
+        let k = Tensor.zeros([1, 2, 2, 2])
+        #expect(message(.conv2d(stride: 1, pad: 0), [image, k]).contains("the input has 1 channel ([1, 3, 3]) but the kernels expect 2 ([1, 2, 2, 2])"))
+        #expect(message(.conv2d(stride: 1, pad: 0), [image, Tensor.zeros([1, 1, 4, 4])]).contains("a kernel of 4x4 does not fit in the 3x3 image padded by 0"))
+        #expect(message(.conv2d(stride: 1, pad: 0), [Tensor.zeros([3, 3]), k]).contains("conv2d needs an image [C, H, W] or a batch"))
+        #expect(message(.pool(.max, size: 4, stride: 4), [image]).contains("a 4x4 window is larger than the 3x3 map"))
+        #expect(message(.pool(.avg, size: 2, stride: 2), [Tensor.zeros([3])]).contains("maps with at least two axes"))
+        let huge = TensorLimits.$maxElements.withValue(1000) { message(.conv2d(stride: 1, pad: 0), [Tensor.zeros([1, 1, 40, 40]), Tensor.zeros([2, 1, 1, 1])]) }
+        #expect(huge.contains("would hold 3,200 numbers"), "\(huge)")
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+@testable import NablaRuntime
+@testable import NablaSession
+import NablaTestSupport
+import Testing
+
+/// conv2d, the poolings and flatten through the language: carets for bad arguments, and a
+/// small convnet trained in float32 and in float64 to the same loss (issue 11).
+@Suite("Convolutional networks in the language")
+struct ConvLanguageTests {
+    @Test("bad arguments are refused at their place")
+    func badArguments() {
+        let cases: [(String, String, Int)] = [
+            ("y = conv2d(x, K, 0)", "a stride is at least 1", 18),
+            ("y = conv2d(x, K, 1, -1)", "a padding is at least 0", 21),
+            ("y = maxpool(x, 0)", "a pooling window is at least 1", 16),
+            ("y = conv2d(x, reshape(K, 4))", "conv2d's kernels needs [F, C, kh, kw]", 5),
+            ("y = maxpool(x, 4)", "a 4x4 window is larger than the 3x3 map", 5),
+            ("y = conv2d(reshape(x, 3, 3), K)", "conv2d needs an image [C, H, W] or a batch of images [B, C, H, W], got [3, 3]", 5),
+        ]
+        for (line, message, column) in cases {
+            let t = Transcript()
+            t.run("x = reshape([1, 2, 3, 4, 5, 6, 7, 8, 9], 1, 3, 3)\nK = ones(1, 1, 2, 2)")
+            #expect(!t.run(line), "\(line)")
+            #expect(t.stderr.contains(message), "\(line): \(t.stderr)")
+            #expect(t.stderr.contains("column \(column):"), "\(line): \(t.stderr)")
+        }
+    }
+
+    @Test("a small convnet trains to the same loss in float32 and float64")
+    func convnetTrainsInBothPrecisions() throws {
+        let dir = try syntheticMNIST(train: 60, test: 20)
+        func lastLoss(_ precision: String) throws -> Double {
+            let t = Transcript()
+            t.run("""
+                seed 3
+                :data mnist dir=\(dir)
+                param K = randn(4, 1, 2, 2) * 0.5
+                param W = randn(16, 10) * 0.3
+                param b = zeros(10)
+                h = relu(conv2d(reshape(X, -1, 1, 4, 4), K))
+                z = flatten(maxpool(h, 2, 1)) @ W + b
+                L = cross_entropy(z, Y)
+                :train L epochs=5 batch=20 opt=sgd lr=0.2 every=1 precision=\(precision)
+                """)
+            #expect(t.err.isEmpty, "\(t.stderr)")
+            let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
+            return try #require(figure(after: "loss", in: line))
+        }
+        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(f32) vs \(f64)")
+        #expect(f64 < log(10), "the loss fell below chance: \(f64)")
+    }
+}
