@@ -98,9 +98,9 @@ package enum Builtins {
         .init(name: "zeros", kind: .builder(.zeros), arity: 1...8, signature: "zeros(n), zeros(m, n), zeros(d1, ..., dk)", summary: "a tensor of zeros", example: "param b = zeros(3)"),
         .init(name: "ones", kind: .builder(.ones), arity: 1...8, signature: "ones(n), ones(m, n), ones(d1, ..., dk)", summary: "a tensor of ones", example: "ones(2, 2)"),
         .init(name: "randn", kind: .builder(.randn), arity: 1...8, signature: "randn(n), randn(m, n), randn(d1, ..., dk)", summary: "standard normal samples (seed them with `seed 42`)", example: "param W = randn(3, 4)"),
-        .init(name: "glorot", kind: .builder(.glorot), arity: 1...2, signature: "glorot(m, n)", summary: "Glorot/Xavier normal init: std sqrt(2/(fan_in + fan_out)), fan_in = n", example: "param W = glorot(3, 4)"),
-        .init(name: "he", kind: .builder(.he), arity: 1...2, signature: "he(m, n)", summary: "He normal init: std sqrt(2/fan_in), fan_in = n", example: "param W = he(256, 784)"),
-        .init(name: "lecun", kind: .builder(.lecun), arity: 1...2, signature: "lecun(m, n)", summary: "LeCun normal init: std sqrt(1/fan_in), fan_in = n", example: "param W = lecun(3, 4)"),
+        .init(name: "glorot", kind: .builder(.glorot), arity: 1...8, signature: "glorot(m, n), glorot(F, C, kh, kw)", summary: "Glorot/Xavier normal init: std sqrt(2/(fan_in + fan_out)), fan_in = n (kernels: C·kh·kw, fan_out F·kh·kw)", example: "param W = glorot(3, 4)"),
+        .init(name: "he", kind: .builder(.he), arity: 1...8, signature: "he(m, n), he(F, C, kh, kw)", summary: "He normal init: std sqrt(2/fan_in), fan_in = n (kernels: C·kh·kw)", example: "param W = he(256, 784)"),
+        .init(name: "lecun", kind: .builder(.lecun), arity: 1...8, signature: "lecun(m, n), lecun(F, C, kh, kw)", summary: "LeCun normal init: std sqrt(1/fan_in), fan_in = n (kernels: C·kh·kw)", example: "param W = lecun(3, 4)"),
         // Value functions
         .init(name: "grad", kind: .op(.gradient), arity: 2...2, signature: "grad(L, w), ∂L/∂w", summary: "the gradient ∂L/∂w as a value (a constant: not differentiated further)", example: "g = grad(L, w1)"),
         .init(name: "jacobian", kind: .op(.jacobian), arity: 2...2, signature: "jacobian(y, x)", summary: "the m x n Jacobian ∂y/∂x as a matrix (a constant)", example: "J = jacobian(h, x)"),

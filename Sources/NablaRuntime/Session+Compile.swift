@@ -242,9 +242,11 @@ extension Session {
     /// A builder's value: made once, when the definition is made.
     func build(_ builder: Builtin.Builder, _ dims: [Int]) throws(TensorError) -> Tensor {
         try Shape.checkSize(dims)
-        // A weight matrix is [fan_out, fan_in]: y = W @ x.
-        let fanIn = Double(dims.last ?? 1)
-        let fanOut = Double(dims.count == 2 ? dims[0] : dims.last ?? 1)
+        // A weight matrix is [fan_out, fan_in]: y = W @ x. Kernels [F, C, kh, kw] (rank 3 and
+        // more, as PyTorch counts them): fan_in = C·kh·kw, fan_out = F·kh·kw.
+        let receptive = Double(Shape.count(Array(dims.dropFirst(2))))
+        let fanIn = dims.count >= 3 ? Double(dims[1]) * receptive : Double(dims.last ?? 1)
+        let fanOut = dims.count >= 3 ? Double(dims[0]) * receptive : Double(dims.count == 2 ? dims[0] : dims.last ?? 1)
         switch builder {
         case .zeros: return try Tensor.filled(dims, 0)
         case .ones: return try Tensor.filled(dims, 1)

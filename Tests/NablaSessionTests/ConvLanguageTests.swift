@@ -51,4 +51,18 @@ struct ConvLanguageTests {
         #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(f32) vs \(f64)")
         #expect(f64 < log(10), "the loss fell below chance: \(f64)")
     }
+
+    @Test("initializers of kernels count fan-in as C·kh·kw and fan-out as F·kh·kw")
+    func kernelInitializers() throws {
+        let t = Transcript()
+        t.run("seed 1\nK = he(64, 8, 5, 5)\nG = glorot(64, 8, 5, 5)")
+        func std(_ name: String) throws -> Double {
+            let v = try t.session.value(name).scalars
+            let mean = v.reduce(0, +) / Double(v.count)
+            return (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
+        }
+        // 12,800 draws: the sample std is within 2% of the true one.
+        #expect(abs(try std("K") / (2.0 / 200).squareRoot() - 1) < 0.02)
+        #expect(abs(try std("G") / (2.0 / (200 + 1600)).squareRoot() - 1) < 0.02)
+    }
 }
