@@ -40,11 +40,26 @@ struct ConvGeometry {
     /// Rows of a patch matrix: one per (channel, kernel row, kernel column).
     var patchRows: Int { c * kh * kw }
 
-    /// For patch row r and output position p: the image offset read (within one image), or -1 in the padding.
-    func source(row r: Int, position p: Int) -> Int {
-        let ch = r / (kh * kw), i = (r / kw) % kh, j = r % kw
-        let y = (p / ow) * stride + i - pad, x = (p % ow) * stride + j - pad
-        return y < 0 || y >= h || x < 0 || x >= w ? -1 : (ch * h + y) * w + x
+    /// Calls `body(r, p, s)` for every patch row r (channel, kernel row, kernel column), output
+    /// position p and the image offset s it reads, skipping the padding: the loops of im2col.
+    @inline(__always)
+    func forEachTap(_ body: (Int, Int, Int) -> Void) {
+        for ch in 0..<c {
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let r = (ch * kh + i) * kw + j
+                    for oy in 0..<oh {
+                        let y = oy * stride + i - pad
+                        guard y >= 0 && y < h else { continue }
+                        let row = (ch * h + y) * w
+                        for ox in 0..<ow {
+                            let x = ox * stride + j - pad
+                            if x >= 0 && x < w { body(r, oy * ow + ox, row + x) }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -69,10 +84,9 @@ extension Op {
     static func patches<T: TensorElement>(_ x: [T], offset: Int, _ g: ConvGeometry) -> [T] {
         let positions = g.oh * g.ow
         var cols = [T](repeating: 0, count: g.patchRows * positions)
-        for r in 0..<g.patchRows {
-            for p in 0..<positions {
-                let s = g.source(row: r, position: p)
-                if s >= 0 { cols[r * positions + p] = x[offset + s] }
+        cols.withUnsafeMutableBufferPointer { out in
+            x.withUnsafeBufferPointer { src in
+                g.forEachTap { r, p, s in out[r * positions + p] = src[offset + s] }
             }
         }
         return cols
@@ -97,11 +111,8 @@ extension Op {
             }
             if gx != nil {
                 let gCols = DenseTensor<T>.gemm(k.scalars, true, gb, false, m: g.patchRows, k: g.f, n: positions)
-                for r in 0..<g.patchRows {
-                    for p in 0..<positions {
-                        let s = g.source(row: r, position: p)
-                        if s >= 0 { gx?[b * image + s] += gCols[r * positions + p] }
-                    }
+                gx?.withUnsafeMutableBufferPointer { out in
+                    g.forEachTap { r, p, s in out[b * image + s] += gCols[r * positions + p] }
                 }
             }
         }
@@ -128,14 +139,13 @@ struct PoolGeometry {
         outputShape = Array(x.dropLast(2)) + [oh, ow]
     }
 
-    /// The input offsets of output element (plane, i, j)'s window, row by row.
-    func window(plane: Int, _ i: Int, _ j: Int) -> [Int] {
-        var offsets: [Int] = []
-        offsets.reserveCapacity(size * size)
+    /// The input offsets of output element (plane, i, j)'s window, row by row: `body(offset)`.
+    @inline(__always)
+    func forEachInWindow(plane: Int, _ i: Int, _ j: Int, _ body: (Int) -> Void) {
+        let top = (plane * h + i * stride) * w + j * stride
         for a in 0..<size {
-            for b in 0..<size { offsets.append((plane * h + i * stride + a) * w + j * stride + b) }
+            for b in 0..<size { body(top + a * w + b) }
         }
-        return offsets
     }
 }
 
@@ -143,16 +153,27 @@ extension Op {
     /// max-, average- or L2-pooling over the last two axes.
     static func pool<T: TensorElement>(_ x: DenseTensor<T>, _ kind: PoolKind, size: Int, stride: Int) throws(TensorError) -> DenseTensor<T> {
         let g = try PoolGeometry(x.shape, size: size, stride: stride, op: "\(kind.rawValue)pool")
-        var out: [T] = []
-        out.reserveCapacity(g.planes * g.oh * g.ow)
-        for plane in 0..<g.planes {
-            for i in 0..<g.oh {
-                for j in 0..<g.ow {
-                    let values = g.window(plane: plane, i, j).map { x.scalars[$0] }
-                    switch kind {
-                    case .max: out.append(values.max() ?? 0)
-                    case .avg: out.append(values.reduce(0, +) / T(values.count))
-                    case .l2: out.append(values.reduce(0) { $0 + $1 * $1 }.squareRoot())
+        var out = [T](repeating: 0, count: g.planes * g.oh * g.ow)
+        let n = T(size * size)
+        x.scalars.withUnsafeBufferPointer { v in
+            var o = 0
+            for plane in 0..<g.planes {
+                for i in 0..<g.oh {
+                    for j in 0..<g.ow {
+                        var acc: T = kind == .max ? -T.infinity : 0
+                        g.forEachInWindow(plane: plane, i, j) { s in
+                            switch kind {
+                            case .max: acc = Swift.max(acc, v[s])
+                            case .avg: acc += v[s]
+                            case .l2: acc += v[s] * v[s]
+                            }
+                        }
+                        switch kind {
+                        case .max: out[o] = acc
+                        case .avg: out[o] = acc / n
+                        case .l2: out[o] = acc.squareRoot()
+                        }
+                        o += 1
                     }
                 }
             }
@@ -167,22 +188,25 @@ extension Op {
     ) -> [DenseTensor<T>?] {
         guard let g = try? PoolGeometry(x.shape, size: size, stride: stride, op: "pool") else { return [nil] }
         var gx = [T](repeating: 0, count: x.count)
-        var o = 0
-        for plane in 0..<g.planes {
-            for i in 0..<g.oh {
-                for j in 0..<g.ow {
-                    let window = g.window(plane: plane, i, j), gv = gOut.scalars[o], yv = y.scalars[o]
-                    switch kind {
-                    case .max:
-                        var best = window[0]
-                        for s in window.dropFirst() where x.scalars[s] > x.scalars[best] { best = s }
-                        gx[best] += gv
-                    case .avg:
-                        for s in window { gx[s] += gv / T(window.count) }
-                    case .l2:
-                        if yv > 0 { for s in window { gx[s] += gv * x.scalars[s] / yv } }
+        let n = T(size * size)
+        x.scalars.withUnsafeBufferPointer { v in
+            var o = 0
+            for plane in 0..<g.planes {
+                for i in 0..<g.oh {
+                    for j in 0..<g.ow {
+                        let gv = gOut.scalars[o], yv = y.scalars[o]
+                        switch kind {
+                        case .max:
+                            var best = -1
+                            g.forEachInWindow(plane: plane, i, j) { s in if best < 0 || v[s] > v[best] { best = s } }
+                            gx[best] += gv
+                        case .avg:
+                            g.forEachInWindow(plane: plane, i, j) { s in gx[s] += gv / n }
+                        case .l2:
+                            if yv > 0 { g.forEachInWindow(plane: plane, i, j) { s in gx[s] += gv * v[s] / yv } }
+                        }
+                        o += 1
                     }
-                    o += 1
                 }
             }
         }

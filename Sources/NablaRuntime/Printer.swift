@@ -28,7 +28,7 @@ public enum Printer {
         let count = Shape.count(lead)
         let shown: [Int?] = count <= summaryThreshold ? Array(0..<count) : Array(0..<edgeItems) + [nil] + Array(count - edgeItems..<count)
         let pad = String(repeating: " ", count: indent)
-        var lines = ["tensor of shape \(Shape.describe(t.shape)), as \(count) matrices \(m)x\(n):"]
+        var lines = ["tensor of shape \(Shape.describe(t.shape)), as \(count) \(count == 1 ? "matrix" : "matrices") \(m)x\(n):"]
         let strides = Shape.strides(lead)
         for k in shown {
             guard let k else {

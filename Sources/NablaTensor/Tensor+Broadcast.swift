@@ -32,6 +32,24 @@ public enum Broadcast {
         return core.count <= outer.count && Array(outer.suffix(core.count)) == Array(core)
     }
 
+    /// When `small` (right-aligned, its leading 1s dropped) is a run of `big`'s axes followed only
+    /// by 1s (a bias per feature map, [F, 1, 1] on [B, F, H, W]), element i of the big tensor
+    /// reads element (i / inner) % count of the small one: no index tables.
+    @usableFromInline
+    static func block(_ small: [Int], in big: [Int]) -> (inner: Int, count: Int)? {
+        guard small.count <= big.count else { return nil }  // [1, 1, 3] + [3] is [1, 1, 3]
+        var core = Array(small.drop { $0 == 1 })
+        var ones = 0
+        while core.last == 1 {
+            core.removeLast()
+            ones += 1
+        }
+        guard !core.isEmpty, core.count + ones <= big.count else { return nil }
+        let end = big.count - ones
+        guard Array(big[(end - core.count)..<end]) == core else { return nil }
+        return (Shape.count(Array(big[end...])), Shape.count(core))
+    }
+
     /// For each flat index of `outShape`, the flat index into a tensor of shape
     /// `inShape` that broadcasts to it.
     @usableFromInline
@@ -98,6 +116,16 @@ extension DenseTensor {
             }
             return DenseTensor(shape: a.shape, scalars: out)
         }
+        if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
+            var out = a.scalars
+            for i in 0..<out.count { out[i] = f(out[i], b.scalars[(i / inner) % n]) }
+            return DenseTensor(shape: a.shape, scalars: out)
+        }
+        if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
+            var out = b.scalars
+            for i in 0..<out.count { out[i] = f(a.scalars[(i / inner) % n], out[i]) }
+            return DenseTensor(shape: b.shape, scalars: out)
+        }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
@@ -126,6 +154,10 @@ extension DenseTensor {
             }
             return DenseTensor(shape: target, scalars: out)
         }
+        if let (inner, blocks) = Broadcast.block(target, in: shape), blocks == n {
+            for i in 0..<count { out[(i / inner) % n] += scalars[i] }
+            return DenseTensor(shape: target, scalars: out)
+        }
         let src = Broadcast.sourceIndices(target, to: shape)
         for i in 0..<count { out[src[i]] += scalars[i] }
         return DenseTensor(shape: target, scalars: out)
@@ -142,6 +174,9 @@ extension DenseTensor {
             out.reserveCapacity(total)
             for _ in 0..<total / count { out.append(contentsOf: scalars) }
             return DenseTensor(shape: target, scalars: out)
+        }
+        if let (inner, n) = Broadcast.block(shape, in: target), n == count {
+            return DenseTensor(shape: target, scalars: (0..<total).map { scalars[($0 / inner) % n] })
         }
         let src = Broadcast.sourceIndices(shape, to: target)
         return DenseTensor(shape: target, scalars: src.map { scalars[$0] })
