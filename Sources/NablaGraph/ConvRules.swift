@@ -139,10 +139,23 @@ struct PoolGeometry {
         outputShape = Array(x.dropLast(2)) + [oh, ow]
     }
 
-    /// The input offsets of output element (plane, i, j)'s window, row by row: `body(offset)`.
+    /// Calls `body(o, top)` for each output element o, with the offset of its window's top-left input.
     @inline(__always)
-    func forEachInWindow(plane: Int, _ i: Int, _ j: Int, _ body: (Int) -> Void) {
-        let top = (plane * h + i * stride) * w + j * stride
+    func forEachWindow(_ body: (Int, Int) -> Void) {
+        var o = 0
+        for plane in 0..<planes {
+            for i in 0..<oh {
+                for j in 0..<ow {
+                    body(o, (plane * h + i * stride) * w + j * stride)
+                    o += 1
+                }
+            }
+        }
+    }
+
+    /// The input offsets of the window whose top-left input is `top`, row by row: `body(offset)`.
+    @inline(__always)
+    func forEachInWindow(_ top: Int, _ body: (Int) -> Void) {
         for a in 0..<size {
             for b in 0..<size { body(top + a * w + b) }
         }
@@ -156,25 +169,19 @@ extension Op {
         var out = [T](repeating: 0, count: g.planes * g.oh * g.ow)
         let n = T(size * size)
         x.scalars.withUnsafeBufferPointer { v in
-            var o = 0
-            for plane in 0..<g.planes {
-                for i in 0..<g.oh {
-                    for j in 0..<g.ow {
-                        var acc: T = kind == .max ? -T.infinity : 0
-                        g.forEachInWindow(plane: plane, i, j) { s in
-                            switch kind {
-                            case .max: acc = Swift.max(acc, v[s])
-                            case .avg: acc += v[s]
-                            case .l2: acc += v[s] * v[s]
-                            }
-                        }
-                        switch kind {
-                        case .max: out[o] = acc
-                        case .avg: out[o] = acc / n
-                        case .l2: out[o] = acc.squareRoot()
-                        }
-                        o += 1
+            g.forEachWindow { o, top in
+                var acc: T = kind == .max ? -T.infinity : 0
+                g.forEachInWindow(top) { s in
+                    switch kind {
+                    case .max: acc = Swift.max(acc, v[s])
+                    case .avg: acc += v[s]
+                    case .l2: acc += v[s] * v[s]
                     }
+                }
+                switch kind {
+                case .max: out[o] = acc
+                case .avg: out[o] = acc / n
+                case .l2: out[o] = acc.squareRoot()
                 }
             }
         }
@@ -190,23 +197,17 @@ extension Op {
         var gx = [T](repeating: 0, count: x.count)
         let n = T(size * size)
         x.scalars.withUnsafeBufferPointer { v in
-            var o = 0
-            for plane in 0..<g.planes {
-                for i in 0..<g.oh {
-                    for j in 0..<g.ow {
-                        let gv = gOut.scalars[o], yv = y.scalars[o]
-                        switch kind {
-                        case .max:
-                            var best = -1
-                            g.forEachInWindow(plane: plane, i, j) { s in if best < 0 || v[s] > v[best] { best = s } }
-                            gx[best] += gv
-                        case .avg:
-                            g.forEachInWindow(plane: plane, i, j) { s in gx[s] += gv / n }
-                        case .l2:
-                            if yv > 0 { g.forEachInWindow(plane: plane, i, j) { s in gx[s] += gv * v[s] / yv } }
-                        }
-                        o += 1
-                    }
+            g.forEachWindow { o, top in
+                let gv = gOut.scalars[o], yv = y.scalars[o]
+                switch kind {
+                case .max:
+                    var best = -1
+                    g.forEachInWindow(top) { s in if best < 0 || v[s] > v[best] { best = s } }
+                    gx[best] += gv
+                case .avg:
+                    g.forEachInWindow(top) { s in gx[s] += gv / n }
+                case .l2:
+                    if yv > 0 { g.forEachInWindow(top) { s in gx[s] += gv * v[s] / yv } }
                 }
             }
         }
