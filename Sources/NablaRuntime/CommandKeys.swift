@@ -41,7 +41,10 @@ package struct Key: Sendable {
             if r.lowerBound > 0 && r.upperBound >= 1e6 { return "a positive number" }
             return "a number from \(Format.number(r.lowerBound)) to \(Format.number(r.upperBound))"
         case let .integer(r, _):
-            return r.upperBound >= 1_000_000 ? "a whole number ≥ \(r.lowerBound)" : "a whole number from \(r.lowerBound) to \(r.upperBound)"
+            // A bound a user may meet is named (nodes up to 50,000,000); one only there to stop
+            // overflow is not (epochs up to a million).
+            if r.upperBound == 1_000_000 || r.upperBound >= 1 << 40 { return "a whole number ≥ \(r.lowerBound)" }
+            return "a whole number from \(r.lowerBound) to \(r.upperBound >= 10_000 ? Format.grouped(Double(r.upperBound)) : String(r.upperBound))"
         case let .choice(options, _): return "one of \(options.joined(separator: ", "))"
         case let .text(placeholder): return placeholder
         }
