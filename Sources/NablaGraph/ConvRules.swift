@@ -69,6 +69,8 @@ extension Op {
     static func conv2d<T: TensorElement>(_ x: DenseTensor<T>, _ k: DenseTensor<T>, stride: Int, pad: Int) throws(TensorError) -> DenseTensor<T> {
         let g = try ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad)
         try Shape.checkSize(g.outputShape)
+        // The patch matrix of one image (C·kh·kw rows, one column per output position) too.
+        try Shape.checkSize([g.patchRows, g.oh * g.ow])
         let positions = g.oh * g.ow, image = g.c * g.h * g.w
         var out: [T] = []
         out.reserveCapacity(g.b * g.f * positions)
@@ -173,7 +175,7 @@ extension Op {
                 var acc: T = kind == .max ? -T.infinity : 0
                 g.forEachInWindow(top) { s in
                     switch kind {
-                    case .max: acc = Swift.max(acc, v[s])
+                    case .max: if v[s] > acc || v[s].isNaN { acc = v[s] }  // a NaN stays NaN
                     case .avg: acc += v[s]
                     case .l2: acc += v[s] * v[s]
                     }

@@ -70,6 +70,12 @@ public final class Tape32 {
         }
     }
 
+    /// bce goes through the logit z only where the graph's does (`Graph.logit(of:)`): a target of
+    /// z's shape or a single number; a single prediction against many targets takes bce's own rule.
+    static func throughLogit(_ z: DenseTensor<T>, target: DenseTensor<T>) -> Bool {
+        target.shape == z.shape || target.count == 1
+    }
+
     private func addSlot(_ value: DenseTensor<T>) -> Int {
         values.append(value)
         grads.append(nil)
@@ -133,7 +139,7 @@ public final class Tape32 {
         for ins in program {
             let x = ins.inputs.map { values[$0] }
             do throws(TensorError) {
-                if let z = ins.logit {
+                if let z = ins.logit, Tape32.throughLogit(values[z], target: x[1]) {
                     try Op.checkLossShapes("bce", x)
                     values[ins.output] = try Op.bceFromLogits(values[z], x[1])
                 } else {
@@ -155,8 +161,9 @@ public final class Tape32 {
         for ins in program.reversed() {
             guard let g = grads[ins.output] else { continue }
             let x = ins.inputs.map { values[$0] }
-            let local = ins.logit.map { Op.bceFromLogitsVJP(values[$0], x[0], x[1], g) }
-                ?? ins.op.vjp(x, values[ins.output], g, needs: ins.needs)
+            let local = ins.logit.flatMap { z in
+                Tape32.throughLogit(values[z], target: x[1]) ? Op.bceFromLogitsVJP(values[z], x[0], x[1], g) : nil
+            } ?? ins.op.vjp(x, values[ins.output], g, needs: ins.needs)
             for (i, input) in ins.inputs.enumerated() where ins.needs[i] {
                 guard let contribution = local[i] else { continue }
                 if grads[input] == nil {

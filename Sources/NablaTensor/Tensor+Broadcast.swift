@@ -146,7 +146,8 @@ extension DenseTensor {
         }
         // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
         let n = out.count
-        if count % n == 0, Broadcast.isTrailing(target, of: shape) {
+        if n == 0 { return DenseTensor(shape: target, scalars: []) }
+        if Broadcast.isTrailing(target, of: shape) {
             scalars.withUnsafeBufferPointer { g in
                 out.withUnsafeMutableBufferPointer { o in
                     for start in stride(from: 0, to: g.count, by: n) { for j in 0..<n { o[j] += g[start + j] } }

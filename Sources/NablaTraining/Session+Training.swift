@@ -146,7 +146,11 @@ extension Session {
                         let args = CommandArguments(
                             name: "data", nameRange: SourceRange(start: .init(line: 1, column: 2), end: .init(line: 1, column: 6), offsets: 1..<5),
                             text: again, start: SourceLocation(line: 1, column: 7))
+                        let previous = self.currentSource
+                        self.currentSource = source
+                        defer { self.currentSource = previous }
                         do throws(Diagnostic) { try self.dataCommand(args) } catch { self.report(error, in: source) }
+                        self.reportNonFinite()
                     }
                     return false
                 }

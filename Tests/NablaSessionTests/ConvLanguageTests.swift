@@ -65,4 +65,26 @@ struct ConvLanguageTests {
         #expect(abs(try std("K") / (2.0 / 200).squareRoot() - 1) < 0.02)
         #expect(abs(try std("G") / (2.0 / (200 + 1600)).squareRoot() - 1) < 0.02)
     }
+
+    @Test("review findings: empty sums, one prediction against many targets in float32, im2col's size")
+    func reviewFindings() throws {
+        // 1. A reduction or gradient toward a shape with a 0 dimension gives an empty result.
+        let t = Transcript()
+        #expect(t.run("a = sum(zeros(2, 0), 0)\nb = mean(zeros(0, 3), 1)"), "\(t.stderr)")
+        #expect(try t.session.value("a").shape == [0])
+        // 2. bce of one sigmoid against many targets: float32 follows float64 (every label counts).
+        func lastLoss(_ precision: String) throws -> Double {
+            let u = Transcript()
+            u.run(":data moons 200 val=0 test=0\nparam b = 0.3\nL = bce(sigmoid(b), reshape(Y, 200))\n:train L epochs=3 batch=all opt=sgd lr=1 precision=\(precision)")
+            #expect(u.err.isEmpty, "\(u.stderr)")
+            let line = try #require(u.out.last { $0.hasPrefix("epoch") }, "\(u.stdout)")
+            return try #require(figure(after: "loss", in: line))
+        }
+        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        #expect(abs(f32 - f64) <= 1e-4 * max(1, abs(f64)), "\(f32) vs \(f64)")
+        // 3. A convolution whose patch matrix would pass the element limit is refused before it is made.
+        let v = Transcript()
+        #expect(!v.run(":limits elements=2000000\nc = conv2d(zeros(1, 1000, 1000), zeros(1, 1, 50, 50))"))
+        #expect(v.stderr.contains("a tensor of shape [2500, 904401] would hold"), "\(v.stderr)")
+    }
 }
