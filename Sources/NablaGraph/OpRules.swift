@@ -131,31 +131,44 @@ extension Op {
             return x[0].softmax
         case .logSoftmax:
             return x[0].logSoftmax
-        case .mse:
-            try Op.checkLossShapes("mse", x)
-            let d = try DenseTensor<T>.zip(x[0], x[1], op: "mse") { $0 - $1 }
-            return DenseTensor<T>(d.scalars.reduce(0) { $0 + $1 * $1 } / T(Swift.max(d.count, 1)))
-        case .bce:
-            try Op.checkLossShapes("bce", x)
-            let l = try DenseTensor<T>.zip(x[0], x[1], op: "bce", Op.bceTerm)
-            return DenseTensor<T>(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
-        case .crossEntropy:
-            let target = try CrossEntropyTarget(logits: x[0], target: x[1])
-            let ls = x[0].logSoftmax
-            return DenseTensor<T>(-target.weightedSum(ls) / T(target.rows))
-        case .logisticLoss:
-            try Op.checkLossShapes("logistic_loss", x)
-            let l = try DenseTensor<T>.zip(x[0], x[1], op: "logistic_loss") { z, y in T.softplus(-y * z) }
-            return DenseTensor<T>(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
+        case .mse, .bce, .crossEntropy, .logisticLoss, .hinge:
+            return DenseTensor<T>(try lossValue(x))
         case .accuracy:
             return try DenseTensor<T>(T(Op.accuracy(x[0], x[1])))
-        case .hinge:
-            try Op.checkLossShapes("hinge", x)
-            let l = try DenseTensor<T>.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
-            return DenseTensor<T>(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
         case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
             .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
             throw .invalid("internal: no forward rule for \(self)")
+        }
+    }
+
+    /// A loss's value: the mean over its elements (over rows for cross-entropy).
+    func lossValue<T: TensorElement>(_ x: [DenseTensor<T>]) throws(TensorError) -> T {
+        switch self {
+        case .mse:
+            try Op.checkLossShapes("mse", x)
+            let d = try DenseTensor<T>.zip(x[0], x[1], op: "mse") { $0 - $1 }
+            return d.scalars.reduce(0) { $0 + $1 * $1 } / T(Swift.max(d.count, 1))
+        case .bce:
+            try Op.checkLossShapes("bce", x)
+            let l = try DenseTensor<T>.zip(x[0], x[1], op: "bce", Op.bceTerm)
+            return l.scalars.reduce(0, +) / T(Swift.max(l.count, 1))
+        case .crossEntropy:
+            let target = try CrossEntropyTarget(logits: x[0], target: x[1])
+            let ls = x[0].logSoftmax
+            return -target.weightedSum(ls) / T(target.rows)
+        case .logisticLoss:
+            try Op.checkLossShapes("logistic_loss", x)
+            let l = try DenseTensor<T>.zip(x[0], x[1], op: "logistic_loss") { z, y in T.softplus(-y * z) }
+            return l.scalars.reduce(0, +) / T(Swift.max(l.count, 1))
+        case .hinge:
+            try Op.checkLossShapes("hinge", x)
+            let l = try DenseTensor<T>.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
+            return l.scalars.reduce(0, +) / T(Swift.max(l.count, 1))
+        case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout, .matmul, .dot, .transpose,
+            .sum, .mean, .max, .min, .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .accuracy, .gradient, .jacobian,
+            .conv2d, .pool, .flatten:
+            throw .invalid("internal: \(self) is not a loss")
         }
     }
 

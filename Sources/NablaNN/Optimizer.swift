@@ -195,8 +195,8 @@ public struct OptimizerSlot32: Sendable {
 }
 
 extension OptimizerSettings {
-    /// The same update as `step`, in place on float32 buffers (Nesterov aside: it needs the
-    /// gradient at a look-ahead point, which the float64 path computes).
+    /// The same update as `step`, in place on float32 buffers (for Nesterov, `g` is the gradient
+    /// at the look-ahead point, which the trainer computes on the tape).
     public func step32(_ theta: inout [Float], gradient g: [Float], slot: inout OptimizerSlot32, lr: Double) {
         slot.t += 1
         let t = slot.t

@@ -136,11 +136,8 @@ extension Session {
     /// The float32 tape when the data is big (or when asked for). Every op runs in float32; only a
     /// loss that reads grad() or jacobian() as a value stays in float64 (the graph computes those).
     func trainTape(_ plan: TrainPlan, _ args: CommandArguments) throws(Diagnostic) -> Tape32? {
-        if plan.precision == "f32" && plan.settings.needsLookahead {
-            throw Diagnostic(.error, "nesterov trains in float64 only (precision=f64)", at: args.wholeRange)
-        }
         let big = plan.training.train.count * plan.training.train.features >= 100_000
-        guard plan.precision == "f32" || (plan.precision == "auto" && big), !plan.settings.needsLookahead else { return nil }
+        guard plan.precision == "f32" || (plan.precision == "auto" && big) else { return nil }
         let tape = Tape32(graph: graph, root: plan.root, params: plan.params.map(\.1), feeds: [plan.leaves.0, plan.leaves.1])
         if tape == nil && plan.precision == "f32" {
             throw Diagnostic(
@@ -188,6 +185,13 @@ extension Session {
     func tapeStep(_ run: inout TrainRun, _ plan: TrainPlan, _ tape: Tape32, rows: ArraySlice<Int>, lr: Double, epoch: Int) -> Bool {
         Session.feed(tape, plan.leaves, plan.training.train, rows)
         for s in plan.seeds { tape.set(s, [Float(random.next() % 16_777_216)], shape: []) }
+        // Nesterov: the gradient at the look-ahead point θ + β m; θ itself is put back before the step.
+        var saved = plan.settings.needsLookahead ? lookAhead(run, plan, tape) : []
+        func putBack() {
+            for (leaf, values, shape) in saved { tape.set(leaf, values, shape: shape) }
+            saved = []
+        }
+        defer { putBack() }  // when training stops here
         let loss = Double(tape.forward())
         if let problem = tape.problem {
             run.stopped = "stopped in epoch \(epoch + 1): \(problem)"
@@ -202,6 +206,7 @@ extension Session {
             run.runningRight += Session.right(values, shape: shape, kind, truth: plan.training.train.y, rows: rows)
         }
         tape.backward()
+        putBack()
         for (i, (_, leaf)) in plan.params.enumerated() {
             // The optimizer state is updated in place (no copy of m and s per step).
             tape.update(leaf) { values, gradient in
@@ -209,6 +214,18 @@ extension Session {
             }
         }
         return true
+    }
+
+    /// Moves each param of the tape to θ + β m (Nesterov's look-ahead); returns the θ to put back.
+    func lookAhead(_ run: TrainRun, _ plan: TrainPlan, _ tape: Tape32) -> [(NodeID, [Float], [Int])] {
+        let beta = Float(plan.settings.beta1)
+        var saved: [(NodeID, [Float], [Int])] = []
+        for (i, (_, leaf)) in plan.params.enumerated() {
+            guard let (values, shape) = tape.values(leaf), run.state32[i].m.count == values.count else { continue }
+            saved.append((leaf, values, shape))
+            tape.set(leaf, zip(values, run.state32[i].m).map { $0 + beta * $1 }, shape: shape)
+        }
+        return saved
     }
 
     /// One batch on the float64 graph; false when training must stop.

@@ -87,4 +87,17 @@ struct ConvLanguageTests {
         #expect(!v.run(":limits elements=2000000\nc = conv2d(zeros(1, 1000, 1000), zeros(1, 1, 50, 50))"))
         #expect(v.stderr.contains("a tensor of shape [2500, 904401] would hold"), "\(v.stderr)")
     }
+
+    @Test("Nesterov trains on the float32 tape too, to float64's loss (the gradient at θ + β m)")
+    func nesterovInFloat32() throws {
+        func lastLoss(_ precision: String) throws -> Double {
+            let t = Transcript()
+            t.run("seed 2\n:data moons 200 val=0 test=0\n:mlp net 2-8-1 act=tanh\nL = bce(net, Y)\n:train L epochs=6 batch=50 opt=nesterov lr=0.1 beta=0.9 every=1 precision=\(precision)")
+            #expect(t.err.isEmpty, "\(t.stderr)")
+            let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
+            return try #require(figure(after: "loss", in: line))
+        }
+        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(f32) vs \(f64)")
+    }
 }
