@@ -65,60 +65,75 @@ struct ConvGeometry {
 
 extension Op {
     /// `conv2d(x, k, stride, pad)`: the cross-correlation of the course and of every framework,
-    /// one image at a time as a matrix product: kernels [F, C·kh·kw] @ patches [C·kh·kw, oh·ow].
+    /// as one matrix product for the whole batch: kernels [F, C·kh·kw] @ patches [C·kh·kw, B·oh·ow].
     static func conv2d<T: TensorElement>(_ x: DenseTensor<T>, _ k: DenseTensor<T>, stride: Int, pad: Int) throws(TensorError) -> DenseTensor<T> {
         let g = try ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad)
         try Shape.checkSize(g.outputShape)
-        // The patch matrix of one image (C·kh·kw rows, one column per output position) too.
-        try Shape.checkSize([g.patchRows, g.oh * g.ow])
-        let positions = g.oh * g.ow, image = g.c * g.h * g.w
-        var out: [T] = []
-        out.reserveCapacity(g.b * g.f * positions)
-        for b in 0..<g.b {
-            let cols = patches(x.scalars, offset: b * image, g)
-            out += DenseTensor<T>.gemm(k.scalars, cols, m: g.f, k: g.patchRows, n: positions)
-        }
-        return DenseTensor(shape: g.outputShape, scalars: out)
+        // The patch matrix of the batch (C·kh·kw rows, one column per image and position) too.
+        try Shape.checkSize([g.patchRows, g.b * g.oh * g.ow])
+        let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g), m: g.f, k: g.patchRows, n: g.b * g.oh * g.ow)
+        return DenseTensor(shape: g.outputShape, scalars: g.swapBatchAndMaps(product, maps: g.f, batch: g.b))
     }
 
-    /// The patch matrix (im2col) of one image: row r, column p holds the input under kernel
-    /// element r when the kernel sits at output position p (0 in the padding).
-    static func patches<T: TensorElement>(_ x: [T], offset: Int, _ g: ConvGeometry) -> [T] {
-        let positions = g.oh * g.ow
-        var cols = [T](repeating: 0, count: g.patchRows * positions)
+    /// The patch matrix (im2col) of the batch: row r, column b·P + p holds image b's input under
+    /// kernel element r when the kernel sits at output position p (0 in the padding).
+    static func patches<T: TensorElement>(_ x: [T], _ g: ConvGeometry) -> [T] {
+        let positions = g.oh * g.ow, columns = g.b * positions, image = g.c * g.h * g.w
+        var cols = [T](repeating: 0, count: g.patchRows * columns)
         cols.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { src in
-                g.forEachTap { r, p, s in out[r * positions + p] = src[offset + s] }
+                for b in 0..<g.b {
+                    let (column, offset) = (b * positions, b * image)
+                    g.forEachTap { r, p, s in out[r * columns + column + p] = src[offset + s] }
+                }
             }
         }
         return cols
     }
 
-    /// ∂L/∂x and ∂L/∂k of a convolution: per image, gK += G · patchesᵀ (the same kernel at every
-    /// position: its gradient sums over them) and ∂patches = Kᵀ · G, added back where each came from.
+    /// ∂L/∂x and ∂L/∂k of a convolution over the batch: gK = G · patchesᵀ (the same kernel at every
+    /// position and image: its gradient sums over them) and ∂patches = Kᵀ · G, added back where
+    /// each came from (G is the output's gradient as [F, B·oh·ow]).
     static func conv2dVJP<T: TensorElement>(
         _ x: DenseTensor<T>, _ k: DenseTensor<T>, _ gOut: DenseTensor<T>, stride: Int, pad: Int, needs: [Bool]?
     ) -> [DenseTensor<T>?] {
         guard let g = try? ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad) else { return [nil, nil] }
-        let positions = g.oh * g.ow, image = g.c * g.h * g.w, outImage = g.f * positions
-        var gx = needs?[0] == false ? nil : [T](repeating: 0, count: x.count)
-        var gk = needs?[1] == false ? nil : [T](repeating: 0, count: k.count)
-        for b in 0..<g.b {
-            let gb = Array(gOut.scalars[b * outImage..<(b + 1) * outImage])
-            if gk != nil {
-                let cols = patches(x.scalars, offset: b * image, g)
-                gk?.withUnsafeMutableBufferPointer {
-                    DenseTensor<T>.gemm(gb, false, cols, true, into: $0, m: g.f, k: positions, n: g.patchRows, accumulate: true)
+        let positions = g.oh * g.ow, columns = g.b * positions, image = g.c * g.h * g.w
+        let grad = g.swapBatchAndMaps(gOut.scalars, maps: g.b, batch: g.f)
+        var gk: DenseTensor<T>?
+        if needs?[1] != false {
+            gk = DenseTensor(shape: k.shape, scalars: DenseTensor<T>.gemm(grad, false, patches(x.scalars, g), true, m: g.f, k: columns, n: g.patchRows))
+        }
+        var gx: DenseTensor<T>?
+        if needs?[0] != false {
+            let gCols = DenseTensor<T>.gemm(k.scalars, true, grad, false, m: g.patchRows, k: g.f, n: columns)
+            var out = [T](repeating: 0, count: x.count)
+            out.withUnsafeMutableBufferPointer { o in
+                for b in 0..<g.b {
+                    let (column, offset) = (b * positions, b * image)
+                    g.forEachTap { r, p, s in o[offset + s] += gCols[r * columns + column + p] }
                 }
             }
-            if gx != nil {
-                let gCols = DenseTensor<T>.gemm(k.scalars, true, gb, false, m: g.patchRows, k: g.f, n: positions)
-                gx?.withUnsafeMutableBufferPointer { out in
-                    g.forEachTap { r, p, s in out[b * image + s] += gCols[r * positions + p] }
-                }
+            gx = DenseTensor(shape: x.shape, scalars: out)
+        }
+        return [gx, gk]
+    }
+}
+
+extension ConvGeometry {
+    /// [A, B, P] to [B, A, P] (P = oh·ow): the product's [F, B·P] to the output's [B, F, P], and
+    /// the output's gradient back.
+    func swapBatchAndMaps<T>(_ v: [T], maps a: Int, batch b: Int) -> [T] {
+        let positions = oh * ow
+        guard a > 1 && b > 1 else { return v }
+        var out = v
+        for i in 0..<a {
+            for j in 0..<b {
+                let from = (i * b + j) * positions, to = (j * a + i) * positions
+                for p in 0..<positions { out[to + p] = v[from + p] }
             }
         }
-        return [gx.map { DenseTensor(shape: x.shape, scalars: $0) }, gk.map { DenseTensor(shape: k.shape, scalars: $0) }]
+        return out
     }
 }
 

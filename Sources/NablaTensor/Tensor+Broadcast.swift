@@ -50,6 +50,22 @@ public enum Broadcast {
         return (Shape.count(Array(big[end...])), Shape.count(core))
     }
 
+    /// Calls `body(i, k)` for each element i of the big tensor with the element k of the small
+    /// one it reads ((i / inner) % n), without a division per element.
+    @inlinable @inline(__always)
+    static func forEachBlock(count: Int, inner: Int, n: Int, _ body: (Int, Int) -> Void) {
+        guard inner > 0, n > 0 else { return }
+        var i = 0
+        while i < count {
+            for k in 0..<n {
+                for _ in 0..<inner {
+                    body(i, k)
+                    i += 1
+                }
+            }
+        }
+    }
+
     /// For each flat index of `outShape`, the flat index into a tensor of shape
     /// `inShape` that broadcasts to it.
     @usableFromInline
@@ -118,12 +134,12 @@ extension DenseTensor {
         }
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
             var out = a.scalars
-            for i in 0..<out.count { out[i] = f(out[i], b.scalars[(i / inner) % n]) }
+            Broadcast.forEachBlock(count: out.count, inner: inner, n: n) { i, k in out[i] = f(out[i], b.scalars[k]) }
             return DenseTensor(shape: a.shape, scalars: out)
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
             var out = b.scalars
-            for i in 0..<out.count { out[i] = f(a.scalars[(i / inner) % n], out[i]) }
+            Broadcast.forEachBlock(count: out.count, inner: inner, n: n) { i, k in out[i] = f(a.scalars[k], out[i]) }
             return DenseTensor(shape: b.shape, scalars: out)
         }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
@@ -156,7 +172,7 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         if let (inner, blocks) = Broadcast.block(target, in: shape), blocks == n {
-            for i in 0..<count { out[(i / inner) % n] += scalars[i] }
+            Broadcast.forEachBlock(count: count, inner: inner, n: n) { i, k in out[k] += scalars[i] }
             return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(target, to: shape)
@@ -177,7 +193,9 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         if let (inner, n) = Broadcast.block(shape, in: target), n == count {
-            return DenseTensor(shape: target, scalars: (0..<total).map { scalars[($0 / inner) % n] })
+            var out = [Element](repeating: 0, count: total)
+            Broadcast.forEachBlock(count: total, inner: inner, n: n) { i, k in out[i] = scalars[k] }
+            return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(shape, to: target)
         return DenseTensor(shape: target, scalars: src.map { scalars[$0] })
