@@ -65,25 +65,37 @@ struct ConvGeometry {
 
 extension Op {
     /// `conv2d(x, k, stride, pad)`: the cross-correlation of the course and of every framework,
-    /// as one matrix product for the whole batch: kernels [F, C·kh·kw] @ patches [C·kh·kw, B·oh·ow].
+    /// as matrix products over groups of images: kernels [F, C·kh·kw] @ patches [C·kh·kw, n·oh·ow].
     static func conv2d<T: TensorElement>(_ x: DenseTensor<T>, _ k: DenseTensor<T>, stride: Int, pad: Int) throws(TensorError) -> DenseTensor<T> {
         let g = try ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad)
         try Shape.checkSize(g.outputShape)
-        // The patch matrix of the batch (C·kh·kw rows, one column per image and position) too.
-        try Shape.checkSize([g.patchRows, g.b * g.oh * g.ow])
-        let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g), m: g.f, k: g.patchRows, n: g.b * g.oh * g.ow)
-        return DenseTensor(shape: g.outputShape, scalars: g.swapBatchAndMaps(product, maps: g.f, batch: g.b))
+        // The patch matrix of one image (C·kh·kw rows, one column per output position) too.
+        try Shape.checkSize([g.patchRows, g.oh * g.ow])
+        let positions = g.oh * g.ow
+        var out = [T](repeating: 0, count: Shape.count(g.outputShape))
+        for images in g.groups {
+            let columns = images.count * positions
+            let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g, images), m: g.f, k: g.patchRows, n: columns)
+            // [F, n, P] to the output's [n, F, P] of these images.
+            for f in 0..<g.f {
+                for (j, b) in images.enumerated() {
+                    let from = (f * images.count + j) * positions, to = (b * g.f + f) * positions
+                    for p in 0..<positions { out[to + p] = product[from + p] }
+                }
+            }
+        }
+        return DenseTensor(shape: g.outputShape, scalars: out)
     }
 
-    /// The patch matrix (im2col) of the batch: row r, column b·P + p holds image b's input under
-    /// kernel element r when the kernel sits at output position p (0 in the padding).
-    static func patches<T: TensorElement>(_ x: [T], _ g: ConvGeometry) -> [T] {
-        let positions = g.oh * g.ow, columns = g.b * positions, image = g.c * g.h * g.w
+    /// The patch matrix (im2col) of some images: row r, column j·P + p holds image j's input
+    /// under kernel element r when the kernel sits at output position p (0 in the padding).
+    static func patches<T: TensorElement>(_ x: [T], _ g: ConvGeometry, _ images: Range<Int>) -> [T] {
+        let positions = g.oh * g.ow, columns = images.count * positions, image = g.c * g.h * g.w
         var cols = [T](repeating: 0, count: g.patchRows * columns)
         cols.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { src in
-                for b in 0..<g.b {
-                    let (column, offset) = (b * positions, b * image)
+                for (j, b) in images.enumerated() {
+                    let (column, offset) = (j * positions, b * image)
                     g.forEachTap { r, p, s in out[r * columns + column + p] = src[offset + s] }
                 }
             }
@@ -91,49 +103,52 @@ extension Op {
         return cols
     }
 
-    /// ∂L/∂x and ∂L/∂k of a convolution over the batch: gK = G · patchesᵀ (the same kernel at every
-    /// position and image: its gradient sums over them) and ∂patches = Kᵀ · G, added back where
-    /// each came from (G is the output's gradient as [F, B·oh·ow]).
+    /// ∂L/∂x and ∂L/∂k of a convolution: gK += G · patchesᵀ over every group of images (the same
+    /// kernel at every position and image: its gradient sums over them) and ∂patches = Kᵀ · G,
+    /// added back where each came from (G: the output's gradient of the group as [F, n·oh·ow]).
     static func conv2dVJP<T: TensorElement>(
         _ x: DenseTensor<T>, _ k: DenseTensor<T>, _ gOut: DenseTensor<T>, stride: Int, pad: Int, needs: [Bool]?
     ) -> [DenseTensor<T>?] {
         guard let g = try? ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad) else { return [nil, nil] }
-        let positions = g.oh * g.ow, columns = g.b * positions, image = g.c * g.h * g.w
-        let grad = g.swapBatchAndMaps(gOut.scalars, maps: g.b, batch: g.f)
-        var gk: DenseTensor<T>?
-        if needs?[1] != false {
-            gk = DenseTensor(shape: k.shape, scalars: DenseTensor<T>.gemm(grad, false, patches(x.scalars, g), true, m: g.f, k: columns, n: g.patchRows))
-        }
-        var gx: DenseTensor<T>?
-        if needs?[0] != false {
-            let gCols = DenseTensor<T>.gemm(k.scalars, true, grad, false, m: g.patchRows, k: g.f, n: columns)
-            var out = [T](repeating: 0, count: x.count)
-            out.withUnsafeMutableBufferPointer { o in
-                for b in 0..<g.b {
-                    let (column, offset) = (b * positions, b * image)
-                    g.forEachTap { r, p, s in o[offset + s] += gCols[r * columns + column + p] }
+        let positions = g.oh * g.ow, image = g.c * g.h * g.w
+        var gk = needs?[1] == false ? nil : [T](repeating: 0, count: k.count)
+        var gx = needs?[0] == false ? nil : [T](repeating: 0, count: x.count)
+        for images in g.groups {
+            let columns = images.count * positions
+            var grad = [T](repeating: 0, count: g.f * columns)
+            for f in 0..<g.f {
+                for (j, b) in images.enumerated() {
+                    let to = (f * images.count + j) * positions, from = (b * g.f + f) * positions
+                    for p in 0..<positions { grad[to + p] = gOut.scalars[from + p] }
                 }
             }
-            gx = DenseTensor(shape: x.shape, scalars: out)
+            if gk != nil {
+                let cols = patches(x.scalars, g, images)
+                gk?.withUnsafeMutableBufferPointer {
+                    DenseTensor<T>.gemm(grad, false, cols, true, into: $0, m: g.f, k: columns, n: g.patchRows, accumulate: true)
+                }
+            }
+            if gx != nil {
+                let gCols = DenseTensor<T>.gemm(k.scalars, true, grad, false, m: g.patchRows, k: g.f, n: columns)
+                gx?.withUnsafeMutableBufferPointer { o in
+                    for (j, b) in images.enumerated() {
+                        let (column, offset) = (j * positions, b * image)
+                        g.forEachTap { r, p, s in o[offset + s] += gCols[r * columns + column + p] }
+                    }
+                }
+            }
         }
-        return [gx, gk]
+        return [gx.map { DenseTensor(shape: x.shape, scalars: $0) }, gk.map { DenseTensor(shape: k.shape, scalars: $0) }]
     }
 }
 
 extension ConvGeometry {
-    /// [A, B, P] to [B, A, P] (P = oh·ow): the product's [F, B·P] to the output's [B, F, P], and
-    /// the output's gradient back.
-    func swapBatchAndMaps<T>(_ v: [T], maps a: Int, batch b: Int) -> [T] {
-        let positions = oh * ow
-        guard a > 1 && b > 1 else { return v }
-        var out = v
-        for i in 0..<a {
-            for j in 0..<b {
-                let from = (i * b + j) * positions, to = (j * a + i) * positions
-                for p in 0..<positions { out[to + p] = v[from + p] }
-            }
-        }
-        return out
+    /// The batch in groups of images whose patch matrix stays under 4 million numbers: one
+    /// product for a training batch, a bounded buffer for a window of thousands of images.
+    var groups: [Range<Int>] {
+        let perImage = Swift.max(patchRows * oh * ow, 1)
+        let size = Swift.max(1, 4_000_000 / perImage)
+        return Swift.stride(from: 0, to: b, by: size).map { $0..<Swift.min($0 + size, b) }
     }
 }
 

@@ -62,4 +62,41 @@ struct ConvTests {
         let huge = TensorLimits.$maxElements.withValue(1000) { message(.conv2d(stride: 1, pad: 0), [Tensor.zeros([1, 1, 40, 40]), Tensor.zeros([2, 1, 1, 1])]) }
         #expect(huge.contains("would hold 3,200 numbers"), "\(huge)")
     }
+
+    @Test("a batch done in several groups of images gives what each image gives alone")
+    func groupsOfImages() throws {
+        // 6 images whose patch matrices (900 x 961 each) go in groups of 4 and 2.
+        var sampler = SplitMix(seed: 5)
+        let x = Tensor(shape: [6, 1, 60, 60], scalars: (0..<21600).map { _ in sampler.next() })
+        let k = Tensor(shape: [1, 1, 30, 30], scalars: (0..<900).map { _ in sampler.next() })
+        let op = Op.conv2d(stride: 1, pad: 0)
+        let y = try op.forward([x, k])
+        let g = Tensor(shape: y.shape, scalars: (0..<y.count).map { _ in sampler.next() })
+        let local = op.vjp([x, k], y, g)
+        var gk = [Double](repeating: 0, count: 900)
+        for b in 0..<6 {
+            let xb = Tensor(shape: [1, 1, 60, 60], scalars: Array(x.scalars[b * 3600..<(b + 1) * 3600]))
+            let yb = try op.forward([xb, k])
+            let gb = Tensor(shape: yb.shape, scalars: Array(g.scalars[b * 961..<(b + 1) * 961]))
+            #expect(zip(yb.scalars, y.scalars[b * 961..<(b + 1) * 961]).allSatisfy { abs($0 - $1) < 1e-9 })
+            let each = op.vjp([xb, k], yb, gb)
+            let gxb = try #require(each[0]).scalars, gx = try #require(local[0]).scalars[b * 3600..<(b + 1) * 3600]
+            #expect(zip(gxb, gx).allSatisfy { abs($0 - $1) < 1e-9 })
+            for i in 0..<900 { gk[i] += try #require(each[1]).scalars[i] }
+        }
+        #expect(zip(gk, try #require(local[1]).scalars).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+}
+
+/// A small deterministic source of numbers in [-1, 1).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 52) - 1
+    }
 }
