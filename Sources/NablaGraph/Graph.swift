@@ -213,6 +213,12 @@ public struct Graph: Sendable {
         for id in downstreamOrder(of: sources) where !self[id].op.isLeaf {
             if let only, id.raw >= only.count || !only[id.raw] { continue }
             let op = self[id].op
+            if self[id].value.isScalar, let v = scalarNumber(op, self[id].inputs) {
+                // A scalar node stays a scalar: its number is replaced in place, nothing allocated.
+                nodes[id.raw].value.scalars[0] = v
+                noteIfNonFinite(id)
+                continue
+            }
             let value: Tensor
             do {
                 value = try evaluate(op, self[id].inputs)
@@ -286,13 +292,18 @@ public struct Graph: Sendable {
     /// An elementwise op on true scalars (shape []), computed by the op's rule on plain numbers:
     /// the same math as the tensor path, without its arrays (most nodes of an exam's graph).
     private func scalarValue(_ op: Op, _ inputs: [NodeID]) -> Tensor? {
+        scalarNumber(op, inputs).map { Tensor($0) }
+    }
+
+    /// The same as a plain number.
+    private func scalarNumber(_ op: Op, _ inputs: [NodeID]) -> Double? {
         switch inputs.count {
         case 1:
             guard self[inputs[0]].value.isScalar else { return nil }
-            return op.unaryRule(UnaryScalar(x: self[inputs[0]].value.scalars[0])).map { Tensor($0) }
+            return op.unaryRule(UnaryScalar(x: self[inputs[0]].value.scalars[0]))
         case 2:
             guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar else { return nil }
-            return op.binaryRule(BinaryScalar(a: self[inputs[0]].value.scalars[0], b: self[inputs[1]].value.scalars[0])).map { Tensor($0) }
+            return op.binaryRule(BinaryScalar(a: self[inputs[0]].value.scalars[0], b: self[inputs[1]].value.scalars[0]))
         default:
             return nil
         }
