@@ -38,6 +38,7 @@ fi
 nabla="$(cd "$root" && swift build -c release --show-bin-path)/nabla"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+. "$root/bench/interleave.sh"
 cat > "$work/cnn.nabla" <<NABLA
 seed 1
 :data mnist dir=$data $count
@@ -62,7 +63,7 @@ echo "data: $data; $(nproc) cores; $rounds round(s) of nabla and each of:${peers
 run_nabla() {
     /usr/bin/time -f "%M" -o "$work/mem" "$nabla" "$work/cnn.nabla" > "$work/out" 2>&1
     local t acc
-    t="$(grep -E '^epoch ' "$work/out" | grep -oE '[0-9.]+ s( |$)' | awk '{print $1}' | awk 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d} END{printf "%.3f", min}')"
+    t="$(fastest_epoch "$work/out")"
     acc="$(grep '^trained' "$work/out" | sed -E 's/.*test loss [^,]*, accuracy ([0-9.]+)%.*/\1/')"
     echo "$t $(tail -1 "$work/mem") $acc"
 }
@@ -71,25 +72,5 @@ run_peer() {
     read -r _ t acc < "$work/out"
     echo "$t $(tail -1 "$work/mem") $(awk -v a="$acc" 'BEGIN{printf "%.2f", a*100}')"
 }
-: > "$work/runs"
-for r in $(seq 1 "$rounds"); do
-    for p in $peers; do
-        read -r tn mn an <<< "$(run_nabla)"
-        read -r tp mp ap <<< "$(run_peer "$p")"
-        echo "nabla $r $tn $mn $an 1" >> "$work/runs"
-        echo "$p $r $tp $mp $ap $(awk -v a="$tp" -v b="$tn" 'BEGIN{printf "%.3f", a/b}')" >> "$work/runs"
-        echo "  round $r: nabla $tn s, $p $tp s"
-    done
-    [ -n "$peers" ] || { read -r tn mn an <<< "$(run_nabla)"; echo "nabla $r $tn $mn $an 1" >> "$work/runs"; }
-done
-median() { sort -g | awk '{a[NR]=$1} END{if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-printf "\n%-8s %9s %10s %12s %10s\n" "" "s/epoch" "test acc" "peer/nabla" "peak MB"
-for name in nabla $peers; do
-    t="$(awk -v n="$name" '$1==n{print $3}' "$work/runs" | median)"
-    ratio="$(awk -v n="$name" '$1==n{print $6}' "$work/runs" | median)"
-    mem="$(awk -v n="$name" '$1==n{print $4/1024}' "$work/runs" | median)"
-    acc="$(awk -v n="$name" '$1==n{print $5}' "$work/runs" | median)"
-    printf "%-8s %9s %9s%% %12s %10.0f\n" "$name" "$t" "$acc" "$ratio" "$mem"
-done
-echo "(medians over the rounds; peer/nabla: the median of each round's ratio of the peer's epoch"
-echo " to the nabla run just before it; above 1 means nabla is faster)"
+interleave "$rounds" $peers
+report $peers

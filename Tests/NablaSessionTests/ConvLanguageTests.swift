@@ -8,6 +8,15 @@ import Testing
 /// small convnet trained in float32 and in float64 to the same loss (issue 11).
 @Suite("Convolutional networks in the language")
 struct ConvLanguageTests {
+    /// The loss of the last epoch line a script's `:train` prints (the script must not fail).
+    func lastLoss(_ script: String) throws -> Double {
+        let t = Transcript()
+        t.run(script)
+        #expect(t.err.isEmpty, "\(t.stderr)")
+        let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
+        return try #require(figure(after: "loss", in: line))
+    }
+
     @Test("bad arguments are refused at their place")
     func badArguments() {
         let cases: [(String, String, Int)] = [
@@ -30,9 +39,8 @@ struct ConvLanguageTests {
     @Test("a small convnet trains to the same loss in float32 and float64")
     func convnetTrainsInBothPrecisions() throws {
         let dir = try syntheticMNIST(train: 60, test: 20)
-        func lastLoss(_ precision: String) throws -> Double {
-            let t = Transcript()
-            t.run("""
+        func script(_ precision: String) -> String {
+            """
                 seed 3
                 :data mnist dir=\(dir)
                 param K = randn(4, 1, 2, 2) * 0.5
@@ -42,12 +50,9 @@ struct ConvLanguageTests {
                 z = flatten(maxpool(h, 2, 1)) @ W + b
                 L = cross_entropy(z, Y)
                 :train L epochs=5 batch=20 opt=sgd lr=0.2 every=1 precision=\(precision)
-                """)
-            #expect(t.err.isEmpty, "\(t.stderr)")
-            let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
-            return try #require(figure(after: "loss", in: line))
+                """
         }
-        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        let (f32, f64) = (try lastLoss(script("f32")), try lastLoss(script("f64")))
         #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(f32) vs \(f64)")
         #expect(f64 < log(10), "the loss fell below chance: \(f64)")
     }
@@ -73,14 +78,8 @@ struct ConvLanguageTests {
         #expect(t.run("a = sum(zeros(2, 0), 0)\nb = mean(zeros(0, 3), 1)"), "\(t.stderr)")
         #expect(try t.session.value("a").shape == [0])
         // 2. bce of one sigmoid against many targets: float32 follows float64 (every label counts).
-        func lastLoss(_ precision: String) throws -> Double {
-            let u = Transcript()
-            u.run(":data moons 200 val=0 test=0\nparam b = 0.3\nL = bce(sigmoid(b), reshape(Y, 200))\n:train L epochs=3 batch=all opt=sgd lr=1 precision=\(precision)")
-            #expect(u.err.isEmpty, "\(u.stderr)")
-            let line = try #require(u.out.last { $0.hasPrefix("epoch") }, "\(u.stdout)")
-            return try #require(figure(after: "loss", in: line))
-        }
-        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        let bce = ":data moons 200 val=0 test=0\nparam b = 0.3\nL = bce(sigmoid(b), reshape(Y, 200))\n:train L epochs=3 batch=all opt=sgd lr=1 precision="
+        let (f32, f64) = (try lastLoss(bce + "f32"), try lastLoss(bce + "f64"))
         #expect(abs(f32 - f64) <= 1e-4 * max(1, abs(f64)), "\(f32) vs \(f64)")
         // 3. A convolution whose patch matrix would pass the element limit is refused before it is made.
         let v = Transcript()
@@ -90,14 +89,8 @@ struct ConvLanguageTests {
 
     @Test("Nesterov trains on the float32 tape too, to float64's loss (the gradient at θ + β m)")
     func nesterovInFloat32() throws {
-        func lastLoss(_ precision: String) throws -> Double {
-            let t = Transcript()
-            t.run("seed 2\n:data moons 200 val=0 test=0\n:mlp net 2-8-1 act=tanh\nL = bce(net, Y)\n:train L epochs=6 batch=50 opt=nesterov lr=0.1 beta=0.9 every=1 precision=\(precision)")
-            #expect(t.err.isEmpty, "\(t.stderr)")
-            let line = try #require(t.out.last { $0.hasPrefix("epoch") }, "\(t.stdout)")
-            return try #require(figure(after: "loss", in: line))
-        }
-        let (f32, f64) = (try lastLoss("f32"), try lastLoss("f64"))
+        let nesterov = "seed 2\n:data moons 200 val=0 test=0\n:mlp net 2-8-1 act=tanh\nL = bce(net, Y)\n:train L epochs=6 batch=50 opt=nesterov lr=0.1 beta=0.9 every=1 precision="
+        let (f32, f64) = (try lastLoss(nesterov + "f32"), try lastLoss(nesterov + "f64"))
         #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(f32) vs \(f64)")
     }
 }
