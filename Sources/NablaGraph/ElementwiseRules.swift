@@ -58,6 +58,16 @@ enum Rules {
         static func df<T: TensorElement>(_ x: T, _ y: T) -> T { 1 / x }
         static func text(_ x: String) -> String { "1/\(wrap(x))" }
     }
+    enum Log10: UnaryRule {
+        static func f<T: TensorElement>(_ x: T) -> T { T.log(x) / T.log(10) }
+        static func df<T: TensorElement>(_ x: T, _ y: T) -> T { 1 / (x * T.log(10)) }
+        static func text(_ x: String) -> String { "1/(\(wrap(x))·ln 10)" }
+    }
+    enum Log2: UnaryRule {
+        static func f<T: TensorElement>(_ x: T) -> T { T.log(x) / T.log(2) }
+        static func df<T: TensorElement>(_ x: T, _ y: T) -> T { 1 / (x * T.log(2)) }
+        static func text(_ x: String) -> String { "1/(\(wrap(x))·ln 2)" }
+    }
     enum Sqrt: UnaryRule {
         static func f<T: TensorElement>(_ x: T) -> T { x.squareRoot() }
         static func df<T: TensorElement>(_ x: T, _ y: T) -> T { 0.5 / y }
@@ -91,6 +101,12 @@ enum Rules {
     }
     enum Step: UnaryRule {
         static func f<T: TensorElement>(_ x: T) -> T { x >= 0 ? 1 : 0 }
+        static func df<T: TensorElement>(_ x: T, _ y: T) -> T { 0 }
+        static func text(_ x: String) -> String { "0" }
+    }
+    /// The McCulloch-Pitts output: +1 where x ≥ 0, else -1.
+    enum Sign: UnaryRule {
+        static func f<T: TensorElement>(_ x: T) -> T { x >= 0 ? 1 : (x < 0 ? -1 : x) }
         static func df<T: TensorElement>(_ x: T, _ y: T) -> T { 0 }
         static func text(_ x: String) -> String { "0" }
     }
@@ -177,6 +193,9 @@ extension Op {
         case .neg: return visitor.visit(Rules.Neg.self)
         case .exp: return visitor.visit(Rules.Exp.self)
         case .log: return visitor.visit(Rules.Log.self)
+        case .log10: return visitor.visit(Rules.Log10.self)
+        case .log2: return visitor.visit(Rules.Log2.self)
+        case .sign: return visitor.visit(Rules.Sign.self)
         case .sqrt: return visitor.visit(Rules.Sqrt.self)
         case .abs: return visitor.visit(Rules.Abs.self)
         case .sigmoid: return visitor.visit(Rules.Sigmoid.self)
@@ -190,7 +209,7 @@ extension Op {
         case .constant, .param, .name, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
             .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
             .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient,
-            .jacobian, .conv2d, .pool, .flatten: return nil
+            .jacobian, .conv2d, .pool, .flatten, .inv, .solve: return nil
         }
     }
 
@@ -208,7 +227,7 @@ extension Op {
         case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
             .step, .sin, .cos, .scaledTanh, .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min,
             .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
-            .hinge, .accuracy, .gradient, .jacobian, .conv2d, .pool, .flatten:
+            .hinge, .accuracy, .gradient, .jacobian, .conv2d, .pool, .flatten, .log10, .log2, .sign, .inv, .solve:
             return nil
         }
     }

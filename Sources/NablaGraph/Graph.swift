@@ -284,7 +284,8 @@ public struct Graph: Sendable {
         case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus,
             .step, .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu,
             .dropout, .matmul, .dot, .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .stack,
-            .softmax, .logSoftmax, .mse, .crossEntropy, .logisticLoss, .hinge, .accuracy, .conv2d, .pool, .flatten:
+            .softmax, .logSoftmax, .mse, .crossEntropy, .logisticLoss, .hinge, .accuracy, .conv2d, .pool, .flatten,
+            .log10, .log2, .sign, .inv, .solve:
             return try op.forward(inputs.map { self[$0].value })
         }
     }

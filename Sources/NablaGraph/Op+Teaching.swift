@@ -64,7 +64,7 @@ extension Op {
         case .constant, .param, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step,
             .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul,
             .dot, .sum, .mean, .max, .min, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss,
-            .hinge: return .dense
+            .hinge, .log10, .log2, .sign, .inv, .solve: return .dense
         }
     }
 }
@@ -94,8 +94,9 @@ extension Op {
             }
         case .gradient, .jacobian, .accuracy:
             return ["0", "0"]
-        case let .dropout(rate):
-            return ["mask/\(1 - rate) (the kept elements; 1 in evaluation)", "0"]
+        case let .dropout(rate, inverted):
+            if !inverted { return ["mask (1 where kept; \(Format.number(1 - rate)) in evaluation)", "0"] }
+            return ["mask/\(Format.number(1 - rate)) (the kept elements; 1 in evaluation)", "0"]
         case .matmul:
             let (ra, rb) = (shapes[0].count, shapes[1].count)
             switch (ra, rb) {
@@ -104,6 +105,10 @@ extension Op {
             case (1, 2): return ["\(wrap(l[1]))'", "\(wrap(l[0]))'⊗I"]
             default: return ["I⊗\(wrap(l[1]))'", "\(wrap(l[0]))⊗I"]
             }
+        case .inv:
+            return ["-inv(\(l[0]))'⊗inv(\(l[0])) (ḡ = -Y'·g·Y' with Y = inv(\(l[0])))"]
+        case .solve:
+            return ["-(ḡb)⊗x' (ḡA = -ḡb·x' with x = solve(\(l[0]), \(l[1])))", "inv(\(l[0])) (ḡb = solve(\(l[0])', g))"]
         case .dot:
             return shapes[0].isEmpty ? [l[1], l[0]] : ["\(wrap(l[1]))'", "\(wrap(l[0]))'"]
         case .transpose:
@@ -140,7 +145,7 @@ extension Op {
             let n = Swift.max(count(0), count(1))
             return ["-\(wrap(l[1]))·[1-\(wrap(l[1]))·\(wrap(l[0])) > 0]\(over(n))", "-\(wrap(l[0]))·[1-\(wrap(l[1]))·\(wrap(l[0])) > 0]\(over(n))"]
         case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
-            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .log10, .log2, .sign:
             return l.map { _ in "?" }
         }
     }

@@ -24,6 +24,10 @@ public enum Op: Sendable, Hashable {
 
     // MARK: - Unary elementwise
     case neg, exp, log, sqrt, abs, sigmoid, tanh, relu, softplus, step, sin, cos
+    /// Logarithms in base 10 and 2 (the slides' L = 0.57 is -log10(p)).
+    case log10, log2
+    /// The McCulloch-Pitts perceptron's output: +1 where x ≥ 0, else -1 (derivative 0).
+    case sign
     /// LeCun's scaled tanh, `1.7159 tanh(2x/3)`.
     case scaledTanh
 
@@ -33,14 +37,20 @@ public enum Op: Sendable, Hashable {
     case leakyRelu
     /// `dropout(x, p)`: inputs x and a mask seed (a hidden constant). In training the seed is
     /// a number ≥ 0 and each element is kept with probability 1 - p and scaled by 1/(1 - p)
-    /// (inverted dropout); the seed -1 means evaluation: the identity.
-    case dropout(rate: Double)
+    /// (inverted dropout); the seed -1 means evaluation: the identity. Not `inverted`
+    /// (`dropout_classic`, the slides' form): kept elements are not scaled, and evaluation
+    /// multiplies by 1 - p (halves the weights' effect for p = 0.5).
+    case dropout(rate: Double, inverted: Bool)
 
     // MARK: - Linear algebra
     /// `a @ b`: matrix-matrix, matrix-vector, vector-matrix, vector-vector (dot).
     case matmul
     /// `dot(a, b)` or `a · b`: the sum of the elementwise product of two same-shaped tensors.
     case dot
+    /// `inv(A)`: the inverse of a square matrix (refused when singular).
+    case inv
+    /// `solve(A, b)`: the x with A x = b, for a square A and a vector or matrix b.
+    case solve
     /// Postfix `'`: the transpose of a matrix (vectors and scalars are unchanged).
     case transpose
 
@@ -106,24 +116,26 @@ extension Op {
         switch self {
         case .constant, .param: return 0
         case .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .scaledTanh,
-            .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .softmax, .logSoftmax, .pool, .flatten:
+            .transpose, .sum, .mean, .max, .min, .vec, .reshape, .index, .softmax, .logSoftmax, .pool, .flatten,
+            .log10, .log2, .sign, .inv:
             return 1
         case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .matmul, .dot, .dropout,
-            .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian, .accuracy, .conv2d:
+            .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .gradient, .jacobian, .accuracy, .conv2d, .solve:
             return 2
         case .stack: return nil
         }
     }
 
-    /// One op of each case, in the order the enum declares them: what a test enumerates to
+    /// One op of each case, in the order the enum declares them (the ops added since conv2d at
+    /// the end, so older indices stay): what a test enumerates to
     /// hold every op to a gradient row. `catalogIndex` is an exhaustive switch, so a new case
     /// does not compile until it has its place here.
     public static let catalog: [Op] = [
         .constant, .param, .name("x"), .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step,
-        .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout(rate: 0.5),
+        .sin, .cos, .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout(rate: 0.5, inverted: true),
         .matmul, .dot, .transpose, .sum(axis: nil), .mean(axis: nil), .max, .min, .vec, .reshape([1]), .index([0]),
         .stack, .softmax, .logSoftmax, .mse, .bce, .crossEntropy, .logisticLoss, .hinge, .accuracy, .gradient, .jacobian,
-        .conv2d(stride: 1, pad: 0), .pool(.max, size: 2, stride: 2), .flatten,
+        .conv2d(stride: 1, pad: 0), .pool(.max, size: 2, stride: 2), .flatten, .log10, .log2, .sign, .inv, .solve,
     ]
 
     /// This op's place in `catalog` (its case, whatever its associated values).
@@ -178,6 +190,11 @@ extension Op {
         case .conv2d: return 46
         case .pool: return 47
         case .flatten: return 48
+        case .log10: return 49
+        case .log2: return 50
+        case .sign: return 51
+        case .inv: return 52
+        case .solve: return 53
         }
     }
 
@@ -204,7 +221,7 @@ extension Op {
         case .minimum: return "min"
         case .leakyRelu: return "leaky_relu"
         case .scaledTanh: return "scaled_tanh"
-        case .dropout: return "dropout"
+        case let .dropout(_, inverted): return inverted ? "dropout" : "dropout_classic"
         case .logSoftmax: return "log_softmax"
         case .crossEntropy: return "cross_entropy"
         case .logisticLoss: return "logistic_loss"
@@ -216,7 +233,7 @@ extension Op {
         case let .pool(kind, _, _): return "\(kind.rawValue)pool"
         case .flatten: return "flatten"
         case .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .dot, .max, .min,
-            .vec, .softmax, .mse, .bce, .hinge, .accuracy, .jacobian: return "\(self)"
+            .vec, .softmax, .mse, .bce, .hinge, .accuracy, .jacobian, .log10, .log2, .sign, .inv, .solve: return "\(self)"
         }
     }
 }

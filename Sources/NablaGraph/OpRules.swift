@@ -88,14 +88,18 @@ extension Op {
             return x[0]
         case .matmul:
             return try DenseTensor<T>.matmul(x[0], x[1])
+        case .inv:
+            return try Op.inverse(x[0])
+        case .solve:
+            return try Op.solve(x[0], x[1])
         case let .conv2d(stride, pad):
             return try Op.conv2d(x[0], x[1], stride: stride, pad: pad)
         case let .pool(kind, size, stride):
             return try Op.pool(x[0], kind, size: size, stride: stride)
         case .flatten:
             return x[0].reshaped(Op.flattenedShape(x[0].shape))
-        case let .dropout(rate):
-            return x[0].droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1))
+        case let .dropout(rate, inverted):
+            return x[0].droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1), inverted: inverted)
         case .dot:
             guard x[0].shape == x[1].shape else { throw .shapeMismatch(op: "dot", x[0].shape, x[1].shape) }
             return DenseTensor<T>(zip(x[0].scalars, x[1].scalars).reduce(0) { $0 + $1.0 * $1.1 })
@@ -136,7 +140,7 @@ extension Op {
         case .accuracy:
             return try DenseTensor<T>(T(Op.accuracy(x[0], x[1])))
         case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
-            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .log10, .log2, .sign:
             throw .invalid("internal: no forward rule for \(self)")
         }
     }
@@ -167,7 +171,7 @@ extension Op {
         case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
             .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout, .matmul, .dot, .transpose,
             .sum, .mean, .max, .min, .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .accuracy, .gradient, .jacobian,
-            .conv2d, .pool, .flatten:
+            .conv2d, .pool, .flatten, .log10, .log2, .sign, .inv, .solve:
             throw .invalid("internal: \(self) is not a loss")
         }
     }
@@ -228,14 +232,16 @@ extension Op {
 }
 
 extension DenseTensor {
-    /// Inverted dropout with a mask drawn from `seed` (counter-based, so the VJP
-    /// redraws the same mask): each element kept with probability 1 - rate and
-    /// scaled by 1/(1 - rate). A negative seed is evaluation mode: unchanged.
-    func droppedOut(rate: Double, seed: Double) -> DenseTensor {
-        guard seed >= 0, rate > 0 else { return self }
+    /// Dropout with a mask drawn from `seed` (counter-based, so the VJP redraws the same
+    /// mask): each element kept with probability 1 - rate, and scaled by 1/(1 - rate) when
+    /// `inverted`. A negative seed is evaluation mode: unchanged when inverted, else
+    /// multiplied by 1 - rate (the slides' form: the same expected value as in training).
+    func droppedOut(rate: Double, seed: Double, inverted: Bool) -> DenseTensor {
+        guard seed >= 0 else { return inverted || rate == 0 ? self : map { $0 * Element(1 - rate) } }
+        guard rate > 0 else { return self }
         guard rate < 1 else { return DenseTensor.zeros(shape) }
         let base = Dropout.base(seed)
-        let scale = Element(1 / (1 - rate))
+        let scale = inverted ? Element(1 / (1 - rate)) : 1
         var out = scalars
         for i in 0..<out.count {
             out[i] = Dropout.draw(base, i) < rate ? 0 : out[i] * scale
@@ -343,14 +349,18 @@ extension Op {
             return [g.reshaped(x[0].shape)]
         case .matmul:
             return Op.matmulVJP(x[0], x[1], g, needs: needs)
+        case .inv:
+            return Op.inverseVJP(y, g)
+        case .solve:
+            return Op.solveVJP(x[0], y, g)
         case let .conv2d(stride, pad):
             return Op.conv2dVJP(x[0], x[1], g, stride: stride, pad: pad, needs: needs)
         case let .pool(kind, size, stride):
             return Op.poolVJP(x[0], y, g, kind, size: size, stride: stride)
         case .dot:
             return [x[1].map { $0 * g.scalar }, x[0].map { $0 * g.scalar }]
-        case let .dropout(rate):
-            return [g.droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1)), nil]
+        case let .dropout(rate, inverted):
+            return [g.droppedOut(rate: rate, seed: Double(x[1].scalars.first ?? -1), inverted: inverted), nil]
         case .transpose:
             return [g.transposed.reshaped(x[0].shape)]
         case let .sum(axis), let .mean(axis):
@@ -395,7 +405,7 @@ extension Op {
         case .crossEntropy:
             return Op.crossEntropyVJP(x, g)
         case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
-            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu:
+            .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .log10, .log2, .sign:
             return x.map { _ in nil }
         }
     }

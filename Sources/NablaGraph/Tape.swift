@@ -58,7 +58,7 @@ public final class Tape32 {
             case .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos, .scaledTanh,
                 .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout, .matmul, .dot, .transpose,
                 .sum, .mean, .max, .min, .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .mse, .bce,
-                .crossEntropy, .logisticLoss, .hinge, .accuracy, .conv2d, .pool, .flatten:
+                .crossEntropy, .logisticLoss, .hinge, .accuracy, .conv2d, .pool, .flatten, .log10, .log2, .sign, .inv, .solve:
                 let inputs = node.inputs.compactMap { slotOf[$0] }
                 guard inputs.count == node.inputs.count else { return nil }
                 let output = addSlot(DenseTensor(shape: [0], scalars: []))

@@ -66,7 +66,11 @@ package enum CommandKeys {
             Key(name: "beta", kind: .number(0...0.9999, default: 0.9), help: "β of momentum and Nesterov, Adam's β1, RMSProp's ρ when beta2 is not given"),
             Key(name: "beta2", kind: .number(0...0.999999, default: 0.999), help: "Adam's β2 (RMSProp's ρ, 0.9 by default)"),
             Key(name: "eps", kind: .number(1e-300...1, default: 1e-7), help: "ε of AdaGrad, RMSProp and Adam"),
-            Key(name: "decay", kind: .number(0...1e3, default: 0), help: "λ of the L2 penalty (weight decay): λθ is added to the gradient"),
+            Key(name: "eps_form", kind: .choice(EpsilonForm.allCases.map(\.rawValue), default: EpsilonForm.outside.rawValue),
+                help: "where ε goes: outside the root, g ⊘ (√s + ε) as PyTorch, Keras and the Adam slide; inside, g ⊘ √(s + δ) as the AdaGrad/RMSProp slide"),
+            Key(name: "decay", kind: .number(0...1e3, default: 0), help: "weight decay: λ of the L2 penalty (λθ is added to the gradient), or ζ of decay_form=shrink"),
+            Key(name: "decay_form", kind: .choice(DecayForm.allCases.map(\.rawValue), default: DecayForm.l2.rawValue),
+                help: "l2: g + λθ (the frameworks' weight_decay); shrink: the slides' θ ← (1 − ζ)(θ + Δθ)"),
         ]
     }
 
@@ -90,6 +94,8 @@ package enum CommandKeys {
     static package let perceptron: [Key] = [
         Key(name: "epochs", kind: .integer(1...100_000, default: 20), help: "passes over the data"),
         Key(name: "lr", kind: .number(1e-9...1e6, default: 1), help: "the learning rate η"),
+        Key(name: "out", kind: .choice(["step", "sign"], default: nil),
+            help: "step: ŷ ∈ {0, 1} (Rosenblatt); sign: ŷ ∈ {-1, +1} (McCulloch-Pitts); sign when the data is pm1", shown: "step"),
     ]
 
     static package let schedule: [Key] = [
@@ -108,7 +114,7 @@ package enum CommandKeys {
 
     static package let mlp: [Key] = [
         Key(name: "act", kind: .choice(activations, default: "tanh"), help: "the hidden layers' activation"),
-        Key(name: "out", kind: .choice(activations, default: nil), help: "the output's activation (sigmoid for one output, else linear)", shown: "sigmoid"),
+        Key(name: "out", kind: .choice(activations, default: nil), help: "the output's activation (linear on regression data, sigmoid for one output of two classes, else linear)", shown: "sigmoid"),
         Key(name: "init", kind: .text(placeholder: "glorot"), help: "lecun, glorot, he (each also _uniform), normal:σ, constant:c; he for relu"),
         Key(name: "input", kind: .text(placeholder: "X"), help: "the name the first layer reads"),
         Key(name: "dropout", kind: .number(0...0.95, default: 0), help: "dropout after each hidden layer (inverted, active in :train)"),

@@ -110,15 +110,16 @@ extension Session {
             guard args.count == 2 else { return try add(.sigmoid, [input(0)]) }
             let scaled = try labelled(.mul, [input(1), input(0)], "\(args[1].text)*\(Op.grouped(args[0].text))", e, created)
             return try add(.sigmoid, [scaled])
-        case .dropout:
+        case let .dropout(inverted):
             let rate = try constantNumber(args[1], what: "a dropout rate")
             guard rate >= 0 && rate < 1 else {
                 throw Diagnostic(.error, "a dropout rate is a probability in [0, 1), like 0.5", at: args[1].range)
             }
-            // The hidden mask seed: -1 (evaluation: the identity) until :train draws masks.
-            let seed = graph.addLeaf(.constant, value: Tensor(-1), label: "dropout mask")
+            // The hidden mask seed: -1 (evaluation) until :train or :mode train draws masks; under
+            // :mode train a new dropout draws its mask now.
+            let seed = graph.addLeaf(.constant, value: Tensor(dropoutTraining ? Double(random.next() % 16_777_216) : -1), label: "dropout mask")
             created.ids.append(seed)
-            return try add(.dropout(rate: rate), [input(0), seed])
+            return try add(.dropout(rate: rate, inverted: inverted), [input(0), seed])
         case .neuron:
             let x = try input(0), w = try input(1), b = try input(2)
             let text = "\(Op.grouped(args[0].text)) @ \(Op.grouped(args[1].text)) + \(Op.grouped(args[2].text))"
@@ -242,11 +243,12 @@ extension Session {
     /// A builder's value: made once, when the definition is made.
     func build(_ builder: Builtin.Builder, _ dims: [Int]) throws(TensorError) -> Tensor {
         try Shape.checkSize(dims)
-        // A weight matrix is [fan_out, fan_in]: y = W @ x. Kernels [F, C, kh, kw] (rank 3 and
-        // more, as PyTorch counts them): fan_in = C·kh·kw, fan_out = F·kh·kw.
+        // A weight matrix is [fan_in, fan_out], the order :mlp stores W in: h = X @ W. (The
+        // course's [out, in] W of `W @ x` is `lecun(in, out)'`.) Kernels [F, C, kh, kw] (rank 3
+        // and more, as PyTorch counts them): fan_in = C·kh·kw, fan_out = F·kh·kw.
         let receptive = Double(Shape.count(Array(dims.dropFirst(2))))
-        let fanIn = dims.count >= 3 ? Double(dims[1]) * receptive : Double(dims.last ?? 1)
-        let fanOut = dims.count >= 3 ? Double(dims[0]) * receptive : Double(dims.count == 2 ? dims[0] : dims.last ?? 1)
+        let fanIn = dims.count >= 3 ? Double(dims[1]) * receptive : Double(dims.first ?? 1)
+        let fanOut = dims.count >= 3 ? Double(dims[0]) * receptive : Double(dims.last ?? 1)
         switch builder {
         case .zeros: return try Tensor.filled(dims, 0)
         case .ones: return try Tensor.filled(dims, 1)

@@ -99,6 +99,8 @@ public final class Session {
     package var verifyLog: [VerifyRecord] = []
     /// The data of the last `:data`.
     package var data: TrainingData?
+    /// `:mode train` is on: a dropout defined now draws its mask at once, like those before it.
+    package var dropoutTraining = false
     /// The environment the data search reads (`$NABLA_DATA`, `$XDG_CACHE_HOME`, `$HOME`).
     public var environment = ProcessInfo.processInfo.environment
     /// The most nodes the graph may hold (`:limits nodes=N`).
@@ -388,7 +390,7 @@ public final class Session {
     func nonFiniteReason(_ node: Node) -> String? {
         let inputs = node.inputs.map { graph.value($0).scalars }
         switch node.op {
-        case .log:
+        case .log, .log10, .log2:
             if inputs[0].contains(where: { $0 < 0 }) { return "log of a negative number" }
             if inputs[0].contains(0) { return "log of 0" }
         case .div:

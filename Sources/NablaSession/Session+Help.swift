@@ -3,6 +3,7 @@ import NablaTeaching
 import NablaTraining
 import NablaSelfCheck
 import NablaSyntax
+import NablaNN
 
 // MARK: - :help
 
@@ -47,13 +48,35 @@ extension Session {
             say("\(f.signature)\n  \(f.summary)\n  example: \(f.example)")
             return
         }
+        if topic == "optimizers" || OptimizerKind(rawValue: topic) != nil {
+            say(optimizerHelp(OptimizerKind(rawValue: topic).map { [$0] } ?? OptimizerKind.allCases))
+            return
+        }
         if topic == "syntax" {
             say(Session.syntaxHelp)
             return
         }
         var message = "no help for '\(topic)'"
-        let names = Session.commands.map(\.name) + Builtins.all.map(\.name) + ["syntax"]
+        let names = Session.commands.map(\.name) + Builtins.all.map(\.name) + ["syntax", "optimizers"] + OptimizerKind.allCases.map(\.rawValue)
         if let near = Suggest.nearest(topic, among: names) { message += " (did you mean '\(near)'?)" }
         throw Diagnostic(.error, message, at: args.wholeRange)
+    }
+
+    /// The update rules in use (the current optimizer's settings for its kind, the defaults for
+    /// the others), with the other placement of ε where there is one.
+    func optimizerHelp(_ kinds: [OptimizerKind]) -> String {
+        var lines: [String] = []
+        for kind in kinds {
+            var settings = OptimizerSettings(kind: kind, lr: 0.01)
+            if let current = optimizer, current.kind == kind { settings = current }
+            lines.append("\(kind.rawValue)\(optimizer?.kind == kind ? " (in use)" : ""):  \(settings.formula)")
+            guard [.adagrad, .rmsprop, .adam].contains(kind) else { continue }
+            var other = settings
+            other.epsilonForm = settings.epsilonForm == .outside ? .inside : .outside
+            lines.append("  with eps_form=\(other.epsilonForm.rawValue):  \(other.formula)")
+        }
+        lines.append("opt= picks one (:train, :update, :descend); eps_form=outside is PyTorch's, Keras's and the Adam slide's; "
+            + "decay=λ adds λθ to g, decay_form=shrink is the slides' θ ← (1 − ζ)(θ + Δθ)")
+        return lines.joined(separator: "\n")
     }
 }

@@ -11,8 +11,10 @@ extension Session {
     // MARK: - :perceptron
 
     /// Rosenblatt's perceptron learning rule, as the course gives it: for each sample in
-    /// turn, ŷ = step(w · x + b); w ← w + η (y − ŷ) x; b ← b + η (y − ŷ). An epoch with
-    /// no mistake means the data is separated; on XOR that never happens.
+    /// turn, ŷ = step(w · x + b); w ← w + η (y − ŷ) x; b ← b + η (y − ŷ). With `out=sign`
+    /// (the McCulloch-Pitts slide, targets ±1) ŷ = sign(w · x + b) and the same rule moves
+    /// w by 2η y x on a mistake. An epoch with no mistake means the data is separated; on
+    /// XOR that never happens.
     package func perceptronCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.perceptron, usage: Session.perceptronUsage)
         try s.check()
@@ -24,11 +26,15 @@ extension Session {
         }
         let epochs = try s.integer("epochs")
         let eta = try s.number("lr")
-        let x = training.train.x, y = training.train.y.scalars.map { $0 > 0 ? 1.0 : 0.0 }
+        let pm1 = training.train.y.scalars.contains { $0 < 0 }
+        let signed = (try s.choice("out", default: pm1 ? "sign" : "step")) == "sign"
+        let low = signed ? -1.0 : 0.0
+        let f = signed ? "sign" : "step"
+        let x = training.train.x, y = training.train.y.scalars.map { $0 > 0 ? 1.0 : low }
         let d = x.cols
         var w = [Double](repeating: 0, count: d)
         var b = 0.0
-        var lines = ["the perceptron on \(training.train.name): w = 0, b = 0, η = \(Format.number(eta)); ŷ = step(w · x + b), w ← w + η (y − ŷ) x, b ← b + η (y − ŷ)"]
+        var lines = ["the perceptron on \(training.train.name): w = 0, b = 0, η = \(Format.number(eta)); ŷ = \(f)(w · x + b) ∈ {\(Format.number(low)), 1}, w ← w + η (y − ŷ) x, b ← b + η (y − ŷ)"]
         var converged: Int?
         var mistakes = 0
         for epoch in 1...epochs {
@@ -37,7 +43,7 @@ extension Session {
             for i in 0..<x.rows {
                 let row = x.scalars[i * d..<(i + 1) * d]
                 let z = zip(w, row).reduce(b) { $0 + $1.0 * $1.1 }
-                let yhat: Double = z >= 0 ? 1 : 0
+                let yhat: Double = z >= 0 ? 1 : low
                 let error = y[i] - yhat
                 guard error != 0 else { continue }
                 mistakes += 1
@@ -64,7 +70,7 @@ extension Session {
         say(lines.joined(separator: "\n"))
         try defineValue("w", Tensor(vector: w), isParam: true, text: "perceptron weights", at: args.wholeRange)
         try defineValue("b", Tensor(b), isParam: true, text: "perceptron bias", at: args.wholeRange)
-        try runDefinition("perceptron = step(\(training.xName) @ w + b)", quietly: true, at: args)
+        try runDefinition("perceptron = \(f)(\(training.xName) @ w + b)", quietly: true, at: args)
     }
 
     // MARK: - :stats

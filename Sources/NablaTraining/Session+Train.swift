@@ -12,7 +12,8 @@ extension Session {
 
     // MARK: - Optimizer settings shared by :train and :update
 
-    /// The optimizer a command asks for (`opt=`, `lr=`, `beta=`, `beta2=`, `eps=`, `decay=`).
+    /// The optimizer a command asks for (`opt=`, `lr=`, `beta=`, `beta2=`, `eps=`, `eps_form=`,
+    /// `decay=`, `decay_form=`).
     /// The optimizer keys (`CommandKeys.optimizer`) of a command, read into settings; `kind`
     /// and `lr` override the declared defaults (`:update` continues the last optimizer).
     func optimizerSettings(_ s: Settings, kind defaultKind: OptimizerKind? = nil, lr defaultLR: Double? = nil) throws(Diagnostic) -> OptimizerSettings {
@@ -22,7 +23,10 @@ extension Session {
         let beta2 = s.values["beta2"] == nil ? nil : try s.number("beta2")
         let eps = try s.number("eps")
         let decay = try s.number("decay")
-        var settings = OptimizerSettings(kind: kind, lr: lr, beta1: beta, beta2: beta2, epsilon: eps, decay: decay)
+        let epsForm = try s.choice("eps_form").flatMap(EpsilonForm.init(rawValue:)) ?? .outside
+        let decayForm = try s.choice("decay_form").flatMap(DecayForm.init(rawValue:)) ?? .l2
+        var settings = OptimizerSettings(
+            kind: kind, lr: lr, beta1: beta, beta2: beta2, epsilon: eps, epsilonForm: epsForm, decay: decay, decayForm: decayForm)
         if kind == .rmsprop, let beta, beta2 == nil { settings.beta2 = beta }
         return settings
     }
@@ -347,6 +351,7 @@ extension Session {
         saved += seeds.map { ($0, graph.value($0)) }
         defer { try? graph.setValues(saved) }
         try graph.setValues(updates + seeds.map { ($0, Tensor(-1)) })
+        dropoutTraining = false
         return graph.value(node)
     }
 
@@ -380,11 +385,13 @@ extension Session {
         }
         switch args.text {
         case "train":
+            dropoutTraining = true
             try? graph.setValues(seeds.map { ($0, Tensor(Double(random.next() % 16_777_216))) })
             say("training mode: dropout drops (a fresh mask on every :mode train); \(seeds.count) dropout node\(seeds.count == 1 ? "" : "s")")
         case "eval":
+            dropoutTraining = false
             try? graph.setValues(seeds.map { ($0, Tensor(-1)) })
-            say("evaluation mode: dropout is the identity")
+            say("evaluation mode: dropout is the identity (dropout_classic multiplies by 1 − p)")
         default:
             throw args.missing("train or eval", usage: ":mode train|eval")
         }

@@ -251,6 +251,20 @@ extension Session {
 
     // MARK: - :mlp
 
+    /// The output a net gets when `out=` is not given: the identity on regression data (the
+    /// course's regression output), a sigmoid for one output of two classes, and linear logits
+    /// (for softmax and cross_entropy) otherwise.
+    func defaultOutput(_ outputs: Int, input: String) -> (String, String) {
+        if let data, input == data.xName {
+            switch data.train.classes {
+            case nil: return ("linear", "the data is regression")
+            case 2? where outputs == 1: return ("sigmoid", "one output for 2 classes")
+            case _?: return ("linear", "logits for cross_entropy")
+            }
+        }
+        return outputs == 1 ? ("sigmoid", "one output") : ("linear", "logits")
+    }
+
     package static let mlpUsage = CommandKeys.usage(":mlp NAME 2-4-1", CommandKeys.mlp)
 
     package func mlpCommand(_ args: CommandArguments) throws(Diagnostic) {
@@ -267,7 +281,9 @@ extension Session {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: nameRange)
         }
         let act = try s.choice("act") ?? "tanh"
-        let out = try s.choice("out", default: layers.last == 1 ? "sigmoid" : "linear") ?? "linear"
+        let input = s.string("input")?.0 ?? "X"
+        let (defaultOut, why) = defaultOutput(layers.last ?? 1, input: input)
+        let out = try s.choice("out", default: defaultOut) ?? "linear"
         var initializer: Initializer = act == "relu" || act == "leaky_relu" ? .he(uniform: false) : .glorot(uniform: false)
         if let (v, range) = s.string("init") {
             guard let i = Initializer.parse(v) else {
@@ -276,7 +292,6 @@ extension Session {
             initializer = i
         }
         let dropout = try s.number("dropout")
-        let input = s.string("input")?.0 ?? "X"
         guard input != name, !(1..<layers.count).contains(where: { "\(name)_h\($0)" == input }) else {
             throw Diagnostic(.error, "the net cannot be called like its input '\(input)'", at: nameRange)
         }
@@ -292,7 +307,8 @@ extension Session {
         }
         try checkNetNames(name, layers: layers.count - 1, at: nameRange)
         var previous = input
-        var lines = ["\(name): \(arch), \(act) hidden layers, \(out) output, weights \(initializer.description)"]
+        let outText = s.values["out"] == nil ? "\(out) output (\(why); out= to change)" : "\(out) output"
+        var lines = ["\(name): \(arch), \(act) hidden layers, \(outText), weights \(initializer.description)"]
         var total = 0
         // Every weight is drawn (and checked against the limits) before the old net is touched.
         var weights: [Tensor] = []

@@ -29,8 +29,10 @@ struct OpCase: CustomTestStringConvertible, Sendable {
 let unaryOps: [(Op, ClosedRange<Double>)] = [
     (.neg, -2...2), (.exp, -2...2), (.log, 0.2...3), (.sqrt, 0.2...3), (.abs, -2...2), (.sigmoid, -3...3),
     (.tanh, -2...2), (.relu, -2...2), (.softplus, -3...3), (.step, -2...2), (.sin, -3...3), (.cos, -3...3),
-    (.scaledTanh, -2...2),
+    (.scaledTanh, -2...2), (.log10, 0.2...3), (.log2, 0.2...3), (.sign, -2...2),
 ]
+/// Well-conditioned square matrices for inv and solve (random ones may be nearly singular).
+let wellConditioned = Tensor(rows: [[2, 0.5, 0.1], [0.3, 1.5, -0.4], [0.2, -0.1, 1.8]])
 let binaryOps: [(Op, ClosedRange<Double>, ClosedRange<Double>)] = [
     (.add, -2...2, -2...2), (.sub, -2...2, -2...2), (.mul, -2...2, -2...2), (.div, -2...2, 0.5...2),
     (.pow, 0.5...2, -2...2), (.maximum, -2...2, -2...2), (.minimum, -2...2, -2...2),
@@ -54,7 +56,8 @@ let opCases: [OpCase] = {
         OpCase(.leakyRelu, [[4], []], [-2...2, 0.01...0.3]), OpCase(.leakyRelu, [[2, 3], []], [-2...2, 0.01...0.3]),
         OpCase(.matmul, [[2, 3], [3, 4]]), OpCase(.matmul, [[2, 3], [3]]), OpCase(.matmul, [[3], [3, 2]]),
         OpCase(.matmul, [[3], [3]]), OpCase(.matmul, [[1, 3], [3, 1]]),
-        OpCase(.dropout(rate: 0.5), [[2, 3], []], fixed: [1: Tensor(7)]), OpCase(.dropout(rate: 0.3), [[4], []], fixed: [1: Tensor(-1)]),
+        OpCase(.dropout(rate: 0.5, inverted: true), [[2, 3], []], fixed: [1: Tensor(7)]), OpCase(.dropout(rate: 0.3, inverted: true), [[4], []], fixed: [1: Tensor(-1)]),
+        OpCase(.dropout(rate: 0.5, inverted: false), [[2, 3], []], fixed: [1: Tensor(7)]), OpCase(.dropout(rate: 0.3, inverted: false), [[4], []], fixed: [1: Tensor(-1)]),
         OpCase(.dot, [[3], [3]]), OpCase(.dot, [[], []]), OpCase(.dot, [[2, 2], [2, 2]]),
         OpCase(.transpose, [[2, 3]]), OpCase(.transpose, [[3]]),
         OpCase(.sum(axis: nil), [[2, 3]]), OpCase(.sum(axis: 0), [[2, 3]]), OpCase(.sum(axis: 1), [[2, 3]]),
@@ -82,6 +85,9 @@ let opCases: [OpCase] = {
         OpCase(.pool(.avg, size: 2, stride: 2), [[2, 1, 4, 5]]), OpCase(.pool(.avg, size: 3, stride: 1), [[3, 4]]),
         OpCase(.pool(.l2, size: 2, stride: 1), [[3, 3]]), OpCase(.pool(.l2, size: 2, stride: 2), [[2, 2, 4, 4]]),
         OpCase(.flatten, [[2, 3, 2, 2]]), OpCase(.flatten, [[3, 2, 2]]), OpCase(.flatten, [[2, 3]]),
+        // The closed forms: inverse and linear solves (vector and matrix right-hand sides).
+        OpCase(.inv, [[3, 3]], fixed: [0: wellConditioned]), OpCase(.inv, [[1, 1]], [0.5...2]),
+        OpCase(.solve, [[3, 3], [3]], fixed: [0: wellConditioned]), OpCase(.solve, [[3, 3], [3, 2]], fixed: [0: wellConditioned]),
     ]
     return cases
 }()

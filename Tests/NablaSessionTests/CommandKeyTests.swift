@@ -63,7 +63,7 @@ struct CommandKeyTests {
     func completion() {
         let t = Transcript()
         #expect(t.session.complete(":train L epo").insert == "chs=")
-        #expect(t.session.complete(":train L ep").candidates == ["epochs=", "eps="])
+        #expect(t.session.complete(":train L ep").candidates == ["epochs=", "eps=", "eps_form="])
         #expect(t.session.complete(":train L opt=rms").insert == "prop ")
         #expect(t.session.complete(":train L precision=f").candidates == ["f32", "f64"])
         #expect(t.session.complete(":update b").candidates == ["beta2=", "beta="] || t.session.complete(":update b").insert == "eta")

@@ -105,7 +105,7 @@ struct CommandTests {
             #expect(t.stdout.contains(word), "\(word)")
         }
         t.run(":help update")
-        #expect(t.out.first?.hasPrefix(":update [opt=sgd] [lr=0.1] [beta=0.9] [beta2=0.999] [eps=1e-07] [decay=0]\n  one optimizer step on every param (SGD: w -= lr · ∂L/∂w)\n  example: :update lr=0.25\n  w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows.\n  settings (a number may be an expression, like lr=1/4):\n    opt=sgd      the optimizer (:opt shows its formula and state); one of sgd, momentum, nesterov, adagrad, rmsprop, adam\n    lr=0.1       the learning rate η; a positive number") == true, "\(t.out)")
+        #expect(t.out.first?.hasPrefix(":update [opt=sgd] [lr=0.1] [beta=0.9] [beta2=0.999] [eps=1e-07] [eps_form=outside] [decay=0] [decay_form=l2]\n  one optimizer step on every param (SGD: w -= lr · ∂L/∂w)\n  example: :update lr=0.25\n  w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows.\n  settings (a number may be an expression, like lr=1/4):\n    opt=sgd           the optimizer (:opt shows its formula and state); one of sgd, momentum, nesterov, adagrad, rmsprop, adam\n    lr=0.1            the learning rate η; a positive number") == true, "\(t.out)")
         #expect(!t.run(":help sigmod"))
         #expect(t.err.first?.contains("did you mean 'sigmoid'?") == true)
     }

@@ -42,14 +42,15 @@ struct TrainingTests {
         #expect(t.out.count == 3 && t.out[2].hasPrefix("w = 0.496 "), "\(t.out)")
     }
 
-    // Adam at w = 1, lr 0.1: m̂ = -2, ŝ = 4, w = 1 - 0.1·2/2 = 0.9 (the ε moves it by 1e-9).
+    // Adam at w = 1, lr 0.1, the slide's first moment m = (1-β1) g: m̂ = 2, ŝ = 4,
+    // w = 1 - 0.1·2/(2 + 1e-7) = 0.9 (the ε moves it by 5e-9).
     @Test(":opt shows Adam's bias-corrected moments after one step")
     func adamState() {
         let t = Transcript()
         t.run("param w = 1\nJ = w^2\n:backward J\n:update opt=adam lr=0.1\n:opt")
         #expect(t.out.count == 3, "\(t.out)")
         #expect(t.out.dropFirst().first == "w = 0.9   (one adam step; J is now 0.81)")
-        #expect(t.out.last?.contains("w: t = 1   m = -0.2   s = 0.004   m̂ = -2   ŝ = 4") == true, "\(t.out)")
+        #expect(t.out.last?.contains("w: t = 1   m = 0.2   s = 0.004   m̂ = 2   ŝ = 4") == true, "\(t.out)")
     }
 
     @Test("XOR is learned to 100% by a 2-4-1 tanh MLP in 300 full-batch Adam epochs (seed 1)")

@@ -144,8 +144,21 @@ struct WorkedExampleTests {
         a.run(script)
         b.run(script)
         #expect(a.out == b.out)
-        // He: variance 2/fan_in = 0.02; 20,000 samples: standard error of the variance ≈ 0.02·sqrt(2/20000) = 0.0002.
-        a.run(":expect v == 0.02 tol 0.001\n:expect m == 0 tol 0.003")
+        // He: fan_in is the first axis (X @ W), variance 2/200 = 0.01; 20,000 samples: standard
+        // error of the variance ≈ 0.01·sqrt(2/20000) = 0.0001.
+        a.run(":expect v == 0.01 tol 0.0005\n:expect m == 0 tol 0.003")
         #expect(a.session.failed == 0, "\(a.out)")
+    }
+
+    @Test("X @ lecun(in, out) keeps unit variance; the course's [out, in] W is its transpose")
+    func initializerFanIn() {
+        // Issue 12, item 1: `seed 3`, `X = randn(2000, 300)`, `S = X @ lecun(300, 50)`: each S
+        // entry sums 300 products of variance 1 · 1/300, so mean(S²) ≈ 1 (it was 6 with fan_in 50).
+        let t = Transcript()
+        t.run("seed 3\nX = randn(2000, 300)\nS = X @ lecun(300, 50)\nV = mean(S^2)\nW = lecun(300, 50)'\nT = mean((W @ X')^2)")
+        t.run(":expect V == 1 tol 0.05\n:expect T == 1 tol 0.05")
+        // he(10, 300): fan_in 10, variance 2/10 over 3,000 draws (standard error ≈ 0.2·0.026).
+        t.run("H = he(10, 300)\nvh = mean(H^2)\n:expect vh == 0.2 tol 0.02")
+        #expect(t.session.failed == 0, "\(t.out)")
     }
 }
