@@ -127,7 +127,7 @@ extension Op {
         case .stack:
             return l.map { _ in "(selects an entry)" }
         case .softmax:
-            return ["diag(s)-s·s' with s = softmax(\(l[0]))"]
+            return ["diag(softmax(\(l[0])))-softmax(\(l[0]))·softmax(\(l[0]))'"]
         case .logSoftmax:
             return ["I-1·softmax(\(l[0]))'"]
         case .mse:

@@ -4,18 +4,19 @@ import NablaTensor
 /// as aligned rows, big tensors summarised with `...`.
 public enum Printer {
     /// Rows or columns beyond this are summarised (first and last few shown).
-    static let summaryThreshold = 10
+    public static let summaryThreshold = 10
     static let edgeItems = 3
 
-    /// A value, its continuation lines indented by `indent` spaces (to sit under `name = `).
-    public static func value(_ t: Tensor, indent: Int = 0) -> String {
+    /// A value, its continuation lines indented by `indent` spaces (to sit under `name = `);
+    /// a matrix with at most `whole` columns is never summarised across (`:jacobian`).
+    public static func value(_ t: Tensor, indent: Int = 0, whole: Int = summaryThreshold) -> String {
         switch t.rank {
         case 0:
             return Format.number(t.scalar)
         case 1:
-            return "[" + items(t.scalars).joined(separator: ", ") + "]"
+            return "[" + items(t.scalars, limit: whole).joined(separator: ", ") + "]"
         case 2:
-            return matrix(t, indent: indent)
+            return matrix(t, indent: indent, limit: whole)
         default:
             return stack(t, indent: indent)
         }
@@ -44,18 +45,18 @@ public enum Printer {
     }
 
     /// The elements of a row as text, summarised when long.
-    static func items(_ values: [Double]) -> [String] {
-        if values.count <= summaryThreshold { return values.map { Format.number($0) } }
+    static func items(_ values: [Double], limit: Int = summaryThreshold) -> [String] {
+        if values.count <= limit { return values.map { Format.number($0) } }
         return values.prefix(edgeItems).map { Format.number($0) } + ["..."]
             + values.suffix(edgeItems).map { Format.number($0) }
     }
 
-    static func matrix(_ t: Tensor, indent: Int) -> String {
+    static func matrix(_ t: Tensor, indent: Int, limit: Int = summaryThreshold) -> String {
         let (m, n) = (t.shape[0], t.shape[1])
-        let rowIndices: [Int?] = m <= summaryThreshold
+        let rowIndices: [Int?] = m <= Swift.max(limit, summaryThreshold)
             ? Array(0..<m) : Array(0..<edgeItems) + [nil] + Array(m - edgeItems..<m)
         let cells: [[String]?] = rowIndices.map { r in
-            r.map { items(Array(t.scalars[$0 * n..<($0 + 1) * n])) }
+            r.map { items(Array(t.scalars[$0 * n..<($0 + 1) * n]), limit: limit) }
         }
         let columns = cells.compactMap { $0?.count }.max() ?? 0
         var widths = [Int](repeating: 0, count: columns)

@@ -211,13 +211,15 @@ extension Session {
         func numbers(_ p: ChainPath) -> String {
             Session.elided(p.factors.map { f in
                 if let v = scalarValue(of: f) { return "(\(Format.number(v)))" }
+                if let numbers = factorNumbers(f) { return numbers }
                 let (m, n) = jacobianSize(of: f)
                 return "(\(m)x\(n)\(kind(of: f) == .diagonal ? " diag" : ""))"
             })
         }
         func term(_ t: Tensor) -> String { t.isSingleElement ? Format.number(t.scalar) : Session.inline(t, limit: 4) }
 
-        let more = total > paths.count ? ["(\(Session.count(total - paths.count)) more paths are not shown; the result includes them)"] : []
+        let more = (total > paths.count ? ["(\(Session.count(total - paths.count)) more paths are not shown; the result includes them)"] : [])
+            + pathValues(paths, except: target) + Session.notation(paths.flatMap { $0.factors.map(\.formula) })
         let result = Printer.value(gradient, indent: head.count + 3)
         let pad = String(repeating: " ", count: head.count)
         if paths.count == 1 {
@@ -239,6 +241,55 @@ extension Session {
         lines += more
         lines.append("\(head) = \(terms.count <= 8 ? terms.map(term).joined(separator: " + ") + " = " : "")\(result)")
         return lines
+    }
+
+    /// A factor's local Jacobian written out when it is small (at most 16 entries): `diag([1, 0])`
+    /// for a diagonal one, a row `[1, 2]`, or the matrix; nil when big (its size is shown instead).
+    func factorNumbers(_ f: ChainFactor) -> String? {
+        let (m, n) = jacobianSize(of: f)
+        guard m * n <= 16, m > 0, n > 0 else { return nil }
+        let topShape = graph.value(f.top).shape
+        var rows: [[Double]] = []
+        for i in 0..<m {
+            var seed = [Double](repeating: 0, count: m)
+            seed[i] = 1
+            let row = graph.carry(Tensor(shape: topShape, scalars: seed), along: f.edges)
+            guard row.count == n else { return nil }
+            rows.append(row.scalars)
+        }
+        func list(_ v: [Double]) -> String { "[" + v.map { Format.number($0) }.joined(separator: ", ") + "]" }
+        if kind(of: f) == .diagonal, m == n { return "diag(" + list((0..<m).map { rows[$0][$0] }) + ")" }
+        if m == 1 { return list(rows[0]) }
+        return "[" + rows.map(list).joined(separator: ", ") + "]"
+    }
+
+    /// `where h = [3, 0], x = [1, 2]`: the small vector and matrix values the path's formulas read.
+    func pathValues(_ paths: [ChainPath], except target: NodeID) -> [String] {
+        let aliases = self.aliases
+        var seen: Set<NodeID> = [target]
+        var parts: [String] = []
+        for f in paths.flatMap(\.factors) {
+            let opNode = f.edges.last { if case .name = graph[$0.node].op { return false }; return true }?.node
+            let reads = (opNode.map { graph[$0].inputs } ?? []) + [f.top]
+            for id in reads where seen.insert(id).inserted {
+                let v = graph.value(id)
+                guard !v.isSingleElement, v.count <= 6, parts.count < 6 else { continue }
+                parts.append("\(displayName(id, aliases: aliases)) = \(Session.inline(v))")
+            }
+        }
+        return parts.isEmpty ? [] : ["where " + parts.joined(separator: ", ")]
+    }
+
+    /// A line that reads the notation the formulas use, only what appears.
+    static func notation(_ formulas: [String]) -> [String] {
+        let text = formulas.joined(separator: " ")
+        var parts: [String] = []
+        if text.contains("⊗") { parts.append("A⊗B is the Kronecker product: I⊗x' puts x' in block i of row i (output i reads row i of W)") }
+        if text.contains("1'") { parts.append("1' is a row of ones (a sum adds every entry)") }
+        if text.contains("'") { parts.append("v' is the transpose (a vector' is a row)") }
+        if text.contains("[") && text.contains(">") { parts.append("[c] is 1 where c holds, else 0") }
+        if text.contains("diag(") { parts.append("diag(v) is the matrix with v on its diagonal") }
+        return parts.isEmpty ? [] : ["notation: " + parts.joined(separator: "; ")]
     }
 
     // MARK: - :shapes
@@ -298,7 +349,10 @@ extension Session {
             if case .conv2d? = f.op { return "sparse: each output reads one window; the same kernel weights at every position" }
             return "sparse: each output reads one window"
         case .zero: return "not differentiated"
-        case .dense: return rows * cols == 1 ? "" : "dense (\(opName))"
+        case .dense:
+            if rows * cols == 1 { return "a number: \(f.formula) (\(opName))" }
+            if f.formula.hasPrefix("I⊗") { return "block diagonal (I⊗x'): output i reads only row i of the matrix" }
+            return "dense (\(opName))"
         }
     }
 }

@@ -13,7 +13,8 @@ struct Exercise {
     var number: Int
     /// The definitions, as a script.
     var lines: [String]
-    /// What the student computes, in order: a value's name or a gradient as `dL/dw`.
+    /// What the student computes, in order: a value's name or a gradient as `dL/dw`. The
+    /// intermediate gradients come first (dL/dp, dL/dz), so a ✗ further down names its link.
     var questions: [String]
 
     /// The exercise `number` of a kind: the same number always gives the same exercise.
@@ -30,7 +31,7 @@ struct Exercise {
                 "x1 = \(n(x1))", "x2 = \(n(x2))", "y = \(n(y))",
                 "param w1 = \(n(w1))", "param w2 = \(n(w2))", "param b = \(n(b))",
                 "z = w1*x1 + w2*x2 + b", "p = sigmoid(y*z)", "L = -log(p)",
-            ], questions: ["p", "dL/dw1", "dL/db"])
+            ], questions: ["p", "dL/dp", "dL/dz", "dL/dw1", "dL/db"])
         case .chain:
             let x = pick([-1, 1, 2]), t = pick([0, 1, 2])
             let w1 = pick([-2, -1, 1, 2, 3]), w2 = pick([-2, -1, 1, 2]), b2 = pick([-3, -1, 0, 1])
@@ -40,7 +41,7 @@ struct Exercise {
                 "x = \(n(x))", "t = \(n(t))",
                 "param w1 = \(n(w1))", "param b1 = \(n(b1))", "param w2 = \(n(w2))", "param b2 = \(n(b2))",
                 "h = relu(w1*x + b1)", "yhat = w2*h + b2", "L = (yhat - t)^2",
-            ], questions: ["L", "dL/dw1", "dL/db1"])
+            ], questions: ["L", "dL/dyhat", "dL/dh", "dL/dw1", "dL/db1"])
         case .vector:
             let x = [pick([-1, 1, 2]), pick([-1, 1, 2])]
             var w = (0..<4).map { _ in pick([-1, 0, 1, 2]) }
@@ -61,7 +62,7 @@ struct Exercise {
                 "x = [\(n(x[0])), \(n(x[1]))]", "t = \(n(t))",
                 "param W = [[\(n(w[0])), \(n(w[1]))], [\(n(w[2])), \(n(w[3]))]]", "param v = [\(n(v[0])), \(n(v[1]))]",
                 "h = relu(W @ x)", "s = v · h", "L = (s - t)^2",
-            ], questions: ["L", "dL/dv", "dL/dW"])
+            ], questions: ["L", "dL/ds", "dL/dh", "dL/dv", "dL/dW"])
         }
     }
 }
@@ -112,7 +113,10 @@ extension Session {
             if answer.isEmpty {
                 self.say("skipped")
             } else {
-                self.say(sheet.judgeAnswer(question, answer).joined(separator: "\n"))
+                let (lines, counted) = sheet.judgeAnswer(question, answer)
+                self.say(lines.joined(separator: "\n"))
+                // A typo or a shape error is not an answer: the same question again.
+                if !counted { return true }
             }
             index += 1
             if index < exercise.questions.count {
@@ -131,15 +135,17 @@ extension Session {
         return "∂" + q[q.index(after: q.startIndex)..<slash] + "/∂" + q[q.index(slash, offsetBy: 2)...]
     }
 
-    /// Judges one typed answer as `:verify` does; a typo is an error, not a wrong answer.
-    func judgeAnswer(_ question: String, _ answer: String) -> [String] {
+    /// Judges one typed answer as `:verify` does; a typo is an error, not a wrong answer
+    /// (`counted` false: the question is asked again).
+    func judgeAnswer(_ question: String, _ answer: String) -> (lines: [String], counted: Bool) {
         do {
             let subject = try verifySubject(question, column: 1)
             let expr = try Parser.parseExpression(answer)
             let typed = try evaluate(expr)
-            return try verify(subject, typed: typed, typedExpr: expr)
+            return (try verify(subject, typed: typed, typedExpr: expr), true)
         } catch {
-            return [error.rendered(in: SourceText(file: nil, text: answer, firstLine: 1)) + "\n(the answer is not counted; type it again at the next question, or q to leave)"]
+            let text = error.rendered(in: SourceText(file: nil, text: answer, firstLine: 1))
+            return ([text + "\n(not counted: type it again, Enter to skip, q to leave)"], false)
         }
     }
 

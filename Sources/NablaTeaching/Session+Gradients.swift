@@ -104,8 +104,34 @@ extension Session {
         }
         let head = "∂\(Session.partialName(words[0].0))/∂\(Session.partialName(words[1].0)) = "
         let m = j.shape[0], n = j.shape[1]
-        say(head + Printer.value(j, indent: head.count)
-            + "   (\(m)x\(n): \(m) output\(m == 1 ? "" : "s") by \(n) input\(n == 1 ? "" : "s"))")
+        // Small Jacobians whole (a 3x12 block matrix hides no column), big ones summarised.
+        let whole = n <= 24 && m * n <= 600 ? 24 : 10
+        var text = head + Printer.value(j, indent: head.count, whole: whole)
+            + "   (\(m)x\(n): \(m) output\(m == 1 ? "" : "s") by \(n) input\(n == 1 ? "" : "s"))"
+        if let structure = Session.structure(of: j) { text += "\n" + structure }
+        say(text)
+    }
+
+    /// The structure of a Jacobian, named when it has one: zero, identity, diagonal, or block
+    /// diagonal (output i reads only its own block of inputs, as ∂(W @ x)/∂W = I⊗x').
+    static func structure(of j: Tensor) -> String? {
+        let m = j.shape[0], n = j.shape[1]
+        guard m > 1 || n > 1 else { return nil }
+        let v = j.scalars
+        if v.allSatisfy({ $0 == 0 }) { return "zero: no output depends on these inputs here" }
+        if m == n {
+            let offDiagonalZero = (0..<m).allSatisfy { i in (0..<n).allSatisfy { k in i == k || v[i * n + k] == 0 } }
+            if offDiagonalZero {
+                if (0..<m).allSatisfy({ v[$0 * n + $0] == 1 }) { return "the identity: each output is its input" }
+                return "diagonal: output i depends only on input i (an elementwise op)"
+            }
+        }
+        guard m > 1, n > m, n % m == 0 else { return nil }
+        let k = n / m
+        let blocks = (0..<m).allSatisfy { i in (0..<n).allSatisfy { c in c / k == i || v[i * n + c] == 0 } }
+        guard blocks else { return nil }
+        return "block diagonal: output i depends only on inputs \(k)·i to \(k)·i+\(k - 1), its own block of \(k) "
+            + "(∂(W @ x)/∂W has this form, I⊗x': block i is x')"
     }
 
     package func checkCommand(_ args: CommandArguments) throws(Diagnostic) {

@@ -4,8 +4,15 @@ import NablaGraph
 import NablaSyntax
 import NablaTensor
 
-/// How a hand-computed answer compares with the exact value.
+/// How a hand-computed answer compares with the exact value. One rule (docs/teaching.md):
+/// - ✓ correct: every entry is the exact value rounded or truncated to the digits typed,
+///   with at least 3 significant digits (or exactly the value);
+/// - ≈ close: not ✓, and every entry is within 5% of the exact value (the note says why:
+///   too few digits, or rounded intermediate values);
+/// - ✗ wrong: some entry is more than 5% off.
 struct Judgement {
+    /// The largest relative error a ≈ allows.
+    static let closeBound = 0.05
     enum Kind { case correct, close, wrong }
     var kind: Kind
     /// The largest relative error over the elements.
@@ -14,6 +21,8 @@ struct Judgement {
     var offCount: Int
     /// The first element that is off.
     var firstOff: Int?
+    /// The element with the largest relative error.
+    var worstIndex: Int?
     /// Every element within the typed rounding, but typed with fewer than 3 significant digits.
     var tooFewDigits: Int?
     /// The fewest significant digits of rounded intermediate values that explain the error.
@@ -29,17 +38,21 @@ struct Judgement {
         let biggest = exact.scalars.map { Swift.abs($0) }.max() ?? 0
         var worst = 0.0
         var offCount = 0
-        var firstOff: Int?
+        var firstOff: Int?, worstIndex: Int?
         var fewestDigits = Int.max
         var opposite = true
         for i in 0..<exact.count {
             let e = exact.scalars[i], s = typed.isSingleElement ? typed.scalar : typed.scalars[i]
             let diff = Swift.abs(s - e)
             let scale = Swift.max(Swift.abs(e), 1e-3 * biggest, 1e-12)
-            worst = Swift.max(worst, diff.isNaN ? .infinity : diff / scale)
+            let relative = diff.isNaN ? .infinity : diff / scale
+            if relative > worst { worstIndex = i }
+            worst = Swift.max(worst, relative)
             let exactly = diff <= 1e-9 * Swift.max(1, Swift.abs(e))
             let (halfUlp, digits) = perElement ? literals[i] : (0, 17)
-            if !(exactly || diff <= halfUlp * (1 + 1e-9)) {
+            // Truncation is rounding too: 0.8807 for 0.880797 (toward zero, under one unit).
+            let truncated = s * e > 0 && Swift.abs(s) <= Swift.abs(e) && diff < 2 * halfUlp * (1 - 1e-9)
+            if !(exactly || diff <= halfUlp * (1 + 1e-9) || truncated) {
                 offCount += 1
                 if firstOff == nil { firstOff = i }
             } else if !exactly {
@@ -48,21 +61,17 @@ struct Judgement {
             if !(Swift.abs(s + e) <= 0.05 * scale) || e == 0 { opposite = false }
         }
         var j = Judgement(
-            kind: .wrong, relativeError: worst, offCount: offCount, firstOff: firstOff, tooFewDigits: nil,
+            kind: .wrong, relativeError: worst, offCount: offCount, firstOff: firstOff, worstIndex: worstIndex, tooFewDigits: nil,
             explainedByRounding: nil, oppositeSign: opposite && offCount > 0)
-        if offCount == 0 {
-            if fewestDigits < 3 {
-                j.kind = .close
-                j.tooFewDigits = fewestDigits
-            } else {
-                j.kind = .correct
-            }
+        if offCount == 0 && fewestDigits >= 3 {
+            j.kind = .correct
             return j
         }
+        if offCount == 0 { j.tooFewDigits = fewestDigits }
         for d in [3, 2] {
             if let bound = roundingBound(d), worst <= bound { j.explainedByRounding = d }
         }
-        if j.explainedByRounding != nil || worst <= 0.05 { j.kind = .close }
+        if worst <= closeBound { j.kind = .close }
         return j
     }
 
@@ -158,11 +167,66 @@ extension Session {
         let rightText = String(chars[valueStart...])
         guard !leftText.allSatisfy(\.isWhitespace) else { throw args.missing("what you computed before '=' (like dL/dw1)", usage: usage) }
         guard !rightText.allSatisfy(\.isWhitespace) else { throw args.missing("your value after '='", usage: usage) }
+        if let parts = Session.bracketParts(leftText), parts.allSatisfy({ part in
+            let t = part.0.trimmingCharacters(in: .whitespaces)
+            return (t.hasPrefix("d") || t.hasPrefix("∂")) && t.contains("/")
+        }) {
+            try verifyList(parts, leftColumn: args.start.column, rightText, rightColumn: args.start.column + valueStart)
+            return
+        }
         let subject = try verifySubject(leftText, column: args.start.column)
         let typedExpr = try Parser.parseExpression(rightText, line: args.start.line, column: args.start.column + valueStart)
         let typed = try evaluate(typedExpr)
         let lines = try verify(subject, typed: typed, typedExpr: typedExpr)
         say(lines.joined(separator: "\n"))
+    }
+
+    /// `[dL/dw1, dL/db1] = [8, 8]`: each gradient judged with its own number, as if typed alone.
+    func verifyList(_ parts: [(String, Int)], leftColumn: Int, _ rightText: String, rightColumn: Int) throws(Diagnostic) {
+        let line = currentLine
+        let typedExpr = try Parser.parseExpression(rightText, line: line, column: rightColumn)
+        let typed = try evaluate(typedExpr)
+        guard typed.count == parts.count else {
+            throw Diagnostic(.error, "\(parts.count) gradients on the left but \(typed.count) number\(typed.count == 1 ? "" : "s") on the right", at: typedExpr.range)
+        }
+        let texts = Session.bracketParts(rightText)
+        var lines: [String] = []
+        for (i, (text, offset)) in parts.enumerated() {
+            let subject = try verifySubject(text, column: leftColumn + offset)
+            let element: Expr
+            if let texts, texts.count == parts.count {
+                element = try Parser.parseExpression(texts[i].0, line: line, column: rightColumn + texts[i].1)
+            } else {
+                element = Expr(.number(typed.scalars[i]), range: typedExpr.range, text: Format.number(typed.scalars[i]), height: 1)
+            }
+            lines += try verify(subject, typed: Tensor(typed.scalars[i]), typedExpr: element)
+        }
+        say(lines.joined(separator: "\n"))
+    }
+
+    /// The top-level comma-separated parts of `[a, b, c]` with each part's offset in `text`;
+    /// nil when `text` is not one bracketed list.
+    static func bracketParts(_ text: String) -> [(String, Int)]? {
+        let chars = Array(text)
+        guard let open = chars.firstIndex(where: { !$0.isWhitespace }), chars[open] == "[",
+              let close = chars.lastIndex(where: { !$0.isWhitespace }), chars[close] == "]", close > open else { return nil }
+        var parts: [(String, Int)] = []
+        var depth = 0, start = open + 1
+        for i in (open + 1)..<close {
+            switch chars[i] {
+            case "(", "[": depth += 1
+            case ")", "]":
+                depth -= 1
+                if depth < 0 { return nil }
+            case "," where depth == 0:
+                parts.append((String(chars[start..<i]), start))
+                start = i + 1
+            default: break
+            }
+        }
+        guard depth == 0 else { return nil }
+        parts.append((String(chars[start..<close]), start))
+        return parts.count > 1 && parts.allSatisfy({ !$0.0.allSatisfy(\.isWhitespace) }) ? parts : nil
     }
 
     /// `dL/dw1`, `∂L/∂(y*z)`, or an expression whose value was computed by hand.
@@ -229,6 +293,14 @@ extension Session {
             title = expr.text
             exact = try evaluate(expr)
         }
+        var typed = typed
+        var lines: [String] = []
+        if let transposed = transposeVerdict(exact: exact, typed: typed, title: title) { return [transposed] }
+        if exact.rank == 1, typed.rank == 2, typed.count == exact.count, typed.shape.contains(1) {
+            // The slides write a vector's gradient as a row (the Jacobian's form); a column is the same numbers.
+            lines.append("(your \(typed.shape[0] == 1 ? "row" : "column") \(Shape.describe(typed.shape)) is read as the vector \(title), shape \(Shape.describe(exact.shape)))")
+            typed = typed.reshaped(exact.shape)
+        }
         guard typed.count == exact.count, typed.isSingleElement || typed.shape == exact.shape else {
             throw Diagnostic(
                 .error,
@@ -236,7 +308,7 @@ extension Session {
                 at: typedExpr.range)
         }
         let j = Judgement.judge(exact: exact, typed: typed, typedText: typedExpr.text, isLiteral: typedExpr.isLiteral, roundingBound: bound)
-        var lines = [verdictLine(j, title: title, exact: exact, typed: typed)]
+        lines.insert(verdictLine(j, title: title, exact: exact, typed: typed), at: 0)
         if case let .gradient(root, rootLabel, node, nodeLabel) = subject {
             let right = j.kind != .wrong
             lines += firstWrongLink(root: root, node: node, label: nodeLabel, rootLabel: rootLabel, correct: right)
@@ -249,6 +321,21 @@ extension Session {
             lines.append("how it is computed: \(name) = \(d.expr.text)" + inputsText(of: d))
         }
         return lines
+    }
+
+    /// ✗ with "this is the transpose" when the typed matrix is wrong as it stands (or has the
+    /// transposed shape) but its transpose is right to 5%; nil otherwise.
+    func transposeVerdict(exact: Tensor, typed: Tensor, title: String) -> String? {
+        guard exact.rank == 2, typed.rank == 2, typed.shape == Array(exact.shape.reversed()), exact.count > 1 else { return nil }
+        let none: (Int) -> Double? = { _ in nil }
+        if typed.shape == exact.shape, Judgement.judge(exact: exact, typed: typed, typedText: "", isLiteral: false, roundingBound: none).kind != .wrong {
+            return nil
+        }
+        let flipped = Judgement.judge(exact: exact, typed: typed.transposed, typedText: "", isLiteral: false, roundingBound: none)
+        guard flipped.kind != .wrong else { return nil }
+        let head = "  exact \(title) = "
+        return "\(style.bad("✗ wrong")): this is the transpose of \(title), which has the shape of what it is taken with respect to, "
+            + "\(Shape.describe(exact.shape)) (its entry [i, j] is the derivative with respect to entry [i, j])\n" + head + Printer.value(exact, indent: head.count)
     }
 
     /// `, where y*z = -1` — the values a definition's top node reads.
@@ -279,7 +366,7 @@ extension Session {
             } else if let d = j.explainedByRounding {
                 why = "\(percent) off; rounding of intermediate values to \(d) significant digits explains it"
             } else {
-                why = "\(percent) off: more than rounding explains; :explain shows each step"
+                why = "\(percent) off (≈ is within 5%); :explain shows each step"
             }
             if exact.count > 1 && j.tooFewDigits == nil { why = "\(j.offCount) of \(exact.count) entries off, up to " + why }
             if exact.count > 1 {
@@ -288,12 +375,16 @@ extension Session {
             }
             return "\(style.close("≈ close")): exact \(exactText), yours \(yours) (\(why))"
         case .wrong:
-            guard exact.count > 1, let i = j.firstOff else {
-                return "\(style.bad("✗ wrong")): exact \(exactText), yours \(yours) (\(j.oppositeSign ? "opposite sign" : "\(percent) off"))"
+            var note = j.oppositeSign ? "opposite sign" : "\(percent) off, more than the 5% a ≈ allows"
+            if let d = j.tooFewDigits { note += "; \(d) significant digit\(d == 1 ? "" : "s") cannot say more" }
+            if let d = j.explainedByRounding { note += "; rounding intermediate values to \(d) digits could cause it: carry 3 or more" }
+            guard exact.count > 1, let i = j.firstOff ?? j.worstIndex else {
+                return "\(style.bad("✗ wrong")): exact \(exactText), yours \(yours) (\(note))"
             }
             let at = Shape.describe(Session.multiIndex(i, shape: exact.shape))
             let head = "  exact \(title) = "
-            return "\(style.bad("✗ wrong")): \(j.offCount) of \(exact.count) entries are off\(j.oppositeSign ? " (opposite sign)" : ""); "
+            let off = j.offCount > 0 ? "\(j.offCount) of \(exact.count) entries are off" : "an entry is more than 5% off"
+            return "\(style.bad("✗ wrong")): \(off)\(j.oppositeSign ? " (opposite sign)" : ""); "
                 + "the first at \(at): exact \(Format.number(exact.scalars[i])), "
                 + "yours \(Format.number(typed.isSingleElement ? typed.scalar : typed.scalars[i]))\n"
                 + head + Printer.value(exact, indent: head.count)
@@ -329,45 +420,47 @@ extension Session {
         return sum == 0 ? nil : weighted / Swift.abs(sum)
     }
 
-    /// After a verdict on ∂L/∂node: where the first wrong link of the chain lies,
-    /// from the other gradients of the same L verified since the graph last changed.
+    /// After a verdict on ∂L/∂node: where the first wrong link of the chain lies, from every
+    /// gradient of the same L verified since the graph last changed (this one included): the
+    /// tightest pair of a right gradient above a wrong one. More verified gradients only ever
+    /// narrow it.
     func firstWrongLink(root: NodeID, node: NodeID, label: String, rootLabel: String, correct: Bool) -> [String] {
         let records = verifyLog.filter { $0.root == root && $0.version == version && $0.node != node }
+            + [VerifyRecord(root: root, node: node, label: label, correct: correct, version: version)]
         let order = graph.topologicalOrder(from: root)
         let position = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        func chainText(_ top: NodeID, _ topLabel: String, _ bottom: NodeID, _ bottomLabel: String) -> [String] {
-            let (paths, _) = chainPaths(from: top, to: bottom)
-            let aliases = self.aliases
-            let factors = paths.first?.factors ?? []
-            let symbols = factors.map { Session.partial(displayName($0.top, aliases: aliases), displayName($0.bottom, aliases: aliases)) }
-            let formulas = factors.map { f -> String in
-                let v = scalarValue(of: f).map { Format.number($0) }.map { $0 == f.formula ? "" : " = \($0)" } ?? ""
-                return "  \(Session.partial(displayName(f.top, aliases: aliases), displayName(f.bottom, aliases: aliases))) = \(f.formula)\(v)"
+        var best: (VerifyRecord, VerifyRecord, Int)?
+        for u in records where u.correct {
+            for d in records where !d.correct && d.node != u.node && graph.depends(u.node, on: d.node) {
+                let gap = Swift.abs((position[u.node] ?? 0) - (position[d.node] ?? 0))
+                if best.map({ gap < $0.2 }) ?? true { best = (u, d, gap) }
             }
-            return ["  check \(Session.partial(topLabel, bottomLabel)) = \(symbols.joined(separator: " · ")):"] + formulas
         }
-        if !correct {
-            // The nearest gradient above this node (closer to L) that was right.
-            let above = records.filter { $0.correct && graph.depends($0.node, on: node) }
-                .min { (position[$0.node] ?? 0) < (position[$1.node] ?? 0) }
-            if let u = above {
-                return ["the first wrong link lies between \(u.label) and \(label): \(Session.partial(rootLabel, u.label)) was right"]
-                    + chainText(u.node, u.label, node, label)
-            }
-            if records.isEmpty, let first = chainPaths(from: root, to: node, limit: 1).paths.first?.factors.first,
-               first.bottom != node {
-                let next = displayName(first.bottom, aliases: aliases)
-                return ["to find the wrong step, verify the gradients in between, from \(rootLabel) down: :verify d\(rootLabel)/d\(Session.partialName(next)) = ..."]
-            }
-            return []
+        if let (u, d, _) = best {
+            return ["the first wrong link lies between \(u.label) and \(d.label): "
+                + "\(Session.partial(rootLabel, u.label)) was right, \(Session.partial(rootLabel, d.label)) was wrong"]
+                + linkChain(u.node, u.label, d.node, d.label)
         }
-        // Right here; a gradient further down that was wrong puts the wrong link below this node.
-        let below = records.filter { !$0.correct && graph.depends(node, on: $0.node) }
-            .max { (position[$0.node] ?? 0) < (position[$1.node] ?? 0) }
-        if let d = below {
-            return ["the first wrong link lies between \(label) and \(d.label): \(Session.partial(rootLabel, d.label)) was wrong"]
-                + chainText(node, label, d.node, d.label)
+        if !correct, records.count == 1, let first = chainPaths(from: root, to: node, limit: 1).paths.first?.factors.first,
+           first.bottom != node {
+            let next = displayName(first.bottom, aliases: aliases)
+            return ["to find the wrong step, verify the gradients in between, from \(rootLabel) down: :verify d\(rootLabel)/d\(Session.partialName(next)) = ..."]
         }
         return []
+    }
+
+    /// The local derivatives between a right gradient and a wrong one, to check by hand.
+    func linkChain(_ top: NodeID, _ topLabel: String, _ bottom: NodeID, _ bottomLabel: String) -> [String] {
+        let (paths, _) = chainPaths(from: top, to: bottom)
+        let aliases = self.aliases
+        let factors = paths.first?.factors ?? []
+        let symbols = factors.map { Session.partial(displayName($0.top, aliases: aliases), displayName($0.bottom, aliases: aliases)) }
+        let formulas = factors.map { f -> String in
+            let v = scalarValue(of: f).map { Format.number($0) }.map { $0 == f.formula ? "" : " = \($0)" } ?? ""
+            return "  \(Session.partial(displayName(f.top, aliases: aliases), displayName(f.bottom, aliases: aliases))) = \(f.formula)\(v)"
+        }
+        // One factor: the link itself, not "check ∂y/∂h = ∂y/∂h".
+        guard factors.count > 1 else { return ["  check this local derivative:"] + formulas }
+        return ["  check \(Session.partial(topLabel, bottomLabel)) = \(symbols.joined(separator: " · ")):"] + formulas
     }
 }
