@@ -12,7 +12,7 @@ import Darwin
 /// | power:s[:c] | η0 / (1 + t/s)^c  (c = 1 by default) |
 /// | exponential:s | η0 · 0.1^(t/s) |
 /// | piecewise:e1:η1,e2:η2,... | η0 before epoch e1, η1 from e1, η2 from e2, ... |
-/// | 1cycle[:ηmax] | η0 → ηmax linearly over the first 45% of the epochs, back to η0 over the next 45%, then down to η0/1000 |
+/// | 1cycle[:ηmax] | η0 → ηmax linearly up to halfway (t = (n−1)/2), back to η0 by 90% of the way, then linearly down to η0/1000 at the last epoch (at least one epoch of that drop) |
 public enum Schedule: Sendable, Equatable {
     case constant
     case power(s: Double, c: Double)
@@ -36,14 +36,15 @@ public enum Schedule: Sendable, Equatable {
             for step in steps where t >= step.epoch { rate = step.lr }
             return rate
         case let .oneCycle(maxLR):
+            // The course: up for the first half, down for the second, and the last epochs drop
+            // several orders of magnitude, ending below the start.
             let high = maxLR ?? lr * 10
-            let n = Double(Swift.max(epochs, 1))
-            let up = 0.45 * n, down = 0.9 * n
-            let x = Double(t)
-            if x < up { return lr + (high - lr) * x / up }
-            if x < down { return high - (high - lr) * (x - up) / (down - up) }
-            let last = Swift.max(n - 1 - down, 1)
-            return lr - (lr - lr / 1000) * Swift.min((x - down) / last, 1)
+            let end = Double(Swift.max(epochs - 1, 0)), x = Double(t)
+            guard end >= 2 else { return x < end ? lr : lr / 1000 }
+            let peak = end / 2, back = Swift.min(0.9 * end, end - 1)
+            if x <= peak { return lr + (high - lr) * x / peak }
+            if x <= back { return high - (high - lr) * (x - peak) / (back - peak) }
+            return lr - (lr - lr / 1000) * Swift.min((x - back) / (end - back), 1)
         }
     }
 

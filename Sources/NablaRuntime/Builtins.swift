@@ -30,7 +30,7 @@ package struct Builtin: Sendable {
     }
 
     enum Builder: Sendable {
-        case zeros, ones, randn, glorot, he, lecun
+        case zeros, ones, eye, randn, glorot, he, lecun
     }
 
     package var name: String
@@ -89,7 +89,7 @@ package enum Builtins {
         .init(name: "flatten", kind: .op(.flatten), arity: 1...1, signature: "flatten(x)", summary: "[B, C, H, W] becomes [B, C·H·W]; [C, H, W] becomes a vector", example: "flatten(h)"),
         .init(name: "reshape", kind: .reshape, arity: 1...9, signature: "reshape(x, d1, ..., dk)", summary: "the same elements under another shape (any rank up to 8; one -1 is inferred)", example: "reshape(x, 2, 3)"),
         .init(name: "inv", kind: .op(.inv), arity: 1...1, signature: "inv(A)", summary: "the inverse of a square matrix (an error when it is singular); VJP -inv(A)'·g·inv(A)'", example: "w = inv(X' @ X) @ X' @ y"),
-        .init(name: "solve", kind: .op(.solve), arity: 2...2, signature: "solve(A, b)", summary: "the x with A x = b (b a vector or a matrix), without forming inv(A)", example: "w = solve(X' @ X + 0.1 * I, X' @ y)"),
+        .init(name: "solve", kind: .op(.solve), arity: 2...2, signature: "solve(A, b)", summary: "the x with A x = b (b a vector or a matrix), without forming inv(A)", example: "w = solve(X' @ X + 0.1 * eye(2), X' @ y)"),
         .init(name: "transpose", kind: .op(.transpose), arity: 1...1, signature: "transpose(X), X'", summary: "the transpose of a matrix", example: "W'"),
         .init(name: "softmax", kind: .op(.softmax), arity: 1...1, signature: "softmax(z)", summary: "exp(z)/sum(exp(z)), along each row", example: "softmax([1, 2, 3])"),
         .init(name: "linear", kind: .identity, arity: 1...1, signature: "linear(x)", summary: "the identity, as an activation name: dense(X, W, b, linear)", example: "dense(H, W2, b2, linear)"),
@@ -102,6 +102,7 @@ package enum Builtins {
         .init(name: "hinge", kind: .op(.hinge), arity: 2...2, signature: "hinge(z, y)", summary: "max(0, 1 - y z) with y in {-1, +1}, averaged", example: "hinge(w · x, -1)"),
         .init(name: "accuracy", kind: .op(.accuracy), arity: 2...2, signature: "accuracy(P, Y)", summary: "the fraction of rows classified right (argmax against class indices; > 0.5 against 0/1; > 0 against ±1); not differentiated", example: "accuracy(net, Y)"),
         // Builders
+        .init(name: "eye", kind: .builder(.eye), arity: 1...1, signature: "eye(n)", summary: "the n x n identity matrix I", example: "w = solve(X' @ X + 0.1 * eye(2), X' @ y)"),
         .init(name: "zeros", kind: .builder(.zeros), arity: 1...8, signature: "zeros(n), zeros(m, n), zeros(d1, ..., dk)", summary: "a tensor of zeros", example: "param b = zeros(3)"),
         .init(name: "ones", kind: .builder(.ones), arity: 1...8, signature: "ones(n), ones(m, n), ones(d1, ..., dk)", summary: "a tensor of ones", example: "ones(2, 2)"),
         .init(name: "randn", kind: .builder(.randn), arity: 1...8, signature: "randn(n), randn(m, n), randn(d1, ..., dk)", summary: "standard normal samples (seed them with `seed 42`)", example: "param W = randn(3, 4)"),

@@ -252,6 +252,12 @@ extension Session {
         switch builder {
         case .zeros: return try Tensor.filled(dims, 0)
         case .ones: return try Tensor.filled(dims, 1)
+        case .eye:
+            let n = dims.first ?? 0
+            try Shape.checkSize([n, n])
+            var values = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { values[i * n + i] = 1 }
+            return Tensor(shape: [n, n], scalars: values)
         case .randn: return try random.normal(dims, std: 1)
         case .glorot: return try random.normal(dims, std: (2 / (fanIn + fanOut)).squareRoot())
         case .he: return try random.normal(dims, std: (2 / fanIn).squareRoot())

@@ -5,7 +5,11 @@ import NablaTensor
 package enum Plot {
     /// Curves sharing one y axis, `height` rows by up to `width` columns; each
     /// series is drawn with its own mark, later series over earlier ones.
-    package static func curves(_ series: [(label: String, values: [Double], mark: Character)], width: Int = 60, height: Int = 10, title: String) -> [String] {
+    /// The x axis counts from `first` (epochs from 1; a schedule's t from 0, as its formula).
+    package static func curves(
+        _ series: [(label: String, values: [Double], mark: Character)], width: Int = 60, height: Int = 10, title: String,
+        axis: String = "epoch", first: Int = 1
+    ) -> [String] {
         let finite = series.flatMap { $0.values.filter(\.isFinite) }
         guard let lo0 = finite.min(), let hi0 = finite.max(), let longest = series.map(\.values.count).max(), longest > 0 else {
             return []
@@ -36,8 +40,8 @@ package enum Plot {
             lines.append(String(repeating: " ", count: pad - axis.count) + axis + " │" + String(row))
         }
         lines.append(String(repeating: " ", count: pad) + " └" + String(repeating: "─", count: columns))
-        let last = "epoch \(longest)"
-        lines.append(String(repeating: " ", count: pad + 2) + "epoch 1" + String(repeating: " ", count: Swift.max(1, columns - 7 - last.count)) + last)
+        let start = "\(axis) \(first)", last = "\(axis) \(longest - 1 + first)"
+        lines.append(String(repeating: " ", count: pad + 2) + start + String(repeating: " ", count: Swift.max(1, columns - start.count - last.count)) + last)
         return lines
     }
 

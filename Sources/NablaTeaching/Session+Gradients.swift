@@ -80,6 +80,12 @@ extension Session {
             let value = graph.value(id)
             let g = state.gradients[id]
             let head = "∂\(of)/∂\(Session.partialName(word)) = "
+            if g == nil, state.note != nil, graph.depends(state.root, on: id) {
+                // A :step left early: the walk never reached this node; it is not a zero.
+                say(head + "not computed yet: the backward of \(state.label) was left unfinished before it reached \(word) "
+                    + "(:backward \(state.label) completes it)")
+                continue
+            }
             var line = head + style.value(Printer.value(g ?? Tensor.zeros(value.shape), indent: head.count))
             line += "   " + style.shape("(shape: \(Shape.describe(value.shape)))")
             if g == nil { line += "   \(state.label) does not depend on \(word)" }

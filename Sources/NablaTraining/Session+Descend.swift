@@ -122,7 +122,7 @@ extension Session {
         var lines = ["\(schedule.description), η0 = \(Format.number(lr)), \(epochs) epochs"]
         let marks = Array(Set([0, 1, epochs / 10, epochs / 4, epochs / 2, 3 * epochs / 4, epochs - 1])).filter { $0 < epochs }.sorted()
         lines.append("  " + marks.map { "η(\($0)) = \(Format.number(rates[$0]))" }.joined(separator: "   "))
-        lines += Plot.curves([("η", rates, "•")], height: 8, title: "learning rate")
+        lines += Plot.curves([("η", rates, "•")], height: 8, title: "learning rate", axis: "t =", first: 0)
         say(lines.joined(separator: "\n"))
     }
 }

@@ -56,12 +56,27 @@ struct NNTests {
         ("power:10", 0, 0.1), ("power:10", 10, 0.05), ("power:10", 30, 0.025), ("power:10:2", 10, 0.025),
         ("exponential:20", 0, 0.1), ("exponential:20", 20, 0.01), ("exponential:20", 40, 0.001),
         ("piecewise:5:0.01,10:0.001", 4, 0.1), ("piecewise:5:0.01,10:0.001", 5, 0.01), ("piecewise:5:0.01,10:0.001", 50, 0.001),
-        ("1cycle:1", 0, 0.1), ("1cycle:1", 45, 1.0), ("1cycle:1", 90, 0.1), ("1cycle:1", 99, 0.0001),
-        ("1cycle:1", 22, 0.1 + 0.9 * 22 / 45),
+        // 1cycle over 100 epochs (t = 0...99): the peak halfway at t = 49.5, back to η0 at
+        // t = 0.9·99 = 89.1, then down to η0/1000 at t = 99. By hand: η(33) = 0.1 + 0.9·33/49.5 = 0.7;
+        // η(66) = 1 - 0.9·16.5/39.6 = 0.625; η(94) = 0.1 - 0.0999·4.9/9.9.
+        ("1cycle:1", 0, 0.1), ("1cycle:1", 33, 0.7), ("1cycle:1", 66, 0.625), ("1cycle:1", 94, 0.1 - 0.0999 * 4.9 / 9.9),
+        ("1cycle:1", 99, 0.0001),
     ] as [(String, Int, Double)])
     func schedules(text: String, epoch: Int, rate: Double) throws {
         let s = try #require(Schedule.parse(text))
         #expect(abs(s.rate(0.1, epoch: epoch, of: 100) - rate) < 1e-12, "\(text) at \(epoch)")
+    }
+
+    // Issue 12, item 9: over 10 epochs 1cycle peaks at t = 4 and 5 (halfway, 4.5), is back at
+    // η0 by t = 8 and makes its final drop at t = 9, ending below the start.
+    @Test("1cycle over 10 epochs peaks halfway and ends below the start")
+    func oneCycleShort() throws {
+        let s = try #require(Schedule.parse("1cycle:1"))
+        let rates = (0..<10).map { s.rate(0.1, epoch: $0, of: 10) }
+        #expect(abs(rates[4] - (0.1 + 0.9 * 4 / 4.5)) < 1e-12 && abs(rates[5] - (1 - 0.9 * 0.5 / 3.5)) < 1e-12, "\(rates)")
+        #expect(rates.indices.max { rates[$0] < rates[$1] } == 4)
+        #expect(abs(rates[8] - 0.1) < 1e-12 && abs(rates[9] - 0.0001) < 1e-15)
+        #expect(rates[9] < rates[0])
     }
 
     @Test("schedules that do not parse", arguments: ["power", "power:0", "exponential:-1", "piecewise:", "piecewise:5", "warp:3"])
