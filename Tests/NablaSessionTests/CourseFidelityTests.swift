@@ -78,6 +78,10 @@ struct CourseFidelityTests {
         // The slides' dropout: evaluation multiplies by 1 - p.
         #expect(try #require(try? t.session.value("C")).scalars.allSatisfy { $0 == 0.5 })
         #expect(try #require(try? t.session.value("D")).scalars.allSatisfy { $0 == 1 })
+        // DropConnect masks the weights: some zeros and some 2s in W's shape under :mode train.
+        #expect(t.run("param W = ones(20, 2)\n:mode train\nM = dropconnect(W, 0.5)"), "\(t.stderr)")
+        let m = try #require(try? t.session.value("M"))
+        #expect(m.shape == [20, 2] && m.scalars.contains(0) && m.scalars.contains(2) && m.scalars.allSatisfy { $0 == 0 || $0 == 2 })
     }
 
     @Test("item 7: redefining a param starts its momentum afresh")
