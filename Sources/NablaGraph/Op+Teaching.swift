@@ -106,9 +106,10 @@ extension Op {
             default: return ["I⊗\(wrap(l[1]))'", "\(wrap(l[0]))⊗I"]
             }
         case .inv:
-            return ["-inv(\(l[0]))'⊗inv(\(l[0])) (ḡ = -Y'·g·Y' with Y = inv(\(l[0])))"]
+            // Row-major vec, as matmul's I⊗B': ∂Y[a,b]/∂A[j,k] = -Y[a,j]·Y[k,b].
+            return ["-inv(\(l[0]))⊗inv(\(l[0]))' (the VJP: -Y'·g·Y' with Y = inv(\(l[0])))"]
         case .solve:
-            return ["-(ḡb)⊗x' (ḡA = -ḡb·x' with x = solve(\(l[0]), \(l[1])))", "inv(\(l[0])) (ḡb = solve(\(l[0])', g))"]
+            return ["-inv(\(l[0]))⊗x' with x = solve(\(l[0]), \(l[1])) (the VJP: -ḡb·x')", "inv(\(l[0])) (the VJP: ḡb = solve(\(l[0])', g))"]
         case .dot:
             return shapes[0].isEmpty ? [l[1], l[0]] : ["\(wrap(l[1]))'", "\(wrap(l[0]))'"]
         case .transpose:

@@ -40,7 +40,7 @@ public enum Schedule: Sendable, Equatable {
             // several orders of magnitude, ending below the start.
             let high = maxLR ?? lr * 10
             let end = Double(Swift.max(epochs - 1, 0)), x = Double(t)
-            guard end >= 2 else { return x < end ? lr : lr / 1000 }
+            guard end >= 2 else { return end == 0 || x < end ? lr : lr / 1000 }
             let peak = end / 2, back = Swift.min(0.9 * end, end - 1)
             if x <= peak { return lr + (high - lr) * x / peak }
             if x <= back { return high - (high - lr) * (x - peak) / (back - peak) }

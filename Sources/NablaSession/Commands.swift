@@ -179,6 +179,7 @@ extension Session {
         origins = [:]
         lastBackward = nil
         verifyLog = []
+        dropoutTraining = false
         data = nil
         layerNames = [:]
         optimizer = nil

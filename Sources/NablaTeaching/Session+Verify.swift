@@ -167,9 +167,9 @@ extension Session {
         let rightText = String(chars[valueStart...])
         guard !leftText.allSatisfy(\.isWhitespace) else { throw args.missing("what you computed before '=' (like dL/dw1)", usage: usage) }
         guard !rightText.allSatisfy(\.isWhitespace) else { throw args.missing("your value after '='", usage: usage) }
-        if let parts = Session.bracketParts(leftText), parts.allSatisfy({ part in
+        if let parts = Session.bracketParts(leftText), parts.contains(where: { part in
             let t = part.0.trimmingCharacters(in: .whitespaces)
-            return (t.hasPrefix("d") || t.hasPrefix("∂")) && t.contains("/")
+            return (t.hasPrefix("d") && t.contains("/d")) || (t.hasPrefix("∂") && t.contains("/∂"))
         }) {
             try verifyList(parts, leftColumn: args.start.column, rightText, rightColumn: args.start.column + valueStart)
             return
@@ -190,9 +190,11 @@ extension Session {
             throw Diagnostic(.error, "\(parts.count) gradients on the left but \(typed.count) number\(typed.count == 1 ? "" : "s") on the right", at: typedExpr.range)
         }
         let texts = Session.bracketParts(rightText)
+        // Every subject is resolved before any verdict, so a typo in the last one logs nothing.
+        var subjects: [VerifySubject] = []
+        for (text, offset) in parts { subjects.append(try verifySubject(text, column: leftColumn + offset)) }
         var lines: [String] = []
-        for (i, (text, offset)) in parts.enumerated() {
-            let subject = try verifySubject(text, column: leftColumn + offset)
+        for (i, subject) in subjects.enumerated() {
             let element: Expr
             if let texts, texts.count == parts.count {
                 element = try Parser.parseExpression(texts[i].0, line: line, column: rightColumn + texts[i].1)
@@ -226,7 +228,7 @@ extension Session {
         }
         guard depth == 0 else { return nil }
         parts.append((String(chars[start..<close]), start))
-        return parts.count > 1 && parts.allSatisfy({ !$0.0.allSatisfy(\.isWhitespace) }) ? parts : nil
+        return parts.allSatisfy({ !$0.0.allSatisfy(\.isWhitespace) }) ? parts : nil
     }
 
     /// `dL/dw1`, `∂L/∂(y*z)`, or an expression whose value was computed by hand.
@@ -295,7 +297,12 @@ extension Session {
         }
         var typed = typed
         var lines: [String] = []
-        if let transposed = transposeVerdict(exact: exact, typed: typed, title: title) { return [transposed] }
+        if let transposed = transposeVerdict(exact: exact, typed: typed, title: title) {
+            if case let .gradient(root, _, node, nodeLabel) = subject {
+                remember(VerifyRecord(root: root, node: node, label: nodeLabel, correct: false, version: version))
+            }
+            return [transposed]
+        }
         if exact.rank == 1, typed.rank == 2, typed.count == exact.count, typed.shape.contains(1) {
             // The slides write a vector's gradient as a row (the Jacobian's form); a column is the same numbers.
             lines.append("(your \(typed.shape[0] == 1 ? "row" : "column") \(Shape.describe(typed.shape)) is read as the vector \(title), shape \(Shape.describe(exact.shape)))")
@@ -312,7 +319,7 @@ extension Session {
         if case let .gradient(root, rootLabel, node, nodeLabel) = subject {
             let right = j.kind != .wrong
             lines += firstWrongLink(root: root, node: node, label: nodeLabel, rootLabel: rootLabel, correct: right)
-            verifyLog.append(VerifyRecord(root: root, node: node, label: nodeLabel, correct: right, version: version))
+            remember(VerifyRecord(root: root, node: node, label: nodeLabel, correct: right, version: version))
             if j.kind == .wrong {
                 lines.append("how it is computed:")
                 lines += explanation(of: root, rootLabel, wrt: node, nodeLabel).map { "  " + $0 }
@@ -321,6 +328,12 @@ extension Session {
             lines.append("how it is computed: \(name) = \(d.expr.text)" + inputsText(of: d))
         }
         return lines
+    }
+
+    /// Keeps the latest verdict per gradient: a corrected answer replaces the wrong one.
+    func remember(_ record: VerifyRecord) {
+        verifyLog.removeAll { $0.root == record.root && $0.node == record.node && $0.version == record.version }
+        verifyLog.append(record)
     }
 
     /// ✗ with "this is the transpose" when the typed matrix is wrong as it stands (or has the

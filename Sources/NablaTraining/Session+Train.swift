@@ -25,6 +25,9 @@ extension Session {
         let decay = try s.number("decay")
         let epsForm = try s.choice("eps_form").flatMap(EpsilonForm.init(rawValue:)) ?? .outside
         let decayForm = try s.choice("decay_form").flatMap(DecayForm.init(rawValue:)) ?? .l2
+        if decayForm == .shrink, decay >= 1, let (_, range) = s.values["decay"] {
+            throw Diagnostic(.error, "decay_form=shrink multiplies θ by 1 − ζ: ζ (decay=) must be below 1, like 0.001", at: range)
+        }
         var settings = OptimizerSettings(
             kind: kind, lr: lr, beta1: beta, beta2: beta2, epsilon: eps, epsilonForm: epsForm, decay: decay, decayForm: decayForm)
         if kind == .rmsprop, let beta, beta2 == nil { settings.beta2 = beta }
@@ -351,7 +354,6 @@ extension Session {
         saved += seeds.map { ($0, graph.value($0)) }
         defer { try? graph.setValues(saved) }
         try graph.setValues(updates + seeds.map { ($0, Tensor(-1)) })
-        dropoutTraining = false
         return graph.value(node)
     }
 
@@ -378,19 +380,26 @@ extension Session {
         say("X and Y now hold the \(args.text) split: \(held.count == part.count ? "" : "the first \(held.count) of ")\(part.count) samples (:train always trains on the training split)")
     }
 
-    package func modeCommand(_ args: CommandArguments) throws(Diagnostic) {
+    /// Every dropout's mask seed in the graph: a fresh one each (training) or -1 (evaluation);
+    /// dropouts defined later follow the same mode. The number of dropout nodes.
+    @discardableResult
+    package func setDropoutMode(training: Bool) -> Int {
         let seeds = (0..<graph.capacity).map(NodeID.init).compactMap { id -> NodeID? in
             guard graph.contains(id), case .dropout = graph[id].op else { return nil }
             return graph[id].inputs[1]
         }
+        dropoutTraining = training
+        try? graph.setValues(seeds.map { ($0, Tensor(training ? Double(random.next() % 16_777_216) : -1)) })
+        return seeds.count
+    }
+
+    package func modeCommand(_ args: CommandArguments) throws(Diagnostic) {
         switch args.text {
         case "train":
-            dropoutTraining = true
-            try? graph.setValues(seeds.map { ($0, Tensor(Double(random.next() % 16_777_216))) })
-            say("training mode: dropout drops (a fresh mask on every :mode train); \(seeds.count) dropout node\(seeds.count == 1 ? "" : "s")")
+            let count = setDropoutMode(training: true)
+            say("training mode: dropout drops (a fresh mask on every :mode train); \(count) dropout node\(count == 1 ? "" : "s")")
         case "eval":
-            dropoutTraining = false
-            try? graph.setValues(seeds.map { ($0, Tensor(-1)) })
+            setDropoutMode(training: false)
             say("evaluation mode: dropout is the identity (dropout_classic multiplies by 1 − p)")
         default:
             throw args.missing("train or eval", usage: ":mode train|eval")

@@ -363,7 +363,8 @@ extension Session {
     func restoreTrainingData(_ plan: TrainPlan) {
         let held = plan.training.heldTrain
         try? graph.setValues([(plan.leaves.0, held.x), (plan.leaves.1, held.y)] + plan.seeds.map { ($0, Tensor(-1)) })
-        dropoutTraining = false
+        // Training leaves every dropout in evaluation mode, those outside the loss too.
+        if dropoutTraining { setDropoutMode(training: false) }
         version += 1
     }
 

@@ -2,6 +2,7 @@
 @testable import NablaSession
 @testable import NablaTeaching
 @testable import NablaTraining
+import NablaNN
 import NablaTensor
 import NablaTestSupport
 import Testing
@@ -145,6 +146,32 @@ struct CourseFidelityTests {
         #expect(t.out[1].contains("the first wrong link lies between h and b1"), "\(t.out)")
         // ∂L/∂y = 4 is right too, but h is nearer b1: the interval stays between h and b1.
         #expect(t.out[2].contains("the first wrong link lies between h and b1"), "\(t.out)")
+    }
+
+    @Test("a corrected answer replaces the wrong one in the search for the first wrong link")
+    func correctedAnswer() {
+        let t = transcript(Self.relu, ":verify dL/dh = 7\n:verify dL/dh = 8\n:verify dL/dy = 4")
+        #expect(!t.out[2].contains("wrong link"), "\(t.out)")
+    }
+
+    @Test("the list form: one gradient, a value beside gradients, and a typo that logs nothing")
+    func listEdges() {
+        let t = transcript(Self.relu, ":verify [dL/dw1] = [8]\n:verify [dL/dw1, h] = [8, 4]")
+        #expect(t.out == ["✓ correct: ∂L/∂w1 = 8", "✓ correct: ∂L/∂w1 = 8\n✓ correct: h = 4"], "\(t.out) \(t.err)")
+        #expect(!t.run(":verify [dL/db1, dL/dq] = [4, 1]"))
+        #expect(t.session.verifyLog.allSatisfy { $0.label != "b1" })
+    }
+
+    @Test("review findings: 1cycle over one epoch trains at η0; shrink refuses ζ ≥ 1; :predict keeps :mode train")
+    func reviewEdges() throws {
+        let s = try #require(Schedule.parse("1cycle"))
+        #expect(s.rate(0.1, epoch: 0, of: 1) == 0.1)
+        let t = Transcript()
+        #expect(!t.run("param w = 1\nJ = w^2\n:backward J\n:update decay=1 decay_form=shrink"))
+        #expect(t.stderr.contains("must be below 1"))
+        let u = Transcript()
+        #expect(u.run(":data and\n:mlp net 2-8-1\nparam w = ones(40)\n:mode train\n:predict net [1, 1]\nA = dropout(w, 0.5)"), "\(u.stderr)")
+        #expect(try #require(try? u.session.value("A")).scalars.contains(0))
     }
 
     @Test("item 12: with one local derivative between them, the link is named, not a tautology")
