@@ -40,27 +40,31 @@ struct ConvGeometry {
     /// Rows of a patch matrix: one per (channel, kernel row, kernel column).
     var patchRows: Int { c * kh * kw }
 
-    /// Calls `body(r, p, s)` for every patch row r (channel, kernel row, kernel column), output
-    /// position p and the image offset s it reads, skipping the padding: the loops of im2col.
+    /// Calls `body(r, p, s, n)` for every patch row r (channel, kernel row, kernel column) and
+    /// output row: the n output positions p, p + 1, ... read the image at s, s + stride, ...
+    /// (the padding skipped): the loops of im2col, a run at a time.
     @inline(__always)
-    func forEachTap(_ body: (Int, Int, Int) -> Void) {
+    func forEachRun(_ body: (Int, Int, Int, Int) -> Void) {
         for ch in 0..<c {
             for i in 0..<kh {
                 for j in 0..<kw {
                     let r = (ch * kh + i) * kw + j
+                    // ox·stride + j - pad in [0, w): ox from ⌈(pad - j)/stride⌉ to before ⌈(w + pad - j)/stride⌉.
+                    let lo = Swift.max(0, ConvGeometry.ceilDiv(pad - j, stride))
+                    let hi = Swift.min(ow, ConvGeometry.ceilDiv(w + pad - j, stride))
+                    guard lo < hi else { continue }
                     for oy in 0..<oh {
                         let y = oy * stride + i - pad
                         guard y >= 0 && y < h else { continue }
-                        let row = (ch * h + y) * w
-                        for ox in 0..<ow {
-                            let x = ox * stride + j - pad
-                            if x >= 0 && x < w { body(r, oy * ow + ox, row + x) }
-                        }
+                        body(r, oy * ow + lo, (ch * h + y) * w + lo * stride + j - pad, hi - lo)
                     }
                 }
             }
         }
     }
+
+    /// ⌈a / b⌉ for b > 0 and any a.
+    static func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 }
 
 extension Op {
@@ -73,14 +77,20 @@ extension Op {
         try Shape.checkSize([g.patchRows, g.oh * g.ow])
         let positions = g.oh * g.ow
         var out = [T](repeating: 0, count: Shape.count(g.outputShape))
-        for images in g.groups {
-            let columns = images.count * positions
-            let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g, images), m: g.f, k: g.patchRows, n: columns)
-            // [F, n, P] to the output's [n, F, P] of these images.
-            for f in 0..<g.f {
-                for (j, b) in images.enumerated() {
-                    let from = (f * images.count + j) * positions, to = (b * g.f + f) * positions
-                    for p in 0..<positions { out[to + p] = product[from + p] }
+        out.withUnsafeMutableBufferPointer { o in
+            for images in g.groups {
+                let columns = images.count * positions
+                let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g, images), m: g.f, k: g.patchRows, n: columns)
+                // [F, n, P] to the output's [n, F, P] of these images, a feature map per thread.
+                product.withUnsafeBufferPointer { src in
+                    Parallel.forEachRange(g.f, cost: columns) { maps in
+                        for f in maps {
+                            for (j, b) in images.enumerated() {
+                                let from = (f * images.count + j) * positions, to = (b * g.f + f) * positions
+                                for p in 0..<positions { o[to + p] = src[from + p] }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -91,12 +101,24 @@ extension Op {
     /// under kernel element r when the kernel sits at output position p (0 in the padding).
     static func patches<T: TensorElement>(_ x: [T], _ g: ConvGeometry, _ images: Range<Int>) -> [T] {
         let positions = g.oh * g.ow, columns = images.count * positions, image = g.c * g.h * g.w
-        var cols = [T](repeating: 0, count: g.patchRows * columns)
+        // Without padding every element is written below, so the buffer is not zeroed first.
+        let total = g.patchRows * columns
+        var cols = g.pad == 0 ? [T](unsafeUninitializedCapacity: total) { _, n in n = total } : [T](repeating: 0, count: total)
         cols.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { src in
-                for (j, b) in images.enumerated() {
-                    let (column, offset) = (j * positions, b * image)
-                    g.forEachTap { r, p, s in out[r * columns + column + p] = src[offset + s] }
+                // An image's columns per thread: no two threads write the same element.
+                Parallel.forEachRange(images.count, cost: g.patchRows * positions) { part in
+                    for j in part {
+                        let (column, offset) = (j * positions, (images.lowerBound + j) * image)
+                        g.forEachRun { r, p, s, n in
+                            let to = r * columns + column + p, from = offset + s
+                            if g.stride == 1 {
+                                for t in 0..<n { out[to + t] = src[from + t] }
+                            } else {
+                                for t in 0..<n { out[to + t] = src[from + t * g.stride] }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -116,10 +138,16 @@ extension Op {
         for images in g.groups {
             let columns = images.count * positions
             var grad = [T](repeating: 0, count: g.f * columns)
-            for f in 0..<g.f {
-                for (j, b) in images.enumerated() {
-                    let to = (f * images.count + j) * positions, from = (b * g.f + f) * positions
-                    for p in 0..<positions { grad[to + p] = gOut.scalars[from + p] }
+            grad.withUnsafeMutableBufferPointer { o in
+                gOut.scalars.withUnsafeBufferPointer { src in
+                    Parallel.forEachRange(g.f, cost: columns) { maps in
+                        for f in maps {
+                            for (j, b) in images.enumerated() {
+                                let to = (f * images.count + j) * positions, from = (b * g.f + f) * positions
+                                for p in 0..<positions { o[to + p] = src[from + p] }
+                            }
+                        }
+                    }
                 }
             }
             if gk != nil {
@@ -131,9 +159,17 @@ extension Op {
             if gx != nil {
                 let gCols = DenseTensor<T>.gemm(k.scalars, true, grad, false, m: g.patchRows, k: g.f, n: columns)
                 gx?.withUnsafeMutableBufferPointer { o in
-                    for (j, b) in images.enumerated() {
-                        let (column, offset) = (j * positions, b * image)
-                        g.forEachTap { r, p, s in o[offset + s] += gCols[r * columns + column + p] }
+                    gCols.withUnsafeBufferPointer { src in
+                        // col2im, an image per thread: each adds only into its own image.
+                        Parallel.forEachRange(images.count, cost: g.patchRows * positions) { part in
+                            for j in part {
+                                let (column, offset) = (j * positions, (images.lowerBound + j) * image)
+                                g.forEachRun { r, p, s, n in
+                                    let from = r * columns + column + p, to = offset + s
+                                    for t in 0..<n { o[to + t * g.stride] += src[from + t] }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -171,11 +207,13 @@ struct PoolGeometry {
         outputShape = Array(x.dropLast(2)) + [oh, ow]
     }
 
-    /// Calls `body(o, top)` for each output element o, with the offset of its window's top-left input.
+    /// Calls `body(o, top)` for each output element o of some planes (all by default), with the
+    /// offset of its window's top-left input.
     @inline(__always)
-    func forEachWindow(_ body: (Int, Int) -> Void) {
-        var o = 0
-        for plane in 0..<planes {
+    func forEachWindow(planes part: Range<Int>? = nil, _ body: (Int, Int) -> Void) {
+        let part = part ?? 0..<planes
+        var o = part.lowerBound * oh * ow
+        for plane in part {
             for i in 0..<oh {
                 for j in 0..<ow {
                     body(o, (plane * h + i * stride) * w + j * stride)
@@ -200,20 +238,30 @@ extension Op {
         let g = try PoolGeometry(x.shape, size: size, stride: stride, op: "\(kind.rawValue)pool")
         var out = [T](repeating: 0, count: g.planes * g.oh * g.ow)
         let n = T(size * size)
-        x.scalars.withUnsafeBufferPointer { v in
-            g.forEachWindow { o, top in
-                var acc: T = kind == .max ? -T.infinity : 0
-                g.forEachInWindow(top) { s in
+        out.withUnsafeMutableBufferPointer { out in
+            x.scalars.withUnsafeBufferPointer { v in
+                // Planes per thread; one loop per kind, so none decides the kind per element.
+                Parallel.forEachRange(g.planes, cost: g.oh * g.ow * size * size) { planes in
                     switch kind {
-                    case .max: if v[s] > acc || v[s].isNaN { acc = v[s] }  // a NaN stays NaN
-                    case .avg: acc += v[s]
-                    case .l2: acc += v[s] * v[s]
+                    case .max:
+                        g.forEachWindow(planes: planes) { o, top in
+                            var acc = -T.infinity
+                            g.forEachInWindow(top) { s in if v[s] > acc || v[s].isNaN { acc = v[s] } }  // a NaN stays NaN
+                            out[o] = acc
+                        }
+                    case .avg:
+                        g.forEachWindow(planes: planes) { o, top in
+                            var acc: T = 0
+                            g.forEachInWindow(top) { s in acc += v[s] }
+                            out[o] = acc / n
+                        }
+                    case .l2:
+                        g.forEachWindow(planes: planes) { o, top in
+                            var acc: T = 0
+                            g.forEachInWindow(top) { s in acc += v[s] * v[s] }
+                            out[o] = acc.squareRoot()
+                        }
                     }
-                }
-                switch kind {
-                case .max: out[o] = acc
-                case .avg: out[o] = acc / n
-                case .l2: out[o] = acc.squareRoot()
                 }
             }
         }
@@ -228,18 +276,27 @@ extension Op {
         guard let g = try? PoolGeometry(x.shape, size: size, stride: stride, op: "pool") else { return [nil] }
         var gx = [T](repeating: 0, count: x.count)
         let n = T(size * size)
-        x.scalars.withUnsafeBufferPointer { v in
-            g.forEachWindow { o, top in
-                let gv = gOut.scalars[o], yv = y.scalars[o]
-                switch kind {
-                case .max:
-                    var best = -1
-                    g.forEachInWindow(top) { s in if best < 0 || v[s] > v[best] { best = s } }
-                    gx[best] += gv
-                case .avg:
-                    g.forEachInWindow(top) { s in gx[s] += gv / n }
-                case .l2:
-                    if yv > 0 { g.forEachInWindow(top) { s in gx[s] += gv * v[s] / yv } }
+        gx.withUnsafeMutableBufferPointer { gx in
+            x.scalars.withUnsafeBufferPointer { v in
+                gOut.scalars.withUnsafeBufferPointer { gOut in
+                    y.scalars.withUnsafeBufferPointer { y in
+                        // Planes per thread: a window's inputs lie in its own plane.
+                        Parallel.forEachRange(g.planes, cost: g.oh * g.ow * size * size) { planes in
+                            g.forEachWindow(planes: planes) { o, top in
+                                let gv = gOut[o], yv = y[o]
+                                switch kind {
+                                case .max:
+                                    var best = -1
+                                    g.forEachInWindow(top) { s in if best < 0 || v[s] > v[best] { best = s } }
+                                    gx[best] += gv
+                                case .avg:
+                                    g.forEachInWindow(top) { s in gx[s] += gv / n }
+                                case .l2:
+                                    if yv > 0 { g.forEachInWindow(top) { s in gx[s] += gv * v[s] / yv } }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

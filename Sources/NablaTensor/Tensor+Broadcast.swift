@@ -50,18 +50,17 @@ public enum Broadcast {
         return (Shape.count(Array(big[end...])), Shape.count(core))
     }
 
-    /// Calls `body(i, k)` for each element i of the big tensor with the element k of the small
-    /// one it reads ((i / inner) % n), without a division per element.
+    /// Calls `body(start, k)` for each run of `inner` consecutive elements of the big tensor
+    /// that read the small one's element k ((i / inner) % n): a call per run, no division
+    /// per element.
     @inlinable @inline(__always)
-    static func forEachBlock(count: Int, inner: Int, n: Int, _ body: (Int, Int) -> Void) {
+    static func forEachRun(count: Int, inner: Int, n: Int, _ body: (Int, Int) -> Void) {
         guard inner > 0, n > 0 else { return }
-        var i = 0
-        while i < count {
+        var start = 0
+        while start < count {
             for k in 0..<n {
-                for _ in 0..<inner {
-                    body(i, k)
-                    i += 1
-                }
+                body(start, k)
+                start += inner
             }
         }
     }
@@ -132,14 +131,29 @@ extension DenseTensor {
             }
             return DenseTensor(shape: a.shape, scalars: out)
         }
+        // A number per block (the bias of a feature map): raw buffers, a run per block.
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
             var out = a.scalars
-            Broadcast.forEachBlock(count: out.count, inner: inner, n: n) { i, k in out[i] = f(out[i], b.scalars[k]) }
+            out.withUnsafeMutableBufferPointer { o in
+                b.scalars.withUnsafeBufferPointer { v in
+                    Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
+                        let s = v[k]
+                        for i in start..<start + inner { o[i] = f(o[i], s) }
+                    }
+                }
+            }
             return DenseTensor(shape: a.shape, scalars: out)
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
             var out = b.scalars
-            Broadcast.forEachBlock(count: out.count, inner: inner, n: n) { i, k in out[i] = f(a.scalars[k], out[i]) }
+            out.withUnsafeMutableBufferPointer { o in
+                a.scalars.withUnsafeBufferPointer { v in
+                    Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
+                        let s = v[k]
+                        for i in start..<start + inner { o[i] = f(s, o[i]) }
+                    }
+                }
+            }
             return DenseTensor(shape: b.shape, scalars: out)
         }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
@@ -172,7 +186,15 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         if let (inner, blocks) = Broadcast.block(target, in: shape), blocks == n {
-            Broadcast.forEachBlock(count: count, inner: inner, n: n) { i, k in out[k] += scalars[i] }
+            scalars.withUnsafeBufferPointer { g in
+                out.withUnsafeMutableBufferPointer { o in
+                    Broadcast.forEachRun(count: g.count, inner: inner, n: n) { start, k in
+                        var acc: Element = 0
+                        for i in start..<start + inner { acc += g[i] }
+                        o[k] += acc
+                    }
+                }
+            }
             return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(target, to: shape)
@@ -194,7 +216,12 @@ extension DenseTensor {
         }
         if let (inner, n) = Broadcast.block(shape, in: target), n == count {
             var out = [Element](repeating: 0, count: total)
-            Broadcast.forEachBlock(count: total, inner: inner, n: n) { i, k in out[i] = scalars[k] }
+            out.withUnsafeMutableBufferPointer { o in
+                Broadcast.forEachRun(count: total, inner: inner, n: n) { start, k in
+                    let v = scalars[k]
+                    for i in start..<start + inner { o[i] = v }
+                }
+            }
             return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(shape, to: target)

@@ -88,6 +88,81 @@ struct ConvTests {
     }
 }
 
+extension ConvTests {
+    /// The convolution written as its definition, four nested loops, for comparison.
+    static func direct(_ x: Tensor, _ k: Tensor, stride: Int, pad: Int) -> Tensor {
+        let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (f, kh, kw) = (k.shape[0], k.shape[2], k.shape[3])
+        let (oh, ow) = ((h + 2 * pad - kh) / stride + 1, (w + 2 * pad - kw) / stride + 1)
+        var out = [Double](repeating: 0, count: b * f * oh * ow)
+        for n in 0..<b { for o in 0..<f { for i in 0..<oh { for j in 0..<ow {
+            var acc = 0.0
+            for ch in 0..<c { for a in 0..<kh { for d in 0..<kw {
+                let (y, xx) = (i * stride + a - pad, j * stride + d - pad)
+                guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                acc += x.scalars[((n * c + ch) * h + y) * w + xx] * k.scalars[((o * c + ch) * kh + a) * kw + d]
+            } } }
+            out[((n * f + o) * oh + i) * ow + j] = acc
+        } } } }
+        return Tensor(shape: [b, f, oh, ow], scalars: out)
+    }
+
+    @Test("big enough to run on every core: conv2d equals the direct sum, and its VJP the direct VJP", arguments: [(1, 0), (2, 1), (3, 2)])
+    func parallelConvolution(stride: Int, pad: Int) throws {
+        var sampler = SplitMix(seed: 9)
+        let x = Tensor(shape: [8, 3, 20, 20], scalars: (0..<9600).map { _ in sampler.next() })
+        let k = Tensor(shape: [6, 3, 5, 5], scalars: (0..<450).map { _ in sampler.next() })
+        let op = Op.conv2d(stride: stride, pad: pad)
+        let y = try op.forward([x, k])
+        let expected = Self.direct(x, k, stride: stride, pad: pad)
+        #expect(y.shape == expected.shape && zip(y.scalars, expected.scalars).allSatisfy { abs($0 - $1) < 1e-9 })
+        // ⟨g, y⟩ is linear in x and in k: the VJP is the gradient of that, checked on a few entries by differences.
+        let g = Tensor(shape: y.shape, scalars: (0..<y.count).map { _ in sampler.next() })
+        let vjp = op.vjp([x, k], y, g)
+        func inner(_ x: Tensor, _ k: Tensor) -> Double { zip(Self.direct(x, k, stride: stride, pad: pad).scalars, g.scalars).reduce(0) { $0 + $1.0 * $1.1 } }
+        for i in [0, 401, 4_799, 9_599] {
+            var bumped = x.scalars
+            bumped[i] += 1
+            let slope = inner(Tensor(shape: x.shape, scalars: bumped), k) - inner(x, k)
+            #expect(abs(try #require(vjp[0]).scalars[i] - slope) < 1e-9, "x[\(i)]")
+        }
+        for i in [0, 77, 449] {
+            var bumped = k.scalars
+            bumped[i] += 1
+            let slope = inner(x, Tensor(shape: k.shape, scalars: bumped)) - inner(x, k)
+            #expect(abs(try #require(vjp[1]).scalars[i] - slope) < 1e-8, "k[\(i)]")
+        }
+    }
+
+    @Test("big enough to run on every core: pooling and its VJP equal the window-by-window definition", arguments: PoolKind.allCases)
+    func parallelPooling(kind: PoolKind) throws {
+        var sampler = SplitMix(seed: 4)
+        let x = Tensor(shape: [16, 8, 24, 24], scalars: (0..<73_728).map { _ in sampler.next() })
+        let op = Op.pool(kind, size: 2, stride: 2)
+        let y = try op.forward([x])
+        let g = Tensor(shape: y.shape, scalars: (0..<y.count).map { _ in sampler.next() })
+        let gx = try #require(op.vjp([x], y, g)[0])
+        for o in [0, 1_000, 18_431] {
+            let (plane, i, j) = (o / 144, o / 12 % 12, o % 12)
+            let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map { plane * 576 + (2 * i + $0.0) * 24 + 2 * j + $0.1 }
+            let v = window.map { x.scalars[$0] }
+            switch kind {
+            case .max:
+                #expect(y.scalars[o] == v.max())
+                let winner = window[v.firstIndex(of: v.max() ?? 0) ?? 0]
+                #expect(gx.scalars[winner] == g.scalars[o])
+            case .avg:
+                #expect(abs(y.scalars[o] - v.reduce(0, +) / 4) < 1e-12)
+                #expect(abs(gx.scalars[window[3]] - g.scalars[o] / 4) < 1e-12)
+            case .l2:
+                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                #expect(abs(y.scalars[o] - norm) < 1e-12)
+                #expect(abs(gx.scalars[window[1]] - g.scalars[o] * v[1] / norm) < 1e-12)
+            }
+        }
+    }
+}
+
 /// A small deterministic source of numbers in [-1, 1).
 struct SplitMix {
     var state: UInt64

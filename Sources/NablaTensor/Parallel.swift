@@ -1,0 +1,45 @@
+import Dispatch
+
+/// Work split over the machine's cores, for the loops BLAS does not run: im2col, col2im and
+/// pooling over images. Each part writes its own range of the output, so no two threads
+/// touch the same element.
+public enum Parallel {
+    /// The parts a loop is split into: one per core (2 on the machines nabla is measured on).
+    public static let parts = Swift.max(1, Swift.min(activeProcessorCount(), 8))
+
+    /// Calls `body` on consecutive ranges that cover 0..<count, in parallel when the work
+    /// (`count · cost` elementary operations) is worth a thread; on one thread otherwise.
+    public static func forEachRange(_ count: Int, cost: Int = 1, _ body: (Range<Int>) -> Void) {
+        let n = Swift.min(parts, count)
+        guard n > 1, count * Swift.max(cost, 1) >= 32_768 else {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: n) { part in
+                let lo = count * part / n, hi = count * (part + 1) / n
+                if lo < hi { box.value(lo..<hi) }
+            }
+        }
+    }
+}
+
+/// A value handed to the threads of `concurrentPerform`; each thread writes a disjoint range.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// The number of cores this process may use.
+private func activeProcessorCount() -> Int {
+    #if canImport(Glibc)
+    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    #else
+    return 1
+    #endif
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
