@@ -110,6 +110,8 @@ package enum CommandKeys {
         Key(name: "test", kind: .number(0...0.9, default: 0.2), help: "the share held out for testing (MNIST has its own)"),
         Key(name: "seed", kind: .integer(0...(1 << 53), default: nil), help: "draw this set from its own seed", shown: "N"),
         Key(name: "dir", kind: .text(placeholder: "DIR"), help: "the folder of the MNIST files (quote a path with spaces)"),
+        Key(name: "hold", kind: .integer(1...10_000_000, default: nil),
+            help: "the most training rows X and Y hold (the definitions' window; :train goes through all); hold=64 for a convnet", shown: "2M numbers"),
     ]
 
     static package let mlp: [Key] = [

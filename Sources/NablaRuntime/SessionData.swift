@@ -16,6 +16,9 @@ package struct TrainingData {
     /// many rows.
     package static let defaultHeldNumbers = 2_000_000
 
+    /// `hold=N`: X and Y hold at most N training rows (a convnet's activations are tens of
+    /// times its input: `hold=64` keeps its float64 definitions quick).
+    package var holdRows: Int?
     /// The training rows X and Y hold (made once by `install`).
     package var trainWindow: Dataset?
     package var heldTrain: Dataset { trainWindow ?? train }

@@ -167,8 +167,9 @@ extension Session {
             parts = TrainingData(train: train.rows(order[nVal...]), validation: train.rows(order[..<nVal]), test: test)
         }
         if s.values["seed"] == nil { random = local }
+        parts.holdRows = s.values["hold"] == nil ? nil : try s.integer("hold")
         try install(parts, kind: kind, at: args.wholeRange)
-        let held = heldRows(parts.train)
+        let held = data?.heldTrain.count ?? heldRows(parts.train)
         say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
             + "X [\(held), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test"
             + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))
@@ -209,9 +210,10 @@ extension Session {
         guard parts.0.count > 0 else {
             throw Diagnostic(.error, "val=\(Format.number(val)) and test=\(Format.number(test)) leave no sample of \(dataset.count) for training", at: args.wholeRange)
         }
-        let training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
+        var training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
+        training.holdRows = s.values["hold"] == nil ? nil : try s.integer("hold")
         try install(training, kind: kind, at: args.wholeRange)
-        let held = heldRows(training.train)
+        let held = data?.heldTrain.count ?? heldRows(training.train)
         let what = (dataset.classes.map { $0 == 2 ? "2 classes (Y is [N, 1]: \(pm1 ? "-1/+1" : "0/1"))" : "\($0) classes (Y holds class indices)" } ?? "regression (Y is [N, 1])")
             + (dataset.classValues.map { values in
                 ", numbered from the file's targets: " + values.enumerated().map { "\(Format.number($0.element)) → \($0.offset)" }.joined(separator: ", ")
@@ -228,7 +230,8 @@ extension Session {
     func install(_ training: TrainingData, kind: String, at origin: SourceRange) throws(Diagnostic) {
         // X and Y change together (one all-or-nothing update when both hold data already),
         // so a new data set never leaves one of them behind.
-        let train = held(training.train)
+        var train = held(training.train)
+        if let rows = training.holdRows, rows < train.count { train = train.rows(0..<rows) }
         if let x = valueLeaf("X"), let y = valueLeaf("Y"), graph[x].op == .constant, graph[y].op == .constant {
             do {
                 try graph.setValues([(x, train.x), (y, train.y)])
