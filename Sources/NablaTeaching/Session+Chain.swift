@@ -202,7 +202,8 @@ extension Session {
         let aliases = self.aliases
         let seed = Tensor(shape: graph.value(root).shape, scalars: [1])
         let terms = paths.map { graph.carry(seed, along: $0.edges) }
-        let gradient = (try? graph.backward(from: root))?[target] ?? Tensor.zeros(targetValue.shape)
+        let all = try? graph.backward(from: root)
+        let gradient = all?[target] ?? Tensor.zeros(targetValue.shape)
 
         func symbols(_ p: ChainPath) -> String {
             Session.elided(p.factors.map { Session.partial(displayName($0.top, aliases: aliases), displayName($0.bottom, aliases: aliases)) })
@@ -220,6 +221,7 @@ extension Session {
 
         let more = (total > paths.count ? ["(\(Session.count(total - paths.count)) more paths are not shown; the result includes them)"] : [])
             + pathValues(paths, except: target) + Session.notation(paths.flatMap { $0.factors.map(\.formula) })
+            + (all.map { weightSharing(paths, gradients: $0) } ?? [])
         let result = Printer.value(gradient, indent: head.count + 3)
         let pad = String(repeating: " ", count: head.count)
         if paths.count == 1 {

@@ -230,6 +230,9 @@ extension Session {
                 } else {
                     localText += "   \(style.shape("\(js), \(js.kind.rawValue); never built"))"
                 }
+                if case let .pool(.max, size, stride) = node.op {
+                    localText += "\n" + Session.maxPoolRouting(graph.value(c.id), upstream: step.upstream, size: size, stride: stride)
+                }
                 lines.append(localText)
                 let product = localValue.map { "\(Session.factor(step.upstream.scalar)) · \(Session.factor($0))" } ?? "upstream · \(local)"
                 let vjpHead = "  VJP        \(product) = "

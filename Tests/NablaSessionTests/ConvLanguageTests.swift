@@ -93,4 +93,24 @@ struct ConvLanguageTests {
         let (f32, f64) = (try lastLoss(nesterov + "f32"), try lastLoss(nesterov + "f64"))
         #expect(abs(f32 - f64) <= 1e-3 * max(1, abs(f64)), "\(f32) vs \(f64)")
     }
+
+    // By hand: y = conv2d of the 3x3 image with [[1, 0], [0, -1]], L = Σ y·[[1, 2], [3, 4]], so
+    // ∂L/∂(y) = [[1, 2], [3, 4]] and ∂L/∂K[0,0,0,0] = 1·x[0,0] + 2·x[0,1] + 3·x[1,0] + 4·x[1,1] = 1 + 4 + 0 + 4 = 9.
+    @Test(":explain L K shows weight sharing: one term per position where the kernel was applied")
+    func weightSharing() {
+        let t = transcript("x = [[1, 2, 0], [0, 1, 3], [2, 1, 1]]\nimg = reshape(x, 1, 3, 3)\nparam K = [[[[1, 0], [0, -1]]]]\ny = conv2d(img, K)\nL = sum(y * [[[1, 2], [3, 4]]])\n:backward L", ":explain L K")
+        #expect(t.stdout.contains("weight sharing: K is applied at every position"), "\(t.stdout)")
+        #expect(t.stdout.contains("∂L/∂K[0, 0, 0, 0] = Σ over 4 positions of ∂L/∂(conv2d(img, K))[0, y, x] · img[0, y, x]\n    = 1·1 + 2·2 + 3·0 + 4·1 = 9"), "\(t.stdout)")
+    }
+
+    // Windows of [[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 6, 6], [7, 1, 6, 2]]: largest 5, 8, 7, and 6 (a
+    // tie of three: the first in reading order, [0, 2, 2]).
+    @Test(":step shows max-pooling's VJP routing each gradient to its window's largest element")
+    func maxPoolRouting() {
+        let t = transcript("x = [[[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 6, 6], [7, 1, 6, 2]]]\nparam a = 1\nm = maxpool(a * x, 2)\nL = sum(m * [[[1, 2], [3, 4]]])", ":step all L")
+        for line in ["window [0, 0, 0]: the largest is [0, 0, 1] = 5, which gets 1", "window [0, 0, 1]: the largest is [0, 1, 2] = 8, which gets 2",
+                     "window [0, 1, 0]: the largest is [0, 3, 0] = 7, which gets 3", "window [0, 1, 1]: the largest is [0, 2, 2] = 6, which gets 4"] {
+            #expect(t.stdout.contains(line), "\(line)\n\(t.stdout)")
+        }
+    }
 }
