@@ -33,6 +33,7 @@ public enum Invocation: Equatable {
                nabla replay FILE        step through a lesson: Enter continues, b goes back, q quits
                nabla mnist [--data DIR] [--dataset mnist|fashion] [--arch 784-256-10] [--epochs 10]
                            [--batch 128] [--opt sgd] [--lr 0.1] [--seed 1] [--save FILE.npz] [--download]
+                           (--arch conv20x5-pool2-conv40x5-pool2-100-10: a convnet, as :cnn builds it)
                nabla selfcheck [--programs 1000] [--seed 1] [--size 8]
                                         check random programs' gradients, Jacobians, :explain and
                                         :shapes against finite differences (docs/reliability.md)
@@ -173,14 +174,18 @@ public struct MNISTOptions: Equatable, Sendable {
         return .success(o)
     }
 
-    /// The same run as a script: what `nabla mnist` types for you.
+    /// A convolutional architecture (`conv20x5-pool2-...`) rather than an MLP's sizes.
+    public var isConvolutional: Bool { arch.contains("conv") || arch.contains("pool") }
+
+    /// The same run as a script: what `nabla mnist` types for you (`:cnn` for an architecture
+    /// with convolutions, which holds few images in X and trains in float32).
     public var script: String {
         [
             "seed \(seed)",
-            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")\(download ? " download" : "")",
-            ":mlp net \(arch) act=relu init=he out=linear",
+            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")\(download ? " download" : "")\(isConvolutional ? " hold=64" : "")",
+            isConvolutional ? ":cnn net \(arch) act=relu" : ":mlp net \(arch) act=relu init=he out=linear",
             "L = cross_entropy(net, Y)",
-            ":train L epochs=\(epochs) batch=\(batch) opt=\(opt) lr=\(lr) every=1\(save.map { " checkpoint=\($0)" } ?? "")",
+            ":train L epochs=\(epochs) batch=\(batch) opt=\(opt) lr=\(lr) every=1\(isConvolutional ? " precision=f32" : "")\(save.map { " checkpoint=\($0)" } ?? "")",
         ].joined(separator: "\n")
     }
 }

@@ -114,6 +114,12 @@ package enum CommandKeys {
             help: "the most training rows X and Y hold (the definitions' window; :train goes through all); hold=64 for a convnet", shown: "2M numbers"),
     ]
 
+    static package let cnn: [Key] = [
+        Key(name: "act", kind: .choice(activations, default: "relu"), help: "the activation after each convolution and hidden dense layer"),
+        Key(name: "input", kind: .text(placeholder: "X"), help: "the name the first layer reads (one image per row)"),
+        Key(name: "image", kind: .text(placeholder: "1x28x28"), help: "an input row's image as CxHxW (default: a square single-channel image)"),
+    ]
+
     static package let mlp: [Key] = [
         Key(name: "act", kind: .choice(activations, default: "tanh"), help: "the hidden layers' activation"),
         Key(name: "out", kind: .choice(activations, default: nil), help: "the output's activation (linear on regression data, sigmoid for one output of two classes, else linear)", shown: "sigmoid"),

@@ -9,7 +9,7 @@ import NablaTensor
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, data, mlp, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, limits, quit
+    case graph, dot, exercise, data, mlp, cnn, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, limits, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -30,6 +30,7 @@ struct Command: Sendable {
         case .schedule: return CommandKeys.schedule
         case .data: return CommandKeys.data
         case .mlp: return CommandKeys.mlp
+        case .cnn: return CommandKeys.cnn
         case .limits: return CommandKeys.limits
         case .help, .vars, .forward, .backward, .grad, .step, .jacobian, .shapes, .explain, .check, .verify, .expect,
              .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .quit:
@@ -44,12 +45,13 @@ struct Command: Sendable {
         case .step: return "Backprop from L one node at a time: at each node the upstream gradient ∂L/∂node, the local\nderivative of the node with respect to each input (its Jacobian, or only the diagonal for an\nelementwise op), the VJP, and what the input accumulates (+= when a node feeds several others).\nAt a prompt: Enter shows the next node, `a` the rest, `q` leaves and keeps the gradients so far.\nIn a script, or with `:step all L`, every step is printed at once."
         case .explain: return "∂L/∂w as the chain rule writes it: one product of local derivatives per path from L to w,\nsummed over the paths. Four lines: the symbols, the formulas, the numbers, the result.\nFor tensors the Jacobians' shapes stand in for numbers that would not fit. w may be any node:\n:explain L y*z. A negation is merged into the next factor (∂L/∂p = -1/p for L = -log(p))."
         case .shapes: return "The m x n shape of every local Jacobian along each path from L to w, and their product:\n∂L/∂W = (1x1)(1x3)(3x3)(3x12) = 1x12. Diagonal Jacobians (elementwise ops) are marked; the last\nline shows the gradient shapes backprop carries instead of building any of these matrices."
-        case .verify: return "Judges a value you computed by hand: `:verify dL/dw1 = -1.48`, `:verify ∂L/∂W = [[..], [..]]`,\nor a forward value, `:verify p = 0.27`. ✓ correct when it matches to the digits you typed (at\nleast 3 significant digits); ≈ close when it is within 5% or rounding intermediate values to 2\nor 3 digits explains the difference (it says which); ✗ wrong otherwise, with the exact value and\nthe :explain derivation. Verify the gradients along the chain (dL/dp, dL/dz, ...) and nabla names\nthe first wrong link."
+        case .verify: return "Judges a value you computed by hand: `:verify dL/dw1 = -1.48`, `:verify ∂L/∂W = [[..], [..]]`,\nor a forward value, `:verify p = 0.27`. ✓ correct when it is the exact value rounded or truncated\nto the digits you typed (at least 3 significant digits); ≈ close when it is within 5% (the note\nsays why: too few digits, or rounded intermediate values); ✗ wrong beyond 5%, with the exact value\nand the :explain derivation. A list [dL/dw1, dL/db1] = [8, 8] judges each. Verify the gradients along the chain (dL/dp, dL/dz, ...) and nabla names\nthe first wrong link."
         case .graph: return "The graph below L as a tree: each node's text, value and, after a :backward, its gradient.\nA node used twice is drawn once and then named. Graphs over 40 nodes are summarised (node\ncount by op) and drawn 3 levels deep. With no L: the last :backward's, else the newest definition."
         case .dot: return "Graphviz DOT of the graph below L: values, gradients, params in yellow, L in blue.\nWithout a file the DOT text is printed; `file.dot` writes it; `file.png`, `.svg` or `.pdf` draws it\nwith Graphviz's dot (apt-get install graphviz)."
-        case .exercise: return "A small graph with friendly numbers, printed as definitions; you compute a forward value and two\ngradients by hand and type them one by one (Enter skips, q leaves); each answer is judged as\n:verify does, then the solution is derived. Kinds: neuron (logistic loss), chain (a ReLU unit with\nsquared error), vector (a 2x2 layer). `:exercise chain 12` gives exercise 12 again. Your own\ndefinitions are not touched."
+        case .exercise: return "A small graph with friendly numbers, printed as definitions; you compute a forward value and the\ngradients along its chain by hand and type them one by one (Enter skips, q leaves); each answer is judged as\n:verify does, then the solution is derived. Kinds: neuron (logistic loss), chain (a ReLU unit with\nsquared error), vector (a 2x2 layer). `:exercise chain 12` gives exercise 12 again. Your own\ndefinitions are not touched."
         case .check: return "For every param, each element is moved by ±h, h = 1e-5·max(1, |x|), and the central difference\nis compared with backprop. A relative error under 1e-5 passes. Large params are sampled (1,000\nelements). Ctrl-C stops a long check."
         case .update: return "w ← w - lr·∂L/∂w for every param, from the last :backward; everything downstream follows."
+        case .cnn: return "Layers joined by '-': convFxK (F feature maps of KxK; s2 a stride, p2 a padding: conv20x5p2),\npool2 (max; avgpool2, l2pool2), then dense layers, the last one the outputs (logits).\nThe course's network: :cnn net conv20x5-pool2-conv40x5-pool2-100-10 (act=relu by default).\nLoad the images with :data mnist hold=64 so that the definitions stay quick."
         default: return ""
         }
     }
@@ -76,6 +78,7 @@ extension Session {
         Command(kind: .exercise, usage: ":exercise [neuron|chain|vector] [n]", summary: "an exam-style exercise: compute by hand, get judged, see the solution", example: ":exercise neuron"),
         Command(kind: .data, usage: Session.dataUsage, summary: "load a data set: defines X, Y (and X_val, Y_val, X_test, Y_test)", example: ":data moons 200 noise=0.2"),
         Command(kind: .mlp, usage: Session.mlpUsage, summary: "an MLP: params NAME_W1, NAME_b1, ... and layers NAME_h1, ..., NAME", example: ":mlp net 2-8-1 act=tanh"),
+        Command(kind: .cnn, usage: Session.cnnUsage, summary: "a convolutional net in one line: kernels NAME_K1, biases NAME_c1, dense NAME_W3, ... and layers NAME_h1, ..., NAME (logits)", example: ":cnn net conv20x5-pool2-conv40x5-pool2-100-10"),
         Command(kind: .train, usage: Session.trainUsage, summary: "mini-batch training with a progress bar, loss and accuracy curves, decision regions", example: ":train L epochs=200 opt=adam lr=0.01"),
         Command(kind: .opt, usage: ":opt", summary: "the optimizer's formula and its state per param (m, s, m̂, ŝ)", example: ":opt"),
         Command(kind: .predict, usage: ":predict P input", summary: "the output for new inputs (X replaced by the input)", example: ":predict net [0.5, -0.2]"),
@@ -126,6 +129,7 @@ extension Session {
         case .update: try optimizerStep(args)
         case .data: try dataCommand(args)
         case .mlp: try mlpCommand(args)
+        case .cnn: try cnnCommand(args)
         case .train: try trainCommand(args)
         case .opt: try optCommand(args)
         case .predict: try predictCommand(args)

@@ -149,6 +149,16 @@ struct CommandLineTests {
         let bad = try nabla(["mnist", "--dataset", "digits"])
         #expect(bad.status == 2)
     }
+
+    @Test("nabla mnist --arch with convolutions builds the net with :cnn and trains it in float32")
+    func mnistConvnet() throws {
+        // The synthetic 4x4 digits light pixel k for class k: 8 maps of 1x1 kernels keep where it is.
+        let dir = try syntheticMNIST(train: 200, test: 50)
+        let r = try nabla(["mnist", "--data", dir, "--arch", "conv8x1-10", "--epochs", "20", "--batch", "20", "--opt", "adam", "--lr", "0.05"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("net: conv8x1-10 on 1x4x4 images") && r.out.contains("float32 backend"), "\(r.out)")
+        #expect(r.out.split(separator: "\n").last == "test accuracy: 100.00%", "\(r.out)")
+    }
 }
 
 @Suite("kill -9 during training")

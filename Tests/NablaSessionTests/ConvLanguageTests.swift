@@ -113,4 +113,33 @@ struct ConvLanguageTests {
             #expect(t.stdout.contains(line), "\(line)\n\(t.stdout)")
         }
     }
+
+    @Test(":cnn builds the layers it prints: the same value as the formulas written by hand")
+    func cnnBuilder() throws {
+        let t = Transcript()
+        // 4x4 images: conv 2 maps of 3x3 → 2x2x2, max-pool 2 → 2x1x1, dense 3 outputs.
+        #expect(t.run("seed 4\nXi = randn(5, 16)\n:cnn net conv2x3-pool2-3 input=Xi"), "\(t.stderr)")
+        #expect(t.stdout.contains("layer 1: net_h1 = relu(conv2d(reshape(Xi, -1, 1, 4, 4), net_K1) + net_c1)   K [2, 1, 3, 3], c [2, 1, 1] → 2x2x2 a sample"), "\(t.stdout)")
+        #expect(t.stdout.contains("layer 3: net = dense(flatten(net_h2), net_W3, net_b3, linear)   W [2, 3], b [3] → 3 a sample"))
+        #expect(t.stdout.contains("29 params"))  // 2·9 + 2 + 2·3 + 3
+        t.run("ref = flatten(maxpool(relu(conv2d(reshape(Xi, -1, 1, 4, 4), net_K1) + net_c1), 2)) @ net_W3 + net_b3\n:expect net == ref tol 1e-12")
+        #expect(t.session.failed == 0 && t.session.passed == 1, "\(t.out) \(t.err)")
+        #expect(try #require(try? t.session.value("net")).shape == [5, 3])
+        // Rebuilt under the same name with another architecture: the new layers replace the old.
+        let u = Transcript()
+        #expect(u.run("Xi = randn(5, 16)\n:cnn net conv2x3-pool2-3 input=Xi\nL = sum(net^2)\n:cnn net conv3x2s2-avgpool2-3 input=Xi"), "\(u.stderr)")
+        #expect(try #require(try? u.session.value("net_K1")).shape == [3, 1, 2, 2])
+        #expect(try #require(try? u.session.value("net")).shape == [5, 3])
+    }
+
+    @Test(":cnn refuses what cannot be built, at its place", arguments: [
+        ("conv20x30-10", "a 30x30 kernel does not fit the 4x4 maps"), ("conv2x3-10-pool2", "comes after a dense layer"),
+        ("conv2x3", "must end with the number of outputs"), ("convx5-10", "'convx5' is not a layer"), ("conv2x3-pool5-3", "a 5x5 pool does not fit the 2x2 maps"),
+    ])
+    func cnnErrors(arch: String, message: String) {
+        let t = Transcript()
+        #expect(!t.run("Xi = zeros(2, 16)\n:cnn net \(arch) input=Xi"))
+        #expect(t.stderr.contains(message) && t.stderr.contains("^"), "\(t.stderr)")
+        #expect(t.session.definitions["net"] == nil)
+    }
 }
