@@ -287,3 +287,29 @@ extension RandomSource {
         }
     }
 }
+
+extension Dataset {
+    /// The training set expanded as the course's slide does: every image, then the same images
+    /// moved by one pixel down, up, right and left (the pixel that leaves is lost, the one that
+    /// enters is 0). Five times the images, the labels repeated; images must be side x side bytes.
+    public func displacedByOnePixel(side: Int) -> Dataset {
+        guard let bytes, features == side * side, side > 1 else { return self }
+        let n = count
+        var out = bytes
+        out.reserveCapacity(bytes.count * 5)
+        for (dy, dx) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+            var moved = [UInt8](repeating: 0, count: bytes.count)
+            for i in 0..<n {
+                let base = i * features
+                for y in 0..<side where (0..<side).contains(y - dy) {
+                    for x in 0..<side where (0..<side).contains(x - dx) {
+                        moved[base + y * side + x] = bytes[base + (y - dy) * side + x - dx]
+                    }
+                }
+            }
+            out += moved
+        }
+        let labels = Tensor(shape: [n * 5] + Array(y.shape.dropFirst()), scalars: Array([[Double]](repeating: y.scalars, count: 5).joined()))
+        return Dataset(bytes: out, features: features, y: labels, classes: classes, name: name)
+    }
+}

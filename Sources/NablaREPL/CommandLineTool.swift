@@ -33,6 +33,7 @@ public enum Invocation: Equatable {
                nabla replay FILE        step through a lesson: Enter continues, b goes back, q quits
                nabla mnist [--data DIR] [--dataset mnist|fashion] [--arch 784-256-10] [--epochs 10]
                            [--batch 128] [--opt sgd] [--lr 0.1] [--seed 1] [--save FILE.npz] [--download]
+                           [--expand] [--committee 5]
                            (--arch conv20x5-pool2-conv40x5-pool2-100-10: a convnet, as :cnn builds it)
                nabla selfcheck [--programs 1000] [--seed 1] [--size 8]
                                         check random programs' gradients, Jacobians, :explain and
@@ -122,14 +123,18 @@ public struct MNISTOptions: Equatable, Sendable {
     public var save: String?
     public var count: Int?
     public var download = false
+    /// `--expand`: the training images also moved by one pixel each way (5x), as the slide.
+    public var expand = false
+    /// `--committee N`: N nets (seeds seed, seed+1, ...) trained alike, then `:vote`.
+    public var committee = 1
 
     static func parse(_ args: [String]) -> Result<MNISTOptions, ArgumentError> {
         var o = MNISTOptions()
         var i = 0
         while i < args.count {
             let key = args[i]
-            if key == "--download" {
-                o.download = true
+            if key == "--download" || key == "--expand" {
+                if key == "--download" { o.download = true } else { o.expand = true }
                 i += 1
                 continue
             }
@@ -164,6 +169,9 @@ public struct MNISTOptions: Equatable, Sendable {
             case "--seed":
                 guard let v = UInt64(value), v < 1 << 53 else { return .failure(.init("--seed needs a whole number from 0 to 2^53")) }
                 o.seed = v
+            case "--committee":
+                guard let v = Int(value), (1...20).contains(v) else { return .failure(.init("--committee needs a number of nets from 1 to 20")) }
+                o.committee = v
             case "--count":
                 guard let v = Int(value), v >= 4 else { return .failure(.init("--count needs a whole number ≥ 4")) }
                 o.count = v
@@ -179,14 +187,25 @@ public struct MNISTOptions: Equatable, Sendable {
 
     /// The same run as a script: what `nabla mnist` types for you (`:cnn` for an architecture
     /// with convolutions, which holds few images in X and trains in float32).
+    /// With `--committee N`, N nets net1 ... netN from seeds seed ... seed+N-1, then `:vote`.
     public var script: String {
-        [
+        var lines = [
             "seed \(seed)",
-            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")\(download ? " download" : "")\(isConvolutional ? " hold=64" : "")",
-            isConvolutional ? ":cnn net \(arch) act=relu" : ":mlp net \(arch) act=relu init=he out=linear",
-            "L = cross_entropy(net, Y)",
-            ":train L epochs=\(epochs) batch=\(batch) opt=\(opt) lr=\(lr) every=1\(isConvolutional ? " precision=f32" : "")\(save.map { " checkpoint=\($0)" } ?? "")",
-        ].joined(separator: "\n")
+            ":data \(dataset)\(count.map { " \($0)" } ?? "")\(data.map { " dir=\($0)" } ?? "")\(download ? " download" : "")"
+                + "\(expand ? " expand" : "")\(isConvolutional ? " hold=64" : "")",
+        ]
+        let names = committee == 1 ? [""] : (1...committee).map(String.init)
+        for (k, suffix) in names.enumerated() {
+            if k > 0 { lines.append("seed \(seed + UInt64(k))") }
+            lines += [
+                isConvolutional ? ":cnn net\(suffix) \(arch) act=relu" : ":mlp net\(suffix) \(arch) act=relu init=he out=linear",
+                "L\(suffix) = cross_entropy(net\(suffix), Y)",
+                ":train L\(suffix) epochs=\(epochs) batch=\(batch) opt=\(opt) lr=\(lr) every=1\(isConvolutional ? " precision=f32" : "")"
+                    + (save.map { " checkpoint=\(committee == 1 ? $0 : $0.replacingOccurrences(of: ".npz", with: "\(suffix).npz"))" } ?? ""),
+            ]
+        }
+        if committee > 1 { lines.append(":vote " + names.map { "net\($0)" }.joined(separator: " ")) }
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -243,7 +262,7 @@ public enum CommandLineTool {
             guard session.runScript(options.script, file: "nabla mnist") else { return 1 }
             // Measured on all 10,000 test images at the end of :train, a window at a time.
             guard let accuracy = session.lastTestAccuracy else { return 1 }
-            print("test accuracy: \(String(format: "%.2f", accuracy * 100))%")
+            print("test accuracy: \(String(format: "%.2f", accuracy * 100))%\(options.committee > 1 ? " (the committee of \(options.committee) nets)" : "")")
             return 0
         case let .selfcheck(programs, size):
             return selfcheck(programs: programs, first: seed ?? 1, size: size)

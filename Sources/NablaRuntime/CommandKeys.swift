@@ -82,6 +82,7 @@ package enum CommandKeys {
         Key(name: "patience", kind: .integer(1...100_000, default: nil), help: "early stopping: epochs without a better validation loss (needs val=)", shown: "none"),
         Key(name: "every", kind: .integer(1...1_000_000, default: nil), help: "print a line every N epochs", shown: "epochs/10"),
         Key(name: "checkpoint", kind: .text(placeholder: "FILE.npz"), help: "write the weights after each epoch (atomically)"),
+        Key(name: "require", kind: .number(0...1, default: nil), help: "the test accuracy the run must reach, counted as an :expect (a lesson's check fails below it)", shown: "none"),
         Key(name: "precision", kind: .choice(["auto", "f32", "f64"], default: "auto"), help: "f32: the float32 backend; auto picks it for big data"),
     ]
 
@@ -118,6 +119,16 @@ package enum CommandKeys {
         Key(name: "act", kind: .choice(activations, default: "relu"), help: "the activation after each convolution and hidden dense layer"),
         Key(name: "input", kind: .text(placeholder: "X"), help: "the name the first layer reads (one image per row)"),
         Key(name: "image", kind: .text(placeholder: "1x28x28"), help: "an input row's image as CxHxW (default: a square single-channel image)"),
+        Key(name: "dropout", kind: .number(0...0.95, default: 0), help: "dropout after each hidden dense layer (inverted, active in :train)"),
+    ]
+
+    static package let reject: [Key] = [
+        Key(name: "margin", kind: .number(0...1, default: 0.1), help: "withhold the answer when the two largest class probabilities differ by less"),
+        Key(name: "split", kind: .choice(["test", "val", "train"], default: "test"), help: "the images to measure on"),
+    ]
+
+    static package let vote: [Key] = [
+        Key(name: "split", kind: .choice(["test", "val", "train"], default: "test"), help: "the images to vote on"),
     ]
 
     static package let mlp: [Key] = [

@@ -9,7 +9,7 @@ import NablaTensor
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, data, mlp, cnn, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, limits, quit
+    case graph, dot, exercise, data, mlp, cnn, reject, vote, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, limits, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -31,6 +31,8 @@ struct Command: Sendable {
         case .data: return CommandKeys.data
         case .mlp: return CommandKeys.mlp
         case .cnn: return CommandKeys.cnn
+        case .reject: return CommandKeys.reject
+        case .vote: return CommandKeys.vote
         case .limits: return CommandKeys.limits
         case .help, .vars, .forward, .backward, .grad, .step, .jacobian, .shapes, .explain, .check, .verify, .expect,
              .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .quit:
@@ -86,6 +88,8 @@ extension Session {
         Command(kind: .stats, usage: ":stats L [names...]", summary: "mean and std of activations and gradients per layer", example: ":stats L"),
         Command(kind: .mode, usage: ":mode train|eval", summary: "dropout on (a fresh mask) or off", example: ":mode eval"),
         Command(kind: .use, usage: ":use train|val|test", summary: "X and Y hold that split of the data (to measure a trained net on it)", example: ":use test"),
+        Command(kind: .reject, usage: Session.rejectUsage, summary: "LeNet-1's rejection: withhold an answer when the two largest class probabilities are closer than a margin; the share rejected and the error on the rest", example: ":reject net margin=0.3"),
+        Command(kind: .vote, usage: Session.voteUsage, summary: "a committee of nets votes on each image (the slide's 5 convnets); each member's accuracy, the committee's and its mistakes", example: ":vote net1 net2 net3"),
         Command(kind: .show, usage: ":show N [net] [test] | :show wrong net [test]", summary: "draw an image of the data (MNIST) with its label and the net's prediction; list the mistakes", example: ":show 17 net"),
         Command(kind: .descend, usage: Session.descendUsage, summary: "run an optimizer on a function of the params; with 2 numbers, draw the path", example: ":descend J steps=40 opt=momentum lr=0.05"),
         Command(kind: .schedule, usage: Session.scheduleUsage, summary: "a learning-rate schedule's rates, printed and drawn", example: ":schedule 1cycle:1 lr=0.1"),
@@ -130,6 +134,8 @@ extension Session {
         case .data: try dataCommand(args)
         case .mlp: try mlpCommand(args)
         case .cnn: try cnnCommand(args)
+        case .reject: try rejectCommand(args)
+        case .vote: try voteCommand(args)
         case .train: try trainCommand(args)
         case .opt: try optCommand(args)
         case .predict: try predictCommand(args)

@@ -54,7 +54,8 @@ extension Session {
         let s = settings(args, CommandKeys.cnn, usage: Session.cnnUsage)
         try s.check()
         guard s.positional.count == 2 else { throw args.missing("a name and an architecture such as conv20x5-pool2-100-10", usage: Session.cnnUsage) }
-        let (name, nameRange) = s.positional[0], (arch, archRange) = s.positional[1]
+        let (name, nameRange) = s.positional[0]
+        let (arch, archRange) = s.positional[1]
         guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
               Builtins.byName[name] == nil, !Builtins.keywords.contains(name) else {
             throw Diagnostic(.error, "'\(name)' is not a free name (letters, digits and _, not a built-in)", at: nameRange)
@@ -68,7 +69,15 @@ extension Session {
         let features = graph.value(inputDef.slot).shape.last ?? 1
         let image = try imageShape(s.string("image"), features: features, at: archRange)
         let act = try s.choice("act") ?? "relu"
-        let plan = try cnnPlan(layers, image: image, act: act, name: name, input: input, at: archRange)
+        var plan = try cnnPlan(layers, image: image, act: act, name: name, input: input, at: archRange)
+        let dropout = try s.number("dropout")
+        if dropout > 0 {
+            // After each hidden dense layer, as the slide's net drops out before its last layers.
+            for (i, (target, body)) in plan.layers.enumerated() where body.hasPrefix("dense(") && target != name {
+                plan.layers[i].1 = "dropout(\(body), \(Format.number(dropout)))"
+                plan.lines[i] = plan.lines[i].replacingOccurrences(of: " = \(body)", with: " = dropout(\(body), \(Format.number(dropout)))")
+            }
+        }
         try checkNetNames(name, layers: layers.count, at: nameRange)
         try unhookOldNet(name, sizes: [features, plan.outputs], inputShape: graph.value(inputDef.slot).shape, at: archRange)
         var built: [String] = []

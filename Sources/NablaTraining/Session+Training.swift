@@ -76,7 +76,7 @@ extension Session {
 
     // MARK: - :data
 
-    package static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1]", CommandKeys.data)
+    package static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1] [expand]", CommandKeys.data)
 
     package func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.data, usage: Session.dataUsage)
@@ -90,7 +90,7 @@ extension Session {
         var local = ownSeed.map { RandomSource(seed: $0) } ?? random
         let noise = try s.number("noise", default: kind == "blobs" ? 0.5 : 0.1)
         var n = kind == "mnist" || kind == "fashion" ? 60_000 : 200
-        if let (text, range) = rest.first(where: { $0.0 != "download" }), kind != "csv" {
+        if let (text, range) = rest.first(where: { $0.0 != "download" && $0.0 != "expand" }), kind != "csv" {
             guard let v = Int(text), v >= 4, v <= 1_000_000 else {
                 throw Diagnostic(.error, "the number of samples must be a whole number from 4 to 1,000,000", at: range)
             }
@@ -166,11 +166,16 @@ extension Session {
             local.shuffle(&order)
             parts = TrainingData(train: train.rows(order[nVal...]), validation: train.rows(order[..<nVal]), test: test)
         }
+        if rest.contains(where: { $0.0 == "expand" }) {
+            // The slide's expansion: each training image also moved by one pixel up, down, left and right.
+            parts.train = parts.train.displacedByOnePixel(side: Int(Double(parts.train.features).squareRoot().rounded()))
+        }
         if s.values["seed"] == nil { random = local }
         parts.holdRows = s.values["hold"] == nil ? nil : try s.integer("hold")
         try install(parts, kind: kind, at: args.wholeRange)
         let held = data?.heldTrain.count ?? heldRows(parts.train)
-        say("\(kind): \(parts.train.count) training images\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
+        let expanded = rest.contains(where: { $0.0 == "expand" }) ? " (expanded 5x by one-pixel displacements)" : ""
+        say("\(kind): \(parts.train.count) training images\(expanded)\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
             + "X [\(held), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test"
             + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))
     }

@@ -26,6 +26,8 @@ struct TrainPlan {
     var seeds: [NodeID]
     /// The nodes recomputed per step: the loss's own graph (and the prediction's).
     var only: [Bool]
+    /// `require=`: the test accuracy the run must reach, counted as an `:expect` is.
+    var require: (Double, SourceRange)?
     var samples: Int { training.train.count }
 }
 
@@ -130,7 +132,8 @@ extension Session {
             every: try s.integer("every", default: Swift.max(1, epochs / 10)), patience: patience,
             settings: try optimizerSettings(s), schedule: schedule, checkpoint: checkpoint,
             precision: try s.choice("precision") ?? "auto", params: params, leaves: try dataLeaves(training, at: args.wholeRange),
-            prediction: prediction, seeds: dropoutSeeds(under: root), only: only)
+            prediction: prediction, seeds: dropoutSeeds(under: root), only: only,
+            require: try s.string("require").map { (_, range) throws(Diagnostic) in (try s.number("require"), range) })
     }
 
     /// The float32 tape when the data is big (or when asked for). Every op runs in float32; only a
@@ -438,8 +441,26 @@ extension Session {
         }
         let predictedTest = saySummary(run, plan, measure)
         sayConfusion(plan, predictedTest: predictedTest, measure)
+        if let (required, range) = plan.require { checkRequired(required, at: range) }
         sayCurves(run.history)
         sayRegions(plan)
+    }
+
+    /// `require=0.992`: the test accuracy the run reached, judged and counted as `:expect` is
+    /// (a lesson's `nabla check` fails below it).
+    func checkRequired(_ required: Double, at range: SourceRange) {
+        guard let accuracy = history?.testAccuracy else {
+            failed += 1
+            output.out("\(style.bad("✗")) line \(range.start.line): require=\(Format.number(required)) needs a test split with classes")
+            return
+        }
+        if accuracy >= required {
+            passed += 1
+            say("\(style.ok("✓")) test accuracy \(Session.percent(accuracy)) ≥ \(Session.percent(required))")
+        } else {
+            failed += 1
+            output.out("\(style.bad("✗")) line \(range.start.line): test accuracy \(Session.percent(accuracy)) is below require=\(Format.number(required)) (\(Session.percent(required)))")
+        }
     }
 
     /// `trained 10 epochs in 1.2 s; training loss ...; test loss ...`; the test predictions.

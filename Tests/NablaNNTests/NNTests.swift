@@ -178,4 +178,15 @@ struct Step32Tests {
         // The weights moved: the comparison is not of two untouched copies.
         #expect(abs(theta[5] - (5.0 / 7 - 0.9)) > 1e-3)
     }
+
+    // A 3x3 image 1..9 moved by one pixel: down [[0,0,0],[1,2,3],[4,5,6]], up [[4,5,6],[7,8,9],[0,0,0]],
+    // right [[0,1,2],[0,4,5],[0,7,8]], left [[2,3,0],[5,6,0],[8,9,0]].
+    @Test("one-pixel displacements, as the slide expands MNIST: the image, then down, up, right, left")
+    func displacements() {
+        let d = Dataset(bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9], features: 9, y: Tensor(vector: [4]), classes: 10, name: "t")
+        let e = d.displacedByOnePixel(side: 3)
+        #expect(e.count == 5 && e.y.scalars == [4, 4, 4, 4, 4])
+        #expect(e.bytes == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5, 6, 7, 8, 9, 0, 0, 0,
+                            0, 1, 2, 0, 4, 5, 0, 7, 8, 2, 3, 0, 5, 6, 0, 8, 9, 0])
+    }
 }

@@ -142,4 +142,40 @@ struct ConvLanguageTests {
         #expect(t.stderr.contains(message) && t.stderr.contains("^"), "\(t.stderr)")
         #expect(t.session.definitions["net"] == nil)
     }
+
+    @Test(":reject and :vote on a trained convnet; require= counts like :expect")
+    func rejectAndVote() throws {
+        // Synthetic 4x4 digits (pixel k lit for class k): 1x1 kernels keep where it is.
+        let dir = try syntheticMNIST(train: 200, test: 50)
+        let t = Transcript()
+        let script = """
+            seed 1
+            :data mnist dir=\(dir) hold=16
+            :cnn a conv8x1-10
+            La = cross_entropy(a, Y)
+            :train La epochs=20 batch=20 opt=adam lr=0.05 precision=f32 require=0.99
+            seed 2
+            :cnn b conv6x1-10
+            Lb = cross_entropy(b, Y)
+            :train Lb epochs=1 batch=200 opt=sgd lr=0.0001 precision=f32 require=0.99
+            """
+        t.run(script)
+        #expect(t.session.passed == 1 && t.session.failed == 1, "\(t.out)")
+        #expect(t.stdout.contains("✓ test accuracy 100% ≥ 99%"), "\(t.stdout)")
+        #expect(t.stdout.contains("is below require=0.99"))
+        #expect(t.run(":reject a margin=0.3"), "\(t.stderr)")
+        #expect(t.stdout.contains("on the 50 test images") && t.stdout.contains("  0.3 ←") && t.stdout.contains("answered with 0 errors"), "\(t.stdout)")
+        #expect(t.run(":vote a b"), "\(t.stderr)")
+        #expect(t.stdout.contains("  a: 100% (0 wrong)") && t.stdout.contains("the committee: "), "\(t.stdout)")
+        #expect(!t.run(":vote a"))
+        #expect(!t.run(":reject nothere"))
+    }
+
+    @Test(":data mnist expand adds each image moved by one pixel four ways")
+    func expand() throws {
+        let dir = try syntheticMNIST(train: 20, test: 10)
+        let t = Transcript()
+        #expect(t.run(":data mnist dir=\(dir) expand"), "\(t.stderr)")
+        #expect(t.stdout.contains("mnist: 100 training images (expanded 5x by one-pixel displacements)"), "\(t.stdout)")
+    }
 }
