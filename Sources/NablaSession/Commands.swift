@@ -90,7 +90,7 @@ extension Session {
         Command(kind: .use, usage: ":use train|val|test", summary: "X and Y hold that split of the data (to measure a trained net on it)", example: ":use test"),
         Command(kind: .reject, usage: Session.rejectUsage, summary: "LeNet-1's rejection: withhold an answer when the two largest class probabilities are closer than a margin; the share rejected and the error on the rest", example: ":reject net margin=0.3"),
         Command(kind: .vote, usage: Session.voteUsage, summary: "a committee of nets votes on each image (the slide's 5 convnets); each member's accuracy, the committee's and its mistakes", example: ":vote net1 net2 net3"),
-        Command(kind: .show, usage: ":show N [net] [test] | :show wrong net [test]", summary: "draw an image of the data (MNIST) with its label and the net's prediction; list the mistakes", example: ":show 17 net"),
+        Command(kind: .show, usage: ":show N [net] [test] | :show wrong net [test] | :show kernels K | :show maps H N [test]", summary: "draw an image of the data (MNIST) with its label and the net's prediction; list the mistakes; draw a convnet's kernels and an image's feature maps", example: ":show 17 net"),
         Command(kind: .descend, usage: Session.descendUsage, summary: "run an optimizer on a function of the params; with 2 numbers, draw the path", example: ":descend J steps=40 opt=momentum lr=0.05"),
         Command(kind: .schedule, usage: Session.scheduleUsage, summary: "a learning-rate schedule's rates, printed and drawn", example: ":schedule 1cycle:1 lr=0.1"),
         Command(kind: .load, usage: ":load file", summary: "run a script in this session", example: ":load neuron.nabla"),

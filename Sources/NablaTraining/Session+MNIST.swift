@@ -140,12 +140,14 @@ extension Session {
     /// half blocks) with its label and, given a net, its prediction. `:show wrong net` lists
     /// misclassified samples.
     package func showCommand(_ args: CommandArguments) throws(Diagnostic) {
-        let usage = ":show N [net] [test]  or  :show wrong net [test]"
+        let usage = ":show N [net] [test]  or  :show wrong net [test]  or  :show kernels K  or  :show maps H N [test]"
+        if args.words.first?.0 == "kernels" { return try showKernels(args.words, args: args) }
         guard let training = data else { throw Diagnostic(.error, "no data: :data mnist loads the digits", at: args.nameRange) }
         var words = args.words
         if words.first?.0 == "digit" || words.first?.0 == "image" { words.removeFirst() }  // :show digit 17
         let useTest = words.last?.0 == "test"
         if useTest { words.removeLast() }
+        if words.first?.0 == "maps" { return try showMaps(words, test: useTest, args: args) }
         guard let (first, firstRange) = words.first else { throw args.missing("a sample number", usage: usage) }
         guard let set = useTest ? training.test : training.train else {
             throw Diagnostic(.error, "this data has no test split", at: args.wholeRange)

@@ -178,4 +178,18 @@ struct ConvLanguageTests {
         #expect(t.run(":data mnist dir=\(dir) expand"), "\(t.stderr)")
         #expect(t.stdout.contains("mnist: 100 training images (expanded 5x by one-pixel displacements)"), "\(t.stdout)")
     }
+
+    // K = 0..8 scaled to [0, 1] by eighths; a half block shows the mean of two rows in 5 shades:
+    // rows 0-1 give (0+3/8)/2, (1/8+4/8)/2, (2/8+5/8)/2 = " ░▒"; row 2 alone gives 3/8, 7/16, 1/2 = "░▒▒".
+    @Test(":show kernels draws each kernel in half blocks; :show maps draws an image's feature maps")
+    func showKernelsAndMaps() throws {
+        let t = Transcript()
+        #expect(t.run("param K = reshape([0, 1, 2, 3, 4, 5, 6, 7, 8], 1, 1, 3, 3)\n:show kernels K"), "\(t.stderr)")
+        #expect(t.out.last == "K: 1 kernel of 3x3, each from its smallest (blank) to its largest weight (full)\n0    \n│ ░▒│\n│░▒▒│", "\(t.out)")
+        let dir = try syntheticMNIST(train: 20, test: 10)
+        #expect(t.run(":data mnist dir=\(dir)\n:cnn net conv2x3-10\n:show maps net_h1 3"), "\(t.stderr)")
+        #expect(t.out.last?.hasPrefix("#3 of the training set (label 3) and the 2 feature maps of net_h1, 2x2 each") == true, "\(t.out)")
+        #expect(!t.run(":show maps net_K1 3"))
+        #expect(t.stderr.contains("feature maps are [1, F, h, h]"), "\(t.stderr)")
+    }
 }
