@@ -167,6 +167,8 @@ struct ConvLanguageTests {
         #expect(t.stdout.contains("on the 50 test images") && t.stdout.contains("  0.3 ←") && t.stdout.contains("answered with 0 errors"), "\(t.stdout)")
         #expect(t.run(":vote a b"), "\(t.stderr)")
         #expect(t.stdout.contains("  a: 100% (0 wrong)") && t.stdout.contains("the committee: "), "\(t.stdout)")
+        #expect(t.run(":show wrong a test"), "\(t.stderr)")
+        #expect(t.out.last == "0 of 50 test samples misclassified", "\(t.out)")
         #expect(!t.run(":vote a"))
         #expect(!t.run(":reject nothere"))
     }
