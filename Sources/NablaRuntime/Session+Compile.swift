@@ -115,11 +115,7 @@ extension Session {
             guard rate >= 0 && rate < 1 else {
                 throw Diagnostic(.error, "a dropout rate is a probability in [0, 1), like 0.5", at: args[1].range)
             }
-            // The hidden mask seed: -1 (evaluation) until :train or :mode train draws masks; under
-            // :mode train a new dropout draws its mask now.
-            let seed = graph.addLeaf(.constant, value: Tensor(dropoutTraining ? Double(random.next() % 16_777_216) : -1), label: "dropout mask")
-            created.ids.append(seed)
-            return try add(.dropout(rate: rate, inverted: inverted), [input(0), seed])
+            return try add(.dropout(rate: rate, inverted: inverted), [input(0), dropoutSeed(created)])
         case .neuron:
             let x = try input(0), w = try input(1), b = try input(2)
             let text = "\(Op.grouped(args[0].text)) @ \(Op.grouped(args[1].text)) + \(Op.grouped(args[2].text))"
@@ -153,18 +149,7 @@ extension Session {
             guard stride >= 1 else { throw Diagnostic(.error, "a stride is at least 1", at: args[2].range) }
             return try add(.pool(kind, size: size, stride: stride), [input(0)])
         case .reshape:
-            var dims: [Int] = []
-            for d in args.dropFirst() {
-                let n = try constantInteger(d, what: "a dimension")
-                guard n >= -1 else {
-                    throw Diagnostic(.error, "a dimension cannot be negative (-1 alone means: whatever fits, as in numpy)", at: d.range)
-                }
-                guard n != -1 || !dims.contains(-1) else {
-                    throw Diagnostic(.error, "only one dimension can be -1 (the one that is inferred)", at: d.range)
-                }
-                dims.append(n)
-            }
-            return try add(.reshape(dims), [input(0)])
+            return try add(.reshape(reshapeDimensions(args.dropFirst())), [input(0)])
         case let .builder(builder):
             var dims: [Int] = []
             for d in args { dims.append(try constantInteger(d, what: "a dimension")) }
@@ -230,6 +215,30 @@ extension Session {
         } catch {
             throw Diagnostic(.error, error.reason.message, at: e.range)
         }
+    }
+
+    /// A dropout's hidden mask seed: -1 (evaluation) until :train or :mode train draws masks;
+    /// under :mode train a new dropout draws its mask now.
+    private func dropoutSeed(_ created: CreatedNodes) -> NodeID {
+        let seed = graph.addLeaf(.constant, value: Tensor(dropoutTraining ? Double(random.next() % 16_777_216) : -1), label: "dropout mask")
+        created.ids.append(seed)
+        return seed
+    }
+
+    /// `reshape(x, d1, ..., dk)`'s dimensions: whole numbers, one of them -1 at most (inferred).
+    private func reshapeDimensions(_ args: ArraySlice<Expr>) throws(Diagnostic) -> [Int] {
+        var dims: [Int] = []
+        for d in args {
+            let n = try constantInteger(d, what: "a dimension")
+            guard n >= -1 else {
+                throw Diagnostic(.error, "a dimension cannot be negative (-1 alone means: whatever fits, as in numpy)", at: d.range)
+            }
+            guard n != -1 || !dims.contains(-1) else {
+                throw Diagnostic(.error, "only one dimension can be -1 (the one that is inferred)", at: d.range)
+            }
+            dims.append(n)
+        }
+        return dims
     }
 
     /// The node a gradient is taken with respect to: it must be a name.

@@ -15,7 +15,7 @@ extension Session {
                   let upstream = gradients[edge.node] else { continue }
             let conv = graph[edge.node]
             let x = graph.value(conv.inputs[0]), k = graph.value(conv.inputs[1])
-            guard k.rank == 4, x.rank == 3 || x.rank == 4 else { return [] }
+            guard k.rank == 4, x.rank == 3 || x.rank == 4, k.count > 0, x.count > 0, upstream.count > 0 else { return [] }
             return sharingLines(x: x, k: k, upstream: upstream, stride: stride, pad: pad, convLabel: conv.label,
                                 xLabel: graph[conv.inputs[0]].label, kLabel: graph[conv.inputs[1]].label)
         }
@@ -58,11 +58,11 @@ extension Session {
     /// Max-pooling's VJP as routing: the first windows, each sending its gradient to its
     /// largest element (the first in reading order on a tie); every other element gets 0.
     static func maxPoolRouting(_ x: Tensor, upstream g: Tensor, size: Int, stride: Int) -> String {
-        guard x.rank >= 2 else { return "" }
+        guard x.rank >= 2, x.count > 0, g.count > 0 else { return "" }
         let (h, w) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
         let (oh, ow) = ((h - size) / stride + 1, (w - size) / stride + 1)
         let windows = g.count
-        var lines = ["             routing: each of the \(windows) windows sends its gradient to its largest element; the other \(size * size - 1) of each get 0"]
+        var lines = ["             routing: each of the \(windows) windows sends its gradient to its largest element alone (the others get nothing from that window)"]
         for o in 0..<Swift.min(windows, 4) {
             let plane = o / Swift.max(oh * ow, 1), (i, j) = (o / ow % oh, o % ow)
             var best = (plane * h + i * stride) * w + j * stride

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Work split over the machine's cores, for the loops BLAS does not run: im2col, col2im and
 /// pooling over images. Each part writes its own range of the output, so no two threads
@@ -31,15 +32,9 @@ private struct UncheckedBox<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
-/// The number of cores this process may use.
+/// The number of cores this process may run on: Foundation reads the CPU affinity (and on
+/// Linux the cgroup quota), so a container pinned to 2 cores of a big host gets 2.
 private func activeProcessorCount() -> Int {
-    #if canImport(Glibc)
-    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    #else
-    return 1
-    #endif
+    ProcessInfo.processInfo.activeProcessorCount
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif

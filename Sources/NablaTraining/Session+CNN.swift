@@ -69,6 +69,13 @@ extension Session {
         let features = graph.value(inputDef.slot).shape.last ?? 1
         let image = try imageShape(s.string("image"), features: features, at: archRange)
         let act = try s.choice("act") ?? "relu"
+        // Every layer's shape is checked before any weight is drawn: a refused net leaves the
+        // session's random numbers where they were.
+        var probe = RandomSource(seed: 0)
+        swap(&probe, &random)
+        let checked = Result { () throws(Diagnostic) in try cnnPlan(layers, image: image, act: act, name: name, input: input, at: archRange) }
+        swap(&probe, &random)
+        if case let .failure(error) = checked { throw error }
         var plan = try cnnPlan(layers, image: image, act: act, name: name, input: input, at: archRange)
         let dropout = try s.number("dropout")
         if dropout > 0 {
@@ -78,10 +85,12 @@ extension Session {
                 plan.lines[i] = plan.lines[i].replacingOccurrences(of: " = \(body)", with: " = dropout(\(body), \(Format.number(dropout)))")
             }
         }
-        try checkNetNames(name, layers: layers.count, at: nameRange)
+        try checkCNNNames(name, plan: plan, at: nameRange)
         try unhookOldNet(name, sizes: [features, plan.outputs], inputShape: graph.value(inputDef.slot).shape, at: archRange)
+        // The old layers stay this net's own until the new one is complete (as :mlp keeps them).
+        let oldLayers = layerNames[name] ?? []
         var built: [String] = []
-        defer { layerNames[name] = built }
+        defer { layerNames[name] = built.count == plan.layers.count ? built : Array(Set(oldLayers + built)) }
         for (param, value, text) in plan.params { try defineValue(param, value, isParam: true, text: text, at: archRange) }
         for (target, body) in plan.layers {
             try runDefinition("\(target) = \(body)", quietly: true, at: args)
@@ -90,6 +99,18 @@ extension Session {
         say(([
             "\(name): \(arch) on \(image.map(String.init).joined(separator: "x")) images, \(act) after each convolution and hidden dense layer, linear output (logits for cross_entropy)",
         ] + plan.lines + ["  \(plan.total) params; :vars lists them, :train trains them (precision=f32 on the tape)"]).joined(separator: "\n"))
+    }
+
+    /// Refuses a net whose names would replace definitions an earlier `:cnn NAME` did not make.
+    func checkCNNNames(_ name: String, plan: CNNPlan, at range: SourceRange) throws(Diagnostic) {
+        let old = layerNames[name]
+        for n in plan.params.map(\.0) + plan.layers.map(\.0) where definitions[n] != nil {
+            let own = old.map { $0.contains(n) || n.hasPrefix(name + "_") } ?? false
+            guard own else {
+                let what = data.map { n == $0.xName || n == $0.yName } == true ? " (it holds the data of :data)" : ""
+                throw Diagnostic(.error, "'\(n)' is already defined\(what); :cnn \(name) would replace it. Choose another name for the net", at: range)
+            }
+        }
     }
 
     /// The tokens of `conv20x5-pool2-100-10`: convolutions and pools first, then dense layers,

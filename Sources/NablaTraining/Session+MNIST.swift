@@ -215,7 +215,9 @@ extension Session {
         for r in stride(from: 0, to: side, by: 2) {
             var line = ""
             for c in 0..<side {
-                let top = pixels[r * side + c], bottom = r + 1 < side ? pixels[(r + 1) * side + c] : 0
+                // A value that is not a number is drawn blank (an infinity at its end of the scale).
+                func level(_ v: Double) -> Double { v.isNaN ? 0 : Swift.min(Swift.max(v, 0), 1) }
+                let top = level(pixels[r * side + c]), bottom = r + 1 < side ? level(pixels[(r + 1) * side + c]) : 0
                 if colour {
                     let t = 232 + Int((Swift.min(Swift.max(top, 0), 1) * 23).rounded())
                     let b = 232 + Int((Swift.min(Swift.max(bottom, 0), 1) * 23).rounded())

@@ -100,6 +100,8 @@ extension Session {
         var out: [Float] = []
         out.reserveCapacity(set.count * classes)
         let leaves = (tape.feeds[0], tape.feeds[1])
+        // Measured with dropout off, whatever :mode says (the tape copied the graph's seeds).
+        for seed in dropoutSeeds(under: net) { tape.set(seed, [-1], shape: []) }
         for first in stride(from: 0, to: set.count, by: 256) {
             let rows = Array(first..<Swift.min(first + 256, set.count))[...]
             Session.feed(tape, leaves, set, rows)

@@ -12,7 +12,7 @@ extension Session {
     func showKernels(_ words: [(String, SourceRange)], args: CommandArguments) throws(Diagnostic) {
         guard words.count == 2 else { throw args.missing("the kernels to draw, a param [F, C, k, k] like net_K1", usage: Session.showConvUsage) }
         let k = graph.value(try resolve(words[1].0, at: words[1].1, within: nil))
-        guard k.rank == 4, k.shape[2] == k.shape[3] else {
+        guard k.rank == 4, k.shape[2] == k.shape[3], k.count > 0 else {
             throw Diagnostic(.error, "\(words[1].0) has shape \(Shape.describe(k.shape)); kernels are [F, C, k, k]", at: words[1].1)
         }
         let (f, c, side) = (k.shape[0], k.shape[1], k.shape[2])
@@ -34,23 +34,27 @@ extension Session {
         do { maps = try value(of: layer, withInput: set.rows([index]).x) } catch {
             throw Diagnostic(.error, error.reason.message, at: words[1].1)
         }
-        guard maps.rank == 4, maps.shape[0] == 1, maps.shape[2] == maps.shape[3] else {
+        guard maps.rank == 4, maps.shape[0] == 1, maps.shape[2] == maps.shape[3], maps.count > 0 else {
             throw Diagnostic(.error, "\(words[1].0) gives \(Shape.describe(maps.shape)) for one image; feature maps are [1, F, h, h]", at: words[1].1)
         }
         let (f, side) = (maps.shape[1], maps.shape[2])
         let shown = Swift.min(f, 40)
         let pictures = (0..<shown).map { i in Session.picture(Session.scaled(Array(maps.scalars[i * side * side..<(i + 1) * side * side])), side: side, colour: colors) }
+        // The image beside its maps when it is one square channel (else the maps alone).
         let imageSide = Int(Double(set.features).squareRoot())
-        let image = Session.picture(set.rows([index]).x.scalars, side: imageSide, colour: colors)
+        let square = imageSide * imageSide == set.features
+        let image = square ? Session.picture(set.rows([index]).x.scalars, side: imageSide, colour: colors) : []
         say((["#\(index) of the \(test ? "test" : "training") set (label \(Format.number(set.y.scalars[index]))) and the \(f) feature maps of \(words[1].0), \(side)x\(side) each, every map from its smallest to its largest value:"]
-            + Session.sideBySide([image] + pictures, widths: [imageSide + (colors ? 0 : 2)] + pictures.map { _ in side + (colors ? 0 : 2) },
-                                 labels: ["image"] + (0..<shown).map(String.init))).joined(separator: "\n"))
+            + Session.sideBySide((square ? [image] : []) + pictures, widths: (square ? [imageSide + (colors ? 0 : 2)] : []) + pictures.map { _ in side + (colors ? 0 : 2) },
+                                 labels: (square ? ["image"] : []) + (0..<shown).map(String.init))).joined(separator: "\n"))
     }
 
-    /// Values to [0, 1]: the smallest to 0, the largest to 1 (all 0.5 when they are equal).
+    /// Values to [0, 1]: the smallest finite one to 0, the largest to 1 (all 0.5 when they are
+    /// equal); NaN stays NaN (drawn blank), infinities go to their end.
     static func scaled(_ v: [Double]) -> [Double] {
-        guard let lo = v.min(), let hi = v.max(), hi > lo else { return v.map { _ in 0.5 } }
-        return v.map { ($0 - lo) / (hi - lo) }
+        let finite = v.filter(\.isFinite)
+        guard let lo = finite.min(), let hi = finite.max(), hi > lo else { return v.map { $0.isNaN ? .nan : 0.5 } }
+        return v.map { $0.isFinite ? ($0 - lo) / (hi - lo) : ($0.isNaN ? .nan : ($0 > 0 ? 1 : 0)) }
     }
 
     /// Pictures (each `widths[i]` columns wide on screen) in rows that fit 100 columns, each

@@ -85,6 +85,9 @@ extension Session {
         var rest = Array(s.positional.dropFirst())
         let pm1 = rest.contains { $0.0 == "pm1" }
         rest.removeAll { $0.0 == "pm1" }
+        if let (_, range) = rest.first(where: { $0.0 == "expand" }), kind != "mnist" && kind != "fashion" {
+            throw Diagnostic(.error, "expand moves images by one pixel: it is for :data mnist and :data fashion", at: range)
+        }
         // seed= is checked like any declared key (a whole number from 0 to 2^53, or an expression).
         let ownSeed = s.values["seed"] == nil ? nil : UInt64(try s.integer("seed"))
         var local = ownSeed.map { RandomSource(seed: $0) } ?? random
@@ -174,7 +177,7 @@ extension Session {
         parts.holdRows = s.values["hold"] == nil ? nil : try s.integer("hold")
         try install(parts, kind: kind, at: args.wholeRange)
         let held = data?.heldTrain.count ?? heldRows(parts.train)
-        let expanded = rest.contains(where: { $0.0 == "expand" }) ? " (expanded 5x by one-pixel displacements)" : ""
+        let expanded = parts.train.count > train.count - nVal ? " (expanded 5x by one-pixel displacements)" : ""
         say("\(kind): \(parts.train.count) training images\(expanded)\(nVal > 0 ? ", \(nVal) validation" : ""), \(test.count) test; "
             + "X [\(held), \(parts.train.features)] in [0, 1], Y class indices 0...9; X_test, Y_test"
             + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))

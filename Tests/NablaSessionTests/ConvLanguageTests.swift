@@ -194,4 +194,38 @@ struct ConvLanguageTests {
         #expect(!t.run(":show maps net_K1 3"))
         #expect(t.stderr.contains("feature maps are [1, F, h, h]"), "\(t.stderr)")
     }
+
+    @Test("review findings: NaN and empty kernels, a failed rebuild, other definitions, expand elsewhere, the random numbers")
+    func cnnEdges() throws {
+        let t = Transcript()
+        #expect(t.run("K = log(reshape([-1, 1, 2, 3], 1, 1, 2, 2))\n:show kernels K"), "\(t.stderr)")
+        #expect(!t.run("E = zeros(2, 0, 3, 3)\n:show kernels E"))
+        #expect(t.stderr.contains("kernels are [F, C, k, k]"))
+        // A rebuild that fails after the old layers were unhooked (a limit) leaves the name usable.
+        #expect(t.run("Xi = randn(5, 16)\n:cnn net conv2x3-10 input=Xi"), "\(t.stderr)")
+        #expect(!t.run(":limits elements=30\n:cnn net conv2x3-10 input=Xi"))
+        #expect(t.run(":limits elements=100000000\n:cnn net conv2x3-10 input=Xi"), "\(t.stderr)")
+        // A definition :cnn did not make is not replaced.
+        #expect(!t.run("other_K1 = 5\n:cnn other conv2x3-10 input=Xi"))
+        #expect(t.stderr.contains("'other_K1' is already defined; :cnn other would replace it"), "\(t.stderr)")
+        #expect(!t.run(":data moons expand"))
+        #expect(t.stderr.contains("expand moves images by one pixel"))
+        // A refused net draws nothing: the next random number is the one it would have been.
+        let a = Transcript(), b = Transcript()
+        #expect(!a.run("seed 3\nXi = zeros(2, 16)\n:cnn net conv2x3-conv2x5-3 input=Xi"))
+        a.run("r = randn(2)")
+        b.run("seed 3\nXi = zeros(2, 16)\nr = randn(2)")
+        #expect(try #require(try? a.session.value("r")) == (try #require(try? b.session.value("r"))))
+    }
+
+    @Test(":vote and :show wrong measure with dropout off, whatever :mode says")
+    func measuresWithoutDropout() throws {
+        let dir = try syntheticMNIST(train: 200, test: 50)
+        let t = Transcript()
+        t.run("seed 1\n:data mnist dir=\(dir) hold=16\n:cnn d conv8x1-32-10 dropout=0.5\nL = cross_entropy(d, Y)\n:train L epochs=3 batch=20 opt=adam lr=0.05 precision=f32")
+        #expect(t.run(":mode eval\n:vote d d\n:show wrong d test"), "\(t.stderr)")
+        let eval = t.out.suffix(2)
+        #expect(t.run(":mode train\n:vote d d\n:show wrong d test"), "\(t.stderr)")
+        #expect(Array(t.out.suffix(2)) == Array(eval), "\(t.out) vs \(eval)")
+    }
 }
