@@ -69,13 +69,19 @@ extension Session {
         for kind in kinds {
             var settings = OptimizerSettings(kind: kind, lr: 0.01)
             if let current = optimizer, current.kind == kind { settings = current }
-            lines.append("\(kind.rawValue)\(optimizer?.kind == kind ? " (in use)" : ""):  \(settings.formula)")
+            // The rule on one line, its constants on the next: both fit a terminal.
+            func split(_ formula: String) -> [String] {
+                formula.components(separatedBy: "   (").enumerated().map { $0.offset == 0 ? "    " + $0.element : "    (" + $0.element }
+            }
+            lines.append("\(kind.rawValue)\(optimizer?.kind == kind ? " (in use)" : ""):")
+            lines += split(settings.formula)
             guard [.adagrad, .rmsprop, .adam].contains(kind) else { continue }
             var other = settings
             other.epsilonForm = settings.epsilonForm == .outside ? .inside : .outside
-            lines.append("  with eps_form=\(other.epsilonForm.rawValue):  \(other.formula)")
+            lines.append("  with eps_form=\(other.epsilonForm.rawValue):")
+            lines += split(other.formula)
         }
-        lines.append("opt= picks one (:train, :update, :descend); eps_form=outside is PyTorch's, Keras's and the Adam slide's; "
+        lines.append("opt= picks one (:train, :update, :descend); eps_form=outside is PyTorch's, Keras's\nand the Adam slide's; "
             + "decay=λ adds λθ to g, decay_form=shrink is the slides' θ ← (1 − ζ)(θ + Δθ)")
         return lines.joined(separator: "\n")
     }
