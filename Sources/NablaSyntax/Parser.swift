@@ -120,9 +120,30 @@ public struct Parser {
         }
         while i < chars.count, chars[i] == " " || chars[i] == "\t" { i += 1 }
         let argumentsStart = SourceLocation(line: line, column: i + 1)
-        var arguments = String(chars[i...])
+        var arguments = Parser.withoutComment(chars[i...])
         while arguments.last?.isWhitespace == true { arguments.removeLast() }
         return .command(name: name, nameRange: range, arguments: arguments, argumentsStart: argumentsStart)
+    }
+
+    /// A command's arguments without a trailing comment: `#` at the start or after a space, and
+    /// not inside a quoted path (`"a # b"`, or '...' that begins a word: `W'` is a transpose).
+    static func withoutComment(_ chars: ArraySlice<Character>) -> String {
+        var quote: Character?
+        var previous: Character = " "
+        var escaped = false
+        for i in chars.indices {
+            let c = chars[i]
+            defer { previous = c }
+            if escaped { escaped = false; continue }
+            if c == "\\" { escaped = true; continue }
+            if let q = quote {
+                if c == q { quote = nil }
+                continue
+            }
+            if c == "\"" || (c == "'" && (previous.isWhitespace || previous == "=")) { quote = c; continue }
+            if c == "#" && previous.isWhitespace { return String(chars[chars.startIndex..<i]) }
+        }
+        return String(chars)
     }
 
     static func describe(_ chars: [Character], at i: Int) -> String {
