@@ -101,7 +101,10 @@ extension Session {
         Command(kind: .quit, usage: ":quit", summary: "leave nabla (Ctrl-D does the same)", example: ":quit"),
     ]
 
+    /// Each command by name, and the habits of other REPLs: `:q` and `:exit` leave.
     static let commandsByName: [String: Command] = Dictionary(commands.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        .merging(["q": quitCommand, "exit": quitCommand].compactMapValues { $0 }, uniquingKeysWith: { a, _ in a })
+    static var quitCommand: Command? { commands.first { $0.kind == .quit } }
 
     package func runCommand(_ name: String, nameRange: SourceRange, arguments: String, at start: SourceLocation) throws(Diagnostic) {
         let args = CommandArguments(name: name, nameRange: nameRange, text: arguments, start: start)
@@ -216,12 +219,23 @@ extension Session {
         currentSource = source
         defer { currentSource = saved }
         do {
-            try execute(statement)
+            try execute(habit(statement) ?? statement)
             reportNonFinite()
             return true
         } catch {
             report(error)
             return false
+        }
+    }
+
+    /// What users of IPython and the Julia REPL type, when it names nothing defined: `help`,
+    /// `exit`, `quit` on a line of their own are `:help` and `:quit`.
+    func habit(_ statement: Statement) -> Statement? {
+        guard case let .expression(expr) = statement, case let .name(word) = expr.kind, definitions[word] == nil else { return nil }
+        switch word {
+        case "help": return .command(name: "help", nameRange: expr.range, arguments: "", argumentsStart: expr.range.end)
+        case "exit", "quit": return .command(name: "quit", nameRange: expr.range, arguments: "", argumentsStart: expr.range.end)
+        default: return nil
         }
     }
 

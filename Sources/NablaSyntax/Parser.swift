@@ -80,6 +80,15 @@ public struct Parser {
         if trimmed.first == ":" {
             return try parseCommand(text, line: line)
         }
+        if trimmed.first == "?" {
+            // IPython's and Julia's `?name`: `:help name`.
+            let column = text.count - trimmed.count + 1
+            let rest = trimmed.dropFirst().drop { $0 == " " || $0 == "\t" }
+            return .command(
+                name: "help", nameRange: SourceRange(start: SourceLocation(line: line, column: column), end: SourceLocation(line: line, column: column + 1), offsets: (column - 1)..<column),
+                arguments: String(Parser.withoutComment(Array(rest)[...]).reversed().drop { $0.isWhitespace }.reversed()),
+                argumentsStart: SourceLocation(line: line, column: text.count - rest.count + 1))
+        }
         if let literal = NumericLiteral.definition(text, line: line) { return literal }
         var parser = try Parser(text, line: line, column: 1)
         return try parser.statement()

@@ -130,4 +130,23 @@ struct CommandTests {
         #expect(Parser.withoutComment(Array("file#1.npz")[...]) == "file#1.npz")
         #expect(Parser.withoutComment(Array("W' == V' # c")[...]) == "W' == V' ")
     }
+
+    @Test("the habits of IPython and Julia (issue 13): ?name, help, exit, quit, :q; a defined name stays a name")
+    func replHabits() {
+        let t = Transcript()
+        #expect(t.run("?sigmoid"))
+        #expect(t.out.first?.hasPrefix("sigmoid(x), σ(x)") == true, "\(t.out)")
+        #expect(t.run("help"))
+        #expect(t.out.first?.hasPrefix("commands (an example of each") == true)
+        for word in ["exit", "quit", ":q", ":exit"] {
+            let q = Transcript()
+            #expect(q.run(word + "\nnever = 1"))
+            #expect(q.session.definitions["never"] == nil, "\(word) did not leave")
+        }
+        let own = Transcript()
+        #expect(own.run("help = 3\nhelp"))
+        #expect(own.out.last == "3")
+        #expect(!own.run("?nothere"))
+        #expect(own.stderr.contains("no help for 'nothere'"))
+    }
 }
