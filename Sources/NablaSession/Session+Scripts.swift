@@ -37,6 +37,12 @@ public struct StatementReader {
 
     /// Adds one line (numbered from 1) and says what it completes.
     public mutating func feed(_ line: String, lineNumber: Int) -> Result {
+        // A statement left open by a trailing operator (no bracket open) ends at an empty line
+        // or a command: it is reported where it broke off.
+        let trimmed = line.drop { $0 == " " || $0 == "\t" }
+        if !buffer.isEmpty, depth <= 0, trimmed.isEmpty || trimmed.first == ":", let (error, source) = finish() {
+            return .failure(error, source)
+        }
         if buffer.isEmpty {
             firstLine = lineNumber
             depth = 0

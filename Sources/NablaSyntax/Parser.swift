@@ -418,6 +418,11 @@ public struct Parser {
         case .symbol("∂"):
             return try partial()
         default:
+            // The line ended where a value must come (after `+`, `@`, `=`): the statement goes on
+            // on the next line, as in Julia and Python's open expressions.
+            if current.kind == .end, openBrackets.isEmpty {
+                throw error(.expected("a value (a number, a name, '(' or '[')", found: Parser.describe(current)), at: current, incomplete: true)
+            }
             throw unexpected("a value (a number, a name, '(' or '[')")
         }
     }

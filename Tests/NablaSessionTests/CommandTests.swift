@@ -149,4 +149,14 @@ struct CommandTests {
         #expect(!own.run("?nothere"))
         #expect(own.stderr.contains("no help for 'nothere'"))
     }
+
+    @Test("a line ending in a binary operator goes on on the next line (issue 13); at the end of a script it is an error")
+    func operatorContinuation() throws {
+        let t = Transcript()
+        #expect(t.run("x = 1 +\n  2\ny = [1, 2] @\n  [3, 4]"), "\(t.stderr)")
+        #expect(try #require(try? t.session.value("x")).scalar == 3)
+        #expect(try #require(try? t.session.value("y")).scalar == 11)
+        #expect(!t.run("z = 1 +"))
+        #expect(t.stderr.contains("expected a value"), "\(t.stderr)")
+    }
 }
