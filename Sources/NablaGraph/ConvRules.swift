@@ -81,17 +81,8 @@ extension Op {
             for images in g.groups {
                 let columns = images.count * positions
                 let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g, images), m: g.f, k: g.patchRows, n: columns)
-                // [F, n, P] to the output's [n, F, P] of these images, a feature map per thread.
-                product.withUnsafeBufferPointer { src in
-                    Parallel.forEachRange(g.f, cost: columns) { maps in
-                        for f in maps {
-                            for (j, b) in images.enumerated() {
-                                let from = (f * images.count + j) * positions, to = (b * g.f + f) * positions
-                                for p in 0..<positions { o[to + p] = src[from + p] }
-                            }
-                        }
-                    }
-                }
+                // [F, n, P] to the output's [n, F, P] of these images.
+                product.withUnsafeBufferPointer { src in g.regroup(images, src, o, toImages: true) }
             }
         }
         return DenseTensor(shape: g.outputShape, scalars: out)
@@ -139,16 +130,7 @@ extension Op {
             let columns = images.count * positions
             var grad = [T](repeating: 0, count: g.f * columns)
             grad.withUnsafeMutableBufferPointer { o in
-                gOut.scalars.withUnsafeBufferPointer { src in
-                    Parallel.forEachRange(g.f, cost: columns) { maps in
-                        for f in maps {
-                            for (j, b) in images.enumerated() {
-                                let to = (f * images.count + j) * positions, from = (b * g.f + f) * positions
-                                for p in 0..<positions { o[to + p] = src[from + p] }
-                            }
-                        }
-                    }
-                }
+                gOut.scalars.withUnsafeBufferPointer { src in g.regroup(images, src, o, toImages: false) }
             }
             if gk != nil {
                 let cols = patches(x.scalars, g, images)
@@ -179,6 +161,22 @@ extension Op {
 }
 
 extension ConvGeometry {
+    /// Copies between the product's layout [F, n, P] (a row per feature map, the group's n
+    /// images side by side) and the tensor's [B, F, P] for these images, a feature map per thread:
+    /// to the images' layout when `toImages`, from it otherwise.
+    func regroup<T>(_ images: Range<Int>, _ src: UnsafeBufferPointer<T>, _ dst: UnsafeMutableBufferPointer<T>, toImages: Bool) {
+        let positions = oh * ow
+        Parallel.forEachRange(f, cost: images.count * positions) { maps in
+            for map in maps {
+                for (j, b) in images.enumerated() {
+                    let grouped = (map * images.count + j) * positions, own = (b * f + map) * positions
+                    let (from, to) = toImages ? (grouped, own) : (own, grouped)
+                    for p in 0..<positions { dst[to + p] = src[from + p] }
+                }
+            }
+        }
+    }
+
     /// The batch in groups of images whose patch matrix stays under 4 million numbers: one
     /// product for a training batch, a bounded buffer for a window of thousands of images.
     var groups: [Range<Int>] {

@@ -56,10 +56,7 @@ extension Session {
         guard s.positional.count == 2 else { throw args.missing("a name and an architecture such as conv20x5-pool2-100-10", usage: Session.cnnUsage) }
         let (name, nameRange) = s.positional[0]
         let (arch, archRange) = s.positional[1]
-        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
-              Builtins.byName[name] == nil, !Builtins.keywords.contains(name) else {
-            throw Diagnostic(.error, "'\(name)' is not a free name (letters, digits and _, not a built-in)", at: nameRange)
-        }
+        try Session.checkNetName(name, at: nameRange)
         let layers = try Session.cnnArchitecture(arch, at: archRange)
         let input = s.string("input")?.0 ?? "X"
         guard input != name else { throw Diagnostic(.error, "the net cannot be called like its input '\(input)'", at: nameRange) }

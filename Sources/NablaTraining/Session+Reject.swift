@@ -15,12 +15,7 @@ extension Session {
         let s = settings(args, CommandKeys.vote, usage: Session.voteUsage)
         try s.check()
         guard s.positional.count >= 2 else { throw args.missing("two nets or more", usage: Session.voteUsage) }
-        guard let training = data, let classes = training.train.classes, classes > 2 else {
-            throw Diagnostic(.error, ":vote needs data of several classes, e.g. :data mnist", at: args.nameRange)
-        }
-        let split = try s.choice("split") ?? "test"
-        let set: Dataset? = split == "train" ? training.train : split == "val" ? training.validation : training.test
-        guard let set, set.count > 0 else { throw Diagnostic(.error, "this data has no \(split) split", at: args.wholeRange) }
+        let (training, set, split, classes) = try classSplit(s, args: args, command: ":vote")
         let leaves = try dataLeaves(training, at: args.wholeRange)
         var votes = [[Int]](repeating: [Int](repeating: 0, count: classes), count: set.count)
         var mass = [[Float]](repeating: [Float](repeating: 0, count: classes), count: set.count)
@@ -67,13 +62,7 @@ extension Session {
         guard let (netName, netRange) = s.positional.first, s.positional.count == 1 else {
             throw args.missing("the net whose answers may be withheld", usage: Session.rejectUsage)
         }
-        guard let training = data else { throw Diagnostic(.error, "no data: load a classification set first, e.g. :data mnist", at: args.nameRange) }
-        let split = try s.choice("split") ?? "test"
-        let set: Dataset? = split == "train" ? training.train : split == "val" ? training.validation : training.test
-        guard let set, set.count > 0 else { throw Diagnostic(.error, "this data has no \(split) split", at: args.wholeRange) }
-        guard let classes = training.train.classes, classes > 2 else {
-            throw Diagnostic(.error, ":reject compares the two largest of several class outputs; this data has \(training.train.classes.map(String.init) ?? "no") classes", at: args.nameRange)
-        }
+        let (training, set, split, classes) = try classSplit(s, args: args, command: ":reject")
         let net = try resolve(netName, at: netRange, within: nil)
         let margin = try s.number("margin")
         let leaves = try dataLeaves(training, at: args.wholeRange)
@@ -92,6 +81,19 @@ extension Session {
              Session.table(rows),
              "margin \(Format.number(margin)): \(rejected) rejected (\(Session.percent(Double(rejected) / Double(set.count)))); \(answered) answered with \(errors) error\(errors == 1 ? "" : "s")"
                 + (answered > 0 ? " (\(Session.percent(Double(errors) / Double(answered))))" : "")].joined(separator: "\n"))
+    }
+
+    /// The data, the split `split=` names (test by default) and its number of classes, for a
+    /// command that compares class outputs.
+    func classSplit(_ s: Settings, args: CommandArguments, command: String) throws(Diagnostic) -> (TrainingData, Dataset, String, Int) {
+        guard let training = data else { throw Diagnostic(.error, "no data: load a classification set first, e.g. :data mnist", at: args.nameRange) }
+        guard let classes = training.train.classes, classes > 2 else {
+            throw Diagnostic(.error, "\(command) compares several class outputs; this data has \(training.train.classes.map(String.init) ?? "no") classes", at: args.nameRange)
+        }
+        let split = try s.choice("split") ?? "test"
+        let set: Dataset? = split == "train" ? training.train : split == "val" ? training.validation : training.test
+        guard let set, set.count > 0 else { throw Diagnostic(.error, "this data has no \(split) split", at: args.wholeRange) }
+        return (training, set, split, classes)
     }
 
     /// NET's class probabilities (softmax of its outputs) for every image of `set`, row by row:

@@ -278,19 +278,24 @@ extension Session {
 
     package static let mlpUsage = CommandKeys.usage(":mlp NAME 2-4-1", CommandKeys.mlp)
 
+    /// A net's name (`:mlp`, `:cnn`): letters, digits and _, not a built-in.
+    static func checkNetName(_ name: String, at range: SourceRange) throws(Diagnostic) {
+        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw Diagnostic(.error, "'\(name)' is not a name (letters, digits and _)", at: range)
+        }
+        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
+            throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
+        }
+    }
+
     package func mlpCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.mlp, usage: Session.mlpUsage)
         try s.check()
         guard s.positional.count == 2 else { throw args.missing("a name and an architecture such as 2-4-1", usage: Session.mlpUsage) }
         let (name, nameRange) = s.positional[0]
         let (arch, archRange) = s.positional[1]
-        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw Diagnostic(.error, "'\(name)' is not a name (letters, digits and _)", at: nameRange)
-        }
+        try Session.checkNetName(name, at: nameRange)
         let layers = try Session.architecture(arch, at: archRange)
-        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
-            throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: nameRange)
-        }
         let act = try s.choice("act") ?? "tanh"
         let input = s.string("input")?.0 ?? "X"
         let (defaultOut, why) = defaultOutput(layers.last ?? 1, input: input)
