@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "nabla", targets: ["nabla"]),
     ],
+    dependencies: [
+        // The command line: subcommands, --help, --opt=value, completion scripts, did-you-mean.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         // MARK: - Libraries (dependencies point down)
         .target(name: "NablaTensor", dependencies: ["CBLAS"], swiftSettings: specialize),
@@ -26,7 +30,7 @@ let package = Package(
         .target(name: "NablaSession", dependencies: [
             "NablaRuntime", "NablaTeaching", "NablaTraining", "NablaSelfCheck", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN",
         ]),
-        .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit"]),
+        .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "NablaFuzz", dependencies: ["NablaSession", "NablaNN", "NablaTensor"]),
 
         // MARK: - C, walled off: libedit's variadic API and the SIGINT flag; zlib; BLAS

@@ -124,9 +124,21 @@ public final class Session {
     /// Bumped whenever a value in the graph may have changed.
     package var version = 0
 
+    /// Set by `nabla mnist`: messages name its flags (`--download`, `--data DIR`), not the
+    /// REPL's commands, since that is where the user is.
+    public var speaksCommandLine = false
+
     /// `:expect` and `:check` results so far.
     public package(set) var passed = 0
     public package(set) var failed = 0
+    /// Each result, for `nabla check --format tap|junit` (the first 10,000).
+    public package(set) var outcomes: [CheckOutcome] = []
+
+    /// Counts one `:expect`, `:check` or `require=` result (nil problem: it passed).
+    package func record(_ name: String, line: Int, problem: String?) {
+        if problem == nil { passed += 1 } else { failed += 1 }
+        if outcomes.count < 10_000 { outcomes.append(CheckOutcome(line: line, name: name, problem: problem)) }
+    }
 
     /// The source currently running and, for files, its directory (for relative `:load`).
     package var currentSource = SourceText(file: nil, text: "", firstLine: 1)
@@ -436,4 +448,11 @@ public final class Session {
         guard let d = definitions[name], d.isParam else { return nil }
         return d.nodes.first
     }
+}
+
+/// One checked claim of a script: where, what, and why it failed (nil when it passed).
+public struct CheckOutcome: Sendable, Equatable {
+    public var line: Int
+    public var name: String
+    public var problem: String?
 }

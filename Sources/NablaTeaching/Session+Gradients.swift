@@ -186,7 +186,8 @@ extension Session {
                 continue
             }
             let ok = r.maxRelativeError < tolerance
-            if ok { passed += 1 } else { failed += 1 }
+            record(":check \(label) \(name)", line: args.start.line,
+                   problem: ok ? nil : "relative error \(Format.printf("%.1e", r.maxRelativeError)) at element \(r.worstIndex)")
             var cells = ["  \(ok ? style.ok("✓") : style.bad("✗")) \(name)", Format.printf("%.1e", r.maxRelativeError)]
             if r.checked < r.total { cells.append("(\(r.checked) of \(r.total) elements sampled)") }
             if !ok {
@@ -246,11 +247,10 @@ extension Session {
                 }
             }
         }
+        record("\(left.text) == \(right.text)", line: args.start.line, problem: problem)
         if let problem {
-            failed += 1
             output.out(SafeText.escaped("\(style.bad("✗")) \(where_): \(left.text) == \(right.text): \(problem)", allowColor: colors))
         } else {
-            passed += 1
             say("\(style.ok("✓")) \(left.text) == \(right.text)")
         }
     }

@@ -43,7 +43,9 @@ extension Session {
             .error,
             "\(name) is not here: looked in \(dirs.joined(separator: ", ")) for \(f.trainImages), \(f.trainLabels), "
                 + "\(f.testImages), \(f.testLabels) (each may end in .gz). Download the four .gz files from \(mirror) "
-                + "into \(home) (:data \(fashion ? "fashion" : "mnist") download does it), or point dir= (or $NABLA_DATA) at the folder that has them"
+                + "into \(home) (" + (speaksCommandLine
+                    ? "nabla mnist --download does it), or give --data DIR (or set $NABLA_DATA) for the folder that has them"
+                    : ":data \(fashion ? "fashion" : "mnist") download does it), or point dir= (or $NABLA_DATA) at the folder that has them")
                 + (fashion ? " (Debian: apt-get install dataset-fashion-mnist)" : ""),
             at: dir?.1 ?? range)
     }

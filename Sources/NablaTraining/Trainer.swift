@@ -450,15 +450,15 @@ extension Session {
     /// (a lesson's `nabla check` fails below it).
     func checkRequired(_ required: Double, at range: SourceRange) {
         guard let accuracy = history?.testAccuracy else {
-            failed += 1
+            record("require=\(Format.number(required))", line: range.start.line, problem: "needs a test split with classes")
             output.out("\(style.bad("✗")) line \(range.start.line): require=\(Format.number(required)) needs a test split with classes")
             return
         }
+        record("require=\(Format.number(required))", line: range.start.line,
+               problem: accuracy >= required ? nil : "test accuracy \(Session.percent(accuracy)) is below \(Session.percent(required))")
         if accuracy >= required {
-            passed += 1
             say("\(style.ok("✓")) test accuracy \(Session.percent(accuracy)) ≥ \(Session.percent(required))")
         } else {
-            failed += 1
             output.out("\(style.bad("✗")) line \(range.start.line): test accuracy \(Session.percent(accuracy)) is below require=\(Format.number(required)) (\(Session.percent(required)))")
         }
     }

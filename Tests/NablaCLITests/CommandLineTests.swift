@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import NablaTestSupport
 import Testing
 
@@ -96,11 +99,69 @@ struct CommandLineTests {
         #expect(bad.status == 1 && bad.err.hasPrefix("line 1, column 10: error: expected ']' to close '[' at column 5"))
     }
 
-    @Test("bad arguments get the usage and status 2", arguments: [["--frobnicate"], ["-e"], ["check"], ["a", "b"]])
+    @Test("bad arguments get the usage and status 2", arguments: [["--frobnicate"], ["-e"], ["check"], ["a", "b"], ["mnist", "--epochs", "0"]])
     func badArguments(args: [String]) throws {
         let r = try nabla(args)
         #expect(r.status == 2)
-        #expect(r.err.contains("usage: nabla"))
+        #expect(r.err.hasPrefix("nabla: Error: ") && r.err.contains("Usage: nabla"), "\(r.err)")
+    }
+
+    @Test("each command has --help on standard output with status 0; --opt=value works", arguments: ["check", "replay", "mnist", "selfcheck", "run"])
+    func help(command: String) throws {
+        let r = try nabla([command, "--help"])
+        #expect(r.status == 0 && r.err.isEmpty)
+        #expect(r.out.contains("USAGE: nabla \(command)"), "\(r.out)")
+        let same = try nabla(["help", command])
+        #expect(same.out == r.out)
+    }
+
+    @Test("did-you-mean for commands and flags, swapped letters included")
+    func didYouMean() throws {
+        #expect(try nabla(["--versoin"]).err.contains("Did you mean '--version'?"))
+        #expect(try nabla(["mnist", "--epoch", "3"]).err.contains("Did you mean '--epochs'?"))
+        #expect(try nabla(["chekc", "lesson.nabla"]).err.contains("did you mean 'nabla check'?"))
+        let eq = try nabla(["selfcheck", "--programs=3", "--seed=2"])
+        #expect(eq.status == 0 && eq.out.hasPrefix("3 programs"), "\(eq.err)")
+    }
+
+    @Test("shell completion scripts come from the declarations")
+    func completion() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let r = try nabla(["--generate-completion-script", shell])
+            #expect(r.status == 0)
+            #expect(r.out.contains("selfcheck") && r.out.contains("committee") && r.out.contains("fashion"), "\(shell)")
+        }
+    }
+
+    @Test("nabla check --format tap and junit: a test per :expect, a stopped script fails, the exit status is the text report's")
+    func reports() throws {
+        let dir = try folder([
+            "good.nabla": neuron,
+            "wrong.nabla": "x = 2\n:expect x^2 == 5\n:expect x == 2\n",
+            "broken.nabla": "x = 2\n:expect x == 2\ny = x +\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tap = try nabla(["check", "--format", "tap", "good.nabla", "wrong.nabla", "broken.nabla"], in: dir)
+        #expect(tap.status == 1)
+        let lines = tap.out.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(2) == ["TAP version 13", "1..6"], "\(tap.out)")
+        #expect(lines.contains("ok 1 - good.nabla:11: ∂L/∂w1 == -1.46212"))
+        #expect(lines.contains("not ok 3 - wrong.nabla:2: x^2 == 5"))
+        #expect(lines.contains("ok 4 - wrong.nabla:3: x == 2"))
+        #expect(lines.contains("not ok 6 - broken.nabla: runs to its end"))
+        #expect(lines.filter { $0.hasPrefix("  message: ") }.count == 2)
+        let good = try nabla(["check", "--format=tap", "good.nabla"], in: dir)
+        #expect(good.status == 0 && good.out.hasPrefix("TAP version 13\n1..2\nok 1"))
+
+        let junit = try nabla(["check", "--format", "junit", "good.nabla", "wrong.nabla", "broken.nabla"], in: dir)
+        #expect(junit.status == 1)
+        let xml = try XMLDocument(data: Data(junit.out.utf8))
+        let suites = try xml.nodes(forXPath: "/testsuites/testsuite")
+        #expect(suites.count == 3)
+        let root = try #require(xml.rootElement())
+        #expect(root.attribute(forName: "tests")?.stringValue == "6" && root.attribute(forName: "failures")?.stringValue == "2")
+        let failures = try xml.nodes(forXPath: "//testcase[failure]/@name").compactMap(\.stringValue)
+        #expect(failures == ["line 2: x^2 == 5", "runs to its end"])
     }
 
     @Test("nabla replay shows narration and each step, pauses, goes back with b, quits with q")
@@ -202,7 +263,7 @@ struct SelfCheckCLITests {
         #expect(out.contains("; 0 failures;"), "\(out)")
         let (_, err, bad) = try nabla(["selfcheck", "--programs", "lots"])
         #expect(bad == 2)
-        #expect(err.contains("selfcheck takes --programs N, --seed S and --size K"), "\(err)")
+        #expect(err.contains("The value 'lots' is invalid for '--programs <programs>'"), "\(err)")
     }
 }
 
