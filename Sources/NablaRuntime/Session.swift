@@ -236,7 +236,8 @@ public final class Session {
             let what = Builtins.keywords.contains(name) ? "a keyword" : "a built-in function"
             throw Diagnostic(.error, "'\(name)' is \(what); choose another name", at: nameRange)
         }
-        let reads = isParam ? [] : Set(expr.names)
+        // `_` reads `ans` unless `_` is defined.
+        let reads = isParam ? [] : Set(expr.names.map { $0 == "_" && definitions["_"] == nil ? "ans" : $0 })
         try checkCycle(defining: name, reads: reads, nameRange: nameRange, expr: expr)
 
         var (root, created) = try compile(expr)
@@ -423,7 +424,7 @@ public final class Session {
 
     /// The node a name refers to, or an error with a did-you-mean.
     package func lookup(_ name: String, at range: SourceRange) throws(Diagnostic) -> NodeID {
-        if let d = definitions[name] { return d.slot }
+        if let d = definitions[name] ?? (name == "_" ? definitions["ans"] : nil) { return d.slot }
         if Builtins.byName[name] != nil {
             throw Diagnostic(.error, "'\(name)' is a function: call it, as in \(name)(x)", at: range)
         }

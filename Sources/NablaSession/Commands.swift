@@ -9,7 +9,7 @@ import NablaTensor
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, data, mlp, cnn, reject, vote, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, limits, quit
+    case graph, dot, exercise, data, mlp, cnn, reject, vote, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, del, limits, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -35,7 +35,7 @@ struct Command: Sendable {
         case .vote: return CommandKeys.vote
         case .limits: return CommandKeys.limits
         case .help, .vars, .forward, .backward, .grad, .step, .jacobian, .shapes, .explain, .check, .verify, .expect,
-             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .quit:
+             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .del, .quit:
             return []
         }
     }
@@ -97,6 +97,7 @@ extension Session {
         Command(kind: .save, usage: ":save file", summary: "write the definitions as a script", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
         Command(kind: .reset, usage: ":reset", summary: "forget every definition", example: ":reset"),
+        Command(kind: .del, usage: ":del name ...", summary: "forget one definition (refused while another reads it)", example: ":del h2"),
         Command(kind: .limits, usage: Session.limitsUsage, summary: "the limits that refuse runaway input (elements, nodes, nesting, height, script), shown or changed", example: ":limits elements=200000000"),
         Command(kind: .quit, usage: ":quit", summary: "leave nabla (Ctrl-D does the same)", example: ":quit"),
     ]
@@ -154,6 +155,7 @@ extension Session {
         case .save: try saveCommand(args)
         case .seed: try seedCommand(args)
         case .reset: resetCommand(args)
+        case .del: try deleteCommand(args)
         case .quit: wantsToQuit = true
         }
     }
@@ -206,6 +208,45 @@ extension Session {
 }
 
 extension Session {
+    // MARK: - ans and :del
+
+    /// The last value printed for an expression on a line of its own is `ans` (`_` reads it too,
+    /// unless `_` is defined): `ans * 2` goes on from it, as in the Julia REPL and IPython.
+    func keepAnswer(_ value: Tensor, at range: SourceRange) throws(Diagnostic) {
+        guard value.isFinite, definitions["ans"].map({ $0.storesValue && !$0.isParam }) ?? true else { return }
+        try defineValue("ans", value, isParam: false, text: "ans", at: range)
+    }
+
+    /// `:del a b`: forgets definitions that nothing else reads; a name still read is refused
+    /// with its readers named, and nothing is deleted.
+    func deleteCommand(_ args: CommandArguments) throws(Diagnostic) {
+        let names = args.words
+        guard !names.isEmpty else { throw args.missing("the names to forget", usage: ":del name ...") }
+        for (name, range) in names {
+            guard definitions[name] != nil else { throw unknownName(name, at: range) }
+            let readers = definitions.values.filter { $0.dependencies.contains(name) && !names.map(\.0).contains($0.name) }
+            if !readers.isEmpty {
+                let list = readers.map(\.name).sorted().joined(separator: ", ")
+                throw Diagnostic(.error, "\(list) \(readers.count == 1 ? "reads" : "read") \(name): :del \(readers.count == 1 ? "it" : "them") first, or redefine \(name)", at: range)
+            }
+        }
+        for (name, _) in names {
+            guard let d = definitions.removeValue(forKey: name) else { continue }
+            discard(d.nodes + [d.slot])
+            slots[name] = nil
+            for (net, layers) in layerNames where net == name || layers.contains(name) { layerNames[net] = nil }
+        }
+        lastBackward = nil
+        version += 1
+        say("forgot \(names.map(\.0).joined(separator: ", "))")
+    }
+
+    /// The error for a name that is not defined, with its did-you-mean.
+    func unknownName(_ name: String, at range: SourceRange) -> Diagnostic {
+        do { _ = try lookup(name, at: range) } catch { return error }
+        return Diagnostic(.error, "unknown name '\(name)'", at: range)
+    }
+
     // MARK: - Running statements
 
     /// Runs one statement; errors are reported, never thrown. Returns false on an error.
@@ -252,6 +293,7 @@ extension Session {
             }
             let value = try evaluate(expr)
             say(style.value(Printer.value(value)))
+            try keepAnswer(value, at: expr.range)
         case let .seed(n, _):
             random = RandomSource(seed: n)
         case let .command(name, nameRange, arguments, argumentsStart):

@@ -99,16 +99,13 @@ public struct Replay {
             }
             index += 1
             guard index < total, keysLeft else { continue }
-            write("[Enter: next · b: back · q: quit]")
-            guard let key = readKey() else {
-                keysLeft = false
-                continue
-            }
-            switch key.trimmingCharacters(in: .whitespaces) {
-            case "q", "quit":
+            switch pause(session) {
+            case .next: break
+            case .endOfInput: keysLeft = false
+            case .quit:
                 write("left the lesson at step \(index) of \(total)")
                 return true
-            case "b", "back":
+            case .back:
                 // Back one step: replay everything before the previous step quietly, then show it again.
                 let target = Swift.max(index - 2, 0)
                 session = makeSession()
@@ -116,12 +113,38 @@ public struct Replay {
                 for earlier in lesson.steps[0..<target] where !session.runStep(earlier, file: lesson.file) { break }
                 session.quiet = false
                 index = target
-            default:
-                break
             }
         }
         write("── the end of \(lesson.file): \(session.passed) checks passed, \(session.failed) failed")
         return session.failed == 0
+    }
+}
+
+extension Replay {
+    /// What the student chose at a pause.
+    enum Choice { case next, back, quit, endOfInput }
+
+    /// Waits after a step. Enter, `b` and `q` choose; any other line is the student's own,
+    /// run in the lesson's session (an error in it is shown and the lesson goes on), and
+    /// the pause asks again.
+    func pause(_ session: Session) -> Choice {
+        var typed = 0
+        while true {
+            write(typed == 0 ? "[Enter: next · b: back · q: quit · or type a line of your own]" : "[Enter: next · b: back · q: quit]")
+            guard let key = readKey() else { return .endOfInput }
+            switch key.trimmingCharacters(in: .whitespaces) {
+            case "": return .next
+            case "q", "quit": return .quit
+            case "b", "back": return .back
+            case let line:
+                typed += 1
+                write("you> " + line)
+                // The student's own :expect lines do not count in the lesson's checks.
+                let (passed, failed) = (session.passed, session.failed)
+                _ = session.runLine(line, lineNumber: typed)
+                (session.passed, session.failed) = (passed, failed)
+            }
+        }
     }
 }
 

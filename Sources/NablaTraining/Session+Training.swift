@@ -53,7 +53,7 @@ extension Session {
 
     /// Defines (or redefines) `name` as a stored value: an input, or a param when `isParam`.
     /// `text` is how `:vars` describes it; `:save` writes the value itself.
-    func defineValue(_ name: String, _ value: Tensor, isParam: Bool, text: String, at range: SourceRange) throws(Diagnostic) {
+    package func defineValue(_ name: String, _ value: Tensor, isParam: Bool, text: String, at range: SourceRange) throws(Diagnostic) {
         if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
         }

@@ -170,13 +170,25 @@ struct CommandLineTests {
         let r = try nabla(["replay", "lesson.nabla"], stdin: "\nb\n\n\n", in: dir)
         #expect(r.status == 0, "\(r.err)")
         let lines = r.out.split(separator: "\n").map(String.init)
-        #expect(lines.prefix(4) == ["── step 1 of 4 ── lesson.nabla:2", "  First, an input.", "nabla> x = 2", "[Enter: next · b: back · q: quit]"])
+        #expect(lines.prefix(4) == ["── step 1 of 4 ── lesson.nabla:2", "  First, an input.", "nabla> x = 2", "[Enter: next · b: back · q: quit · or type a line of your own]"])
         // b after step 2 shows step 2 again (its narration too), with y recomputed.
         #expect(lines.filter { $0 == "── step 2 of 4 ── lesson.nabla:4" }.count == 2, "\(r.out)")
         #expect(lines.filter { $0 == "y = 4" }.count == 2)
         #expect(lines.last == "── the end of lesson.nabla: 1 checks passed, 0 failed")
         let quit = try nabla(["replay", "lesson.nabla"], stdin: "q\n", in: dir)
         #expect(quit.out.contains("left the lesson at step 1 of 4"))
+    }
+
+    @Test("at a pause the student's own lines run in the lesson's session; a mistake in one does not stop the lesson")
+    func replayOwnLines() throws {
+        let dir = try folder(["lesson.nabla": "x = 2\ny = x^2\n:expect y == 4\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try nabla(["replay", "lesson.nabla"], stdin: "w = x*10\n:expect w == 3\nbogus(\n\n\n", in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(lines.contains("you> w = x*10") && lines.contains("w = 20"), "\(r.out)")
+        #expect(r.err.contains("error:"), "\(r.err)")
+        #expect(lines.last == "── the end of lesson.nabla: 1 checks passed, 0 failed", "\(r.out)")
     }
 
     @Test("a lesson with an error: the replay stops there with file:line:column")

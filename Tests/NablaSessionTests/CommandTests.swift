@@ -159,4 +159,34 @@ struct CommandTests {
         #expect(!t.run("z = 1 +"))
         #expect(t.stderr.contains("expected a value"), "\(t.stderr)")
     }
+
+    @Test("ans and _ are the last value printed; a definition can read them (issue 13)")
+    func lastAnswer() throws {
+        let t = Transcript()
+        #expect(t.run("x = 3\nx^2\nans + 1\ny = _ * 2"), "\(t.stderr)")
+        // 3² = 9, then 9 + 1 = 10 is the new ans, and y = 10 · 2
+        #expect(t.out == ["9", "10", "y = 20"])
+        #expect(try #require(try? t.session.value("ans")).scalar == 10)
+        // A user's own ans (a formula) is not overwritten; a defined _ is itself.
+        let own = Transcript()
+        #expect(own.run("ans = 7 * 2\n5\n_ = 1\n_ + ans"), "\(own.stderr)")
+        #expect(own.out.last == "15")
+    }
+
+    @Test(":del forgets a definition nothing reads; a name still read is refused with its readers (issue 13)")
+    func deleteDefinition() throws {
+        let t = Transcript()
+        #expect(t.run("x = 3\nz = x + 1\nw = x * 2"))
+        #expect(!t.run(":del x"))
+        #expect(t.stderr.contains("w, z read x: :del them first, or redefine x"), "\(t.stderr)")
+        #expect(t.session.definitions["x"] != nil)
+        #expect(t.run(":del z w x"), "\(t.stderr)")
+        #expect(t.session.definitions.isEmpty && t.out == ["forgot z, w, x"])
+        #expect(!t.run(":del q"))
+        #expect(t.stderr.contains("unknown name 'q'"))
+        // The name can be defined afresh, and the graph holds no node of the old ones.
+        #expect(t.run("x = 5\nx + 1"))
+        #expect(t.out.last == "6")
+    }
 }
+
