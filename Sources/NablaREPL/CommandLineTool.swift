@@ -90,6 +90,7 @@ public enum CommandLineTool {
     /// `nabla`, `nabla FILE`, `nabla -e LINE`.
     static func run(_ c: Run) -> Int32 {
         let session = Session(seed: c.session.seed)
+        (session.width, session.rows) = Terminal.size
         if !c.lines.isEmpty {
             for (i, line) in c.lines.enumerated() where !session.runLine(line, lineNumber: i + 1) {
                 return 1
@@ -121,6 +122,8 @@ public enum CommandLineTool {
     static func mnist(_ c: MNISTCommand) -> Int32 {
         let session = Session(seed: c.seed)
         session.speaksCommandLine = true
+        (session.width, session.rows) = Terminal.size
+        if isatty(1) == 1 { session.status = { Terminal.status(String($0.prefix(Terminal.size.columns - 1))) } }
         guard session.runScript(c.script, file: "nabla mnist") else { return 1 }
         // Measured on all 10,000 test images at the end of :train, a window at a time.
         guard let accuracy = session.lastTestAccuracy else { return 1 }

@@ -40,6 +40,8 @@ public final class REPL {
         }
         defer { nabla_editor_close(editor) }
         session.isInterrupted = { nabla_peek_interrupt() != 0 }
+        session.pager = { Terminal.page($0) }
+        session.status = { Terminal.status(String($0.prefix(Terminal.size.columns - 1))) }
         print("nabla \(CommandLineTool.version): type :help for commands, TAB to complete, Ctrl-D to quit")
         var reader = StatementReader()
         var lineNumber = 0
@@ -69,6 +71,7 @@ public final class REPL {
             }
             let line = String(cString: raw)
             lineNumber += 1
+            (session.width, session.rows) = Terminal.size
             if !line.allSatisfy(\.isWhitespace) { nabla_editor_remember(editor, line) }
             _ = nabla_take_interrupt()
             if session.pendingPrompt != nil {

@@ -1,3 +1,4 @@
+import Foundation
 import NablaTensor
 
 /// How values are shown: six significant digits, vectors on one line, matrices
@@ -107,16 +108,58 @@ public enum Printer {
 
 extension Session {
     /// Left-aligned columns separated by two spaces.
-    package static func table(_ rows: [[String]]) -> String {
+    package static func table(_ rows: [[String]], width: Int? = nil) -> String {
         let columns = rows.map(\.count).max() ?? 0
         var widths = [Int](repeating: 0, count: columns)
         for row in rows {
             for (j, cell) in row.enumerated() where j < columns - 1 { widths[j] = Swift.max(widths[j], cell.count) }
         }
+        // On a terminal too narrow for it, a long first cell (an example) gets a line of its
+        // own and its text starts under the others' (two columns only).
+        if let width, columns == 2, widths[0] + 2 > width * 2 / 5 {
+            widths[0] = Swift.min(widths[0], Swift.max(width * 2 / 5 - 2, rows.map { $0[0].count }.sorted()[rows.count * 3 / 4]))
+        }
+        let lead = widths.dropLast().reduce(0) { $0 + $1 + 2 }
         return rows.map { row in
-            row.enumerated().map { j, cell in
+            if columns == 2, row.count == 2, row[0].count > widths[0] {
+                let rest = String(repeating: " ", count: lead) + row[1]
+                return row[0] + "\n" + (width.map { wrap(rest, width: $0, indent: lead) } ?? rest)
+            }
+            let line = row.enumerated().map { j, cell in
                 j < columns - 1 ? cell + String(repeating: " ", count: widths[j] - cell.count) : cell
             }.joined(separator: "  ")
+            // The last column wraps under itself when the line is wider than the terminal.
+            guard let width, line.count > width, width - lead >= 20 else { return line }
+            return wrap(line, width: width, indent: lead)
         }.joined(separator: "\n")
+    }
+
+    /// Breaks a line longer than `width` at spaces; the lines after the first start with
+    /// `indent` spaces (default: the line's own indentation and 2). A word longer than a
+    /// line stays whole.
+    package static func wrap(_ line: String, width: Int, indent: Int? = nil) -> String {
+        guard line.count > width else { return line }
+        let leading = line.prefix { $0 == " " }.count
+        let pad = String(repeating: " ", count: indent ?? (leading + 2))
+        var rest = Array(line)
+        var out: [String] = []
+        while true {
+            let room = out.isEmpty ? width : width - pad.count
+            guard rest.count > room, room > 0 else { break }
+            // The last space that keeps the piece within room and leaves it some words.
+            let floor = out.isEmpty ? leading + 1 : 1
+            var cut = Swift.min(room, rest.count - 1)
+            while cut > floor, rest[cut] != " " { cut -= 1 }
+            if cut <= floor {
+                // One long word: break at the first space after it, if any.
+                guard let next = rest[room...].firstIndex(of: " ") else { break }
+                cut = next
+            }
+            out.append(String(rest[..<cut]).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
+            rest = Array(rest[cut...].drop { $0 == " " })
+            if rest.isEmpty { break }
+        }
+        if !rest.isEmpty { out.append(out.isEmpty ? String(rest) : String(rest)) }
+        return out.enumerated().map { $0.offset == 0 ? $0.element : pad + $0.element }.joined(separator: "\n")
     }
 }

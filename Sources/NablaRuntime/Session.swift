@@ -147,6 +147,17 @@ public final class Session {
     public var isInterrupted: () -> Bool = { false }
     /// True at a terminal prompt: `:step` then waits for Enter between nodes.
     public var interactive = false
+    /// The terminal's width and height (80x24 away from one): long lines wrap to the width,
+    /// plots shrink to it, and long help pages through `pager` at a terminal.
+    public var width = 80
+    public var rows = 24
+    /// Shows long text a screen at a time; false when it could not (the REPL sets it).
+    public var pager: ((String) -> Bool)?
+    /// A status line redrawn in place at a terminal (progress within an epoch); "" clears
+    /// it. Nil away from a terminal, where long work prints a line now and then instead.
+    public var status: ((String) -> Void)?
+    /// Seconds between two progress reports within an epoch: at a terminal, in a log.
+    package var progressEvery = (terminal: 0.5, log: 30.0)
     /// True when output goes to a colour terminal (and NO_COLOR is not set).
     public var colors = false
     /// Set by `:quit`.
@@ -197,7 +208,18 @@ public final class Session {
     // MARK: - Output
 
     package func say(_ text: String) {
+        status?("")
         if !quiet { output.out(SafeText.escaped(text, allowColor: colors)) }
+    }
+
+    /// Long text (`:help`): each line wrapped to the terminal's width, and at a terminal,
+    /// when it is taller than the screen, shown through the pager (`$PAGER`, else `less -FRX`).
+    package func sayLong(_ text: String) {
+        let wrapped = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { Session.wrap(String($0), width: width) }.joined(separator: "\n")
+        let lines = wrapped.split(separator: "\n", omittingEmptySubsequences: false).count
+        if interactive, !quiet, lines > rows - 2, let pager, pager(SafeText.escaped(wrapped, allowColor: colors)) { return }
+        say(wrapped)
     }
 
     public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {

@@ -9,6 +9,35 @@ public enum Terminal {
     /// True when both standard input and standard output are terminals.
     public static var isInteractive: Bool { isatty(0) == 1 && isatty(1) == 1 }
 
+    /// The terminal's columns and rows (standard output's, else `$COLUMNS`/`$LINES`, else 80x24).
+    public static var size: (columns: Int, rows: Int) {
+        var w = winsize()
+        if ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return (Int(w.ws_col), Int(w.ws_row)) }
+        let env = { (name: String) in getenv(name).flatMap { Int(String(cString: $0)) } }
+        return (env("COLUMNS") ?? 80, env("LINES") ?? 24)
+    }
+
+    /// Shows `text` through `$PAGER` (default `less -FRX`, which quits at once when the text
+    /// fits); false when no pager could start, so the caller prints it instead.
+    public static func page(_ text: String) -> Bool {
+        let pager = getenv("PAGER").map { String(cString: $0) } ?? "less -FRX"
+        guard !pager.isEmpty, pager != "cat" else { return false }
+        fflush(nil)
+        guard let pipe = popen(pager, "w") else { return false }
+        let ok = fputs(text + "\n", pipe) >= 0
+        let status = pclose(pipe)
+        return ok && status == 0
+    }
+
+    /// A status line at the terminal, redrawn in place (`""` erases it).
+    nonisolated(unsafe) static var statusShown = false
+    public static func status(_ text: String) {
+        guard !(text.isEmpty && !statusShown) else { return }
+        statusShown = !text.isEmpty
+        print("\r\u{1B}[K" + text, terminator: "")
+        fflush(nil)
+    }
+
     /// Writes to standard error, unbuffered.
     public static func writeError(_ text: String) {
         var bytes = Array(text.utf8)

@@ -22,12 +22,12 @@ extension Session {
         let topic = args.text.hasPrefix(":") ? String(args.text.dropFirst()) : args.text
         if topic.isEmpty {
             var lines = ["commands (an example of each; :help NAME gives the usage and the details):"]
-            lines.append(Session.table(Session.commands.map { ["  " + $0.example, $0.summary] }))
+            lines.append(Session.table(Session.commands.map { ["  " + $0.example, $0.summary] }, width: width))
             lines.append("functions:")
-            lines.append(Session.table(Builtins.all.filter { $0.name != "σ" }.map { ["  " + $0.signature, "e.g. " + $0.example] }))
+            lines.append(Session.table(Builtins.all.filter { $0.name != "σ" }.map { ["  " + $0.signature, "e.g. " + $0.example] }, width: width))
             lines.append(Session.syntaxHelp)
             lines.append(":help NAME explains one command or function, e.g. :help cross_entropy")
-            say(lines.joined(separator: "\n"))
+            sayLong(lines.joined(separator: "\n"))
             return
         }
         if let command = Session.commandsByName[topic] {
@@ -39,17 +39,17 @@ extension Session {
                     + Session.table(command.keys.map { key in
                         if case .text = key.kind { return ["    \(key.name)=\(key.shownDefault)", key.help] }
                         return ["    \(key.name)=\(key.shownDefault)", "\(key.help); \(key.what)"]
-                    })
+                    }, width: width)
             }
-            say(entry)
+            sayLong(entry)
             return
         }
         if let f = Builtins.byName[topic] {
-            say("\(f.signature)\n  \(f.summary)\n  example: \(f.example)")
+            sayLong("\(f.signature)\n  \(f.summary)\n  example: \(f.example)")
             return
         }
         if topic == "optimizers" || OptimizerKind(rawValue: topic) != nil {
-            say(optimizerHelp(OptimizerKind(rawValue: topic).map { [$0] } ?? OptimizerKind.allCases))
+            sayLong(optimizerHelp(OptimizerKind(rawValue: topic).map { [$0] } ?? OptimizerKind.allCases))
             return
         }
         if topic == "syntax" {

@@ -1,6 +1,14 @@
 import NablaRuntime
 import NablaTensor
 
+extension Session {
+    /// How many columns a plot may take: its usual `preferred`, less on a narrow terminal
+    /// (a curve's axis labels take 12 columns, a map's frame `margin`), never under 20.
+    package func plotWidth(_ preferred: Int, margin: Int = 12) -> Int {
+        Swift.max(20, Swift.min(preferred, width - margin))
+    }
+}
+
 /// Drawings in the terminal: curves over epochs and 2-D decision regions.
 package enum Plot {
     /// Curves sharing one y axis, `height` rows by up to `width` columns; each

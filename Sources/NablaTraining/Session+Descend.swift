@@ -67,7 +67,7 @@ extension Session {
         if let stopped { lines.append(stopped) }
         let shown = params.map { p in "\(p.0) = \(Printer.value(graph.value(p.1)))" }.joined(separator: "   ")
         lines.append("  " + shown)
-        if path[0].count == 2, let drawing = trajectory(path, root: root, set: { t in try? set([t].count == params.count ? [t] : [[t[0]], [t[1]]]) }) {
+        if path[0].count == 2, let drawing = trajectory(path, root: root, width: plotWidth(60, margin: 2), height: Swift.max(8, plotWidth(60, margin: 2) / 3), set: { t in try? set([t].count == params.count ? [t] : [[t[0]], [t[1]]]) }) {
             try? set(theta)
             lines += drawing
         }
@@ -122,7 +122,7 @@ extension Session {
         var lines = ["\(schedule.description), η0 = \(Format.number(lr)), \(epochs) epochs"]
         let marks = Array(Set([0, 1, epochs / 10, epochs / 4, epochs / 2, 3 * epochs / 4, epochs - 1])).filter { $0 < epochs }.sorted()
         lines.append("  " + marks.map { "η(\($0)) = \(Format.number(rates[$0]))" }.joined(separator: "   "))
-        lines += Plot.curves([("η", rates, "•")], height: 8, title: "learning rate", axis: "t =", first: 0)
+        lines += Plot.curves([("η", rates, "•")], width: plotWidth(60), height: 8, title: "learning rate", axis: "t =", first: 0)
         say(lines.joined(separator: "\n"))
     }
 }

@@ -44,6 +44,8 @@ struct TrainRun {
     var runningLoss = 0.0
     var runningRight = 0
     let start = Date()
+    /// When the last progress within an epoch was shown.
+    var lastShown = Date()
 }
 
 extension Session {
@@ -71,6 +73,7 @@ extension Session {
                 let stepped = tape.map { tapeStep(&run, plan, $0, rows: rows, lr: lr, epoch: epoch) }
                     ?? graphStep(&run, plan, rows: rows, lr: lr, epoch: epoch)
                 if !stepped { break epochLoop }
+                showWithinEpoch(&run, plan, epoch: epoch, done: first + rows.count)
             }
             if let tape, !endTapeEpoch(&run, plan, tape, lr: lr, epoch: epoch) { break }
             run.finishedEpochs = epoch + 1
@@ -333,6 +336,9 @@ extension Session {
             }
             let elapsed = Date().timeIntervalSince(run.start)
             line += "  \(Format.number(elapsed, digits: 3)) s"
+            if epoch + 1 < plan.epochs, elapsed > 5 {
+                line += "  ETA " + Session.duration(elapsed / Double(epoch + 1) * Double(plan.epochs - epoch - 1))
+            }
             if plan.samples >= 1000 { line += "  \(Int(Double(plan.samples * (epoch + 1)) / Swift.max(elapsed, 1e-9))) samples/s" }
             if let (path, range) = plan.checkpoint {
                 // The epoch's weights, atomically: a kill during the next epoch leaves this file whole.
@@ -346,7 +352,7 @@ extension Session {
                     return false
                 }
             }
-            if (epoch + 1) % plan.every == 0 || epoch == 0 || epoch + 1 == plan.epochs { say(line) }
+            if (epoch + 1) % plan.every == 0 || epoch == 0 || epoch + 1 == plan.epochs { say(Session.wrap(line, width: width, indent: 2)) }
             return true
         } catch {
             run.stopped = "stopped in epoch \(epoch + 1): \(describe(error))"
@@ -379,9 +385,38 @@ extension Session {
         return (loss, Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(truth.count), predicted)
     }
 
-    /// `epoch  3/10 [██████░░░░░░░░░░░░░░]`
-    static func progress(epoch: Int, of epochs: Int, bar: Int = 20) -> String {
-        let filled = (epoch + 1) * bar / epochs
+    /// Progress within a long epoch: at a terminal a status line redrawn twice a second
+    /// (`status`); elsewhere (a log, `nabla mnist > log`) a line every 30 seconds.
+    func showWithinEpoch(_ run: inout TrainRun, _ plan: TrainPlan, epoch: Int, done: Int) {
+        let now = Date()
+        let since = now.timeIntervalSince(run.lastShown)
+        guard done < plan.samples, since >= (status == nil ? progressEvery.log : progressEvery.terminal) else { return }
+        run.lastShown = now
+        let fraction = Double(done) / Double(plan.samples)
+        let elapsed = now.timeIntervalSince(run.start)
+        let total = Double(epoch) + fraction
+        let eta = elapsed / total * (Double(plan.epochs) - total)
+        let loss = run.runningLoss / Double(done)
+        let acc = plan.prediction.map { _ in Double(run.runningRight) / Double(done) }
+        let line = Session.progress(epoch: epoch, of: plan.epochs, within: fraction)
+            + " \(Int(fraction * 100))% of the epoch: loss \(Format.number(loss, digits: 4))" + (acc.map { "  acc \(Session.percent($0))" } ?? "")
+            + "  ETA " + Session.duration(eta)
+        if let status { status(line) } else { say(Session.wrap(line, width: width, indent: 2)) }
+    }
+
+    /// A time to wait, as a person reads it: `8 s`, `3 min 20 s`, `1 h 5 min`.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min" + (s % 60 == 0 ? "" : " \(s % 60) s") }
+        return "\(s / 3600) h" + (s % 3600 / 60 == 0 ? "" : " \(s % 3600 / 60) min")
+    }
+
+    /// `epoch  3/10 [██████░░░░░░░░░░░░░░]` (`within`: the share of the epoch done, for a
+    /// status line during it).
+    static func progress(epoch: Int, of epochs: Int, within: Double = 1, bar: Int = 20) -> String {
+        let filled = Swift.min(bar, Int((Double(epoch) + within) * Double(bar) / Double(epochs)))
         return "epoch \(String(repeating: " ", count: String(epochs).count - String(epoch + 1).count))\(epoch + 1)/\(epochs) "
             + "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: bar - filled) + "]"
     }
@@ -496,11 +531,11 @@ extension Session {
         guard history.loss.count > 1 else { return }
         var curves: [(label: String, values: [Double], mark: Character)] = [("training", history.loss, "•")]
         if !history.validationLoss.isEmpty { curves.append(("validation", history.validationLoss, "∘")) }
-        say(Plot.curves(curves, title: "loss").joined(separator: "\n"))
+        say(Plot.curves(curves, width: plotWidth(60), title: "loss").joined(separator: "\n"))
         guard !history.accuracy.isEmpty else { return }
         var acc: [(label: String, values: [Double], mark: Character)] = [("training", history.accuracy.map { $0 * 100 }, "•")]
         if !history.validationAccuracy.isEmpty { acc.append(("validation", history.validationAccuracy.map { $0 * 100 }, "∘")) }
-        say(Plot.curves(acc, height: 8, title: "accuracy (%)").joined(separator: "\n"))
+        say(Plot.curves(acc, width: plotWidth(60), height: 8, title: "accuracy (%)").joined(separator: "\n"))
     }
 
     /// The decision regions of a net on two features.
@@ -508,13 +543,15 @@ extension Session {
         let train = plan.training.train
         guard train.features == 2, let (p, kind) = plan.prediction, train.classes != nil else { return }
         let labels = Session.labels(train.y, kind)
-        let drawing = Plot.regions(points: train.x, labels: labels.map { kind == .sign ? ($0 > 0 ? 1 : 0) : $0 }) { grid in
+        let columns = plotWidth(64, margin: 2)
+        let drawing = Plot.regions(points: train.x, labels: labels.map { kind == .sign ? ($0 > 0 ? 1 : 0) : $0 },
+                                   width: columns, height: Swift.max(8, columns * 24 / 64)) { grid in
             let yShape = [grid.rows] + Array(train.y.shape.dropFirst())
             guard (try? graph.setValues([(plan.leaves.0, grid), (plan.leaves.1, Tensor.zeros(yShape))], only: plan.only)) != nil else { return nil }
             let c = Session.classes(graph.value(p), kind)
             return kind == .sign ? c.map { $0 > 0 ? 1 : 0 } : c
         }
         restoreTrainingData(plan)
-        if let drawing { say(drawing.joined(separator: "\n")) }
+        if let drawing { say(drawing.map { Session.wrap($0, width: width, indent: 0) }.joined(separator: "\n")) }
     }
 }

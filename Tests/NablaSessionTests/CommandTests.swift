@@ -97,6 +97,7 @@ struct CommandTests {
     @Test(":help lists every command and function; :help topic gives one entry")
     func help() {
         let t = Transcript()
+        t.session.width = 200
         t.run(":help")
         // Every command and every function appears, each with an example.
         for command in Session.commands {
@@ -187,6 +188,57 @@ struct CommandTests {
         // The name can be defined afresh, and the graph holds no node of the old ones.
         #expect(t.run("x = 5\nx + 1"))
         #expect(t.out.last == "6")
+    }
+
+    @Test(":help fits the terminal's width and, at a terminal, goes through the pager when taller than the screen (issue 13)")
+    func helpFitsTheTerminal() throws {
+        for width in [50, 80, 120] {
+            let t = Transcript()
+            t.session.width = width
+            #expect(t.run(":help\n:help train\n:help adam"))
+            let lines = t.out.joined(separator: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.allSatisfy { $0.count <= width }, "\(lines.filter { $0.count > width })")
+            // Nothing is lost: every command's example is there.
+            #expect(t.out.joined().contains(":descend J steps=40 opt=momentum lr=0.05"))
+        }
+        let paged = Transcript()
+        var shown: [String] = []
+        paged.session.interactive = true
+        paged.session.rows = 40
+        paged.session.pager = { shown.append($0); return true }
+        #expect(paged.run(":help\n:help grad"))
+        #expect(shown.count == 1 && shown[0].hasPrefix("commands (an example of each"))
+        #expect(paged.out.count == 1 && paged.out[0].hasPrefix(":grad [w ...]"), "a short entry is printed")
+    }
+
+    @Test("plots shrink to a narrow terminal: the decision map and the curves fit 50 columns (issue 13)")
+    func plotsFitTheTerminal() throws {
+        let t = Transcript()
+        t.session.width = 50
+        #expect(t.run("seed 1\n:data moons 100\n:mlp net 2-4-1\nL = bce(net, Y)\n:train L epochs=5 opt=adam lr=0.05"), "\(t.stderr)")
+        let text = t.out.joined(separator: "\n")
+        #expect(text.contains("decision regions"))
+        let drawn = text.split(separator: "\n").filter { $0.hasPrefix("│") || $0.contains(" │") || $0.contains("└") }
+        #expect(!drawn.isEmpty && drawn.allSatisfy { $0.count <= 50 }, "\(drawn.filter { $0.count > 50 }.joined(separator: "\n"))")
+    }
+
+    @Test("within a long epoch, training shows its progress and an ETA: a status line at a terminal, a line in a log (issue 13)")
+    func progressWithinEpoch() throws {
+        let t = Transcript()
+        var shown: [String] = []
+        t.session.status = { if !$0.isEmpty { shown.append($0) } }
+        t.session.progressEvery = (0, 0)
+        #expect(t.run("seed 1\n:data moons 100 val=0 test=0\n:mlp net 2-4-1\nL = bce(net, Y)\n:train L epochs=2 batch=25 lr=0.1"), "\(t.stderr)")
+        // 100 rows in batches of 25: after 25, 50 and 75 rows of each epoch.
+        #expect(shown.count == 6, "\(shown)")
+        #expect(shown.first?.hasPrefix("epoch 1/2 [██░░░░░░░░░░░░░░░░░░] 25% of the epoch: loss ") == true, "\(shown)")
+        #expect(shown.allSatisfy { $0.contains(" ETA ") })
+        #expect(t.out.allSatisfy { !$0.contains("% of the epoch") }, "the status line is not in the output")
+        let log = Transcript()
+        log.session.progressEvery = (0, 0)
+        #expect(log.run("seed 1\n:data moons 100 val=0 test=0\n:mlp net 2-4-1\nL = bce(net, Y)\n:train L epochs=1 batch=50 lr=0.1"))
+        #expect(log.out.contains { $0.hasPrefix("epoch 1/1 [██████████░░░░░░░░░░] 50% of the epoch") }, "\(log.out)")
+        #expect(Session.duration(8.4) == "8 s" && Session.duration(200) == "3 min 20 s" && Session.duration(3900) == "1 h 5 min")
     }
 }
 
