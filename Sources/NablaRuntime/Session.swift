@@ -147,9 +147,11 @@ public final class Session {
     public var isInterrupted: () -> Bool = { false }
     /// True at a terminal prompt: `:step` then waits for Enter between nodes.
     public var interactive = false
-    /// The terminal's width and height (80x24 away from one): long lines wrap to the width,
-    /// plots shrink to it, and long help pages through `pager` at a terminal.
-    public var width = 80
+    /// The terminal's width and height: long lines wrap to the width, plots shrink to it,
+    /// and long help pages through `pager` at a terminal. Away from a terminal (a file, a
+    /// pipe, a test) lines are not wrapped unless `$COLUMNS` says a width.
+    public var width = Session.unlimitedWidth
+    public static let unlimitedWidth = 1_000_000
     public var rows = 24
     /// Shows long text a screen at a time; false when it could not (the REPL sets it).
     public var pager: ((String) -> Bool)?

@@ -9,12 +9,13 @@ public enum Terminal {
     /// True when both standard input and standard output are terminals.
     public static var isInteractive: Bool { isatty(0) == 1 && isatty(1) == 1 }
 
-    /// The terminal's columns and rows (standard output's, else `$COLUMNS`/`$LINES`, else 80x24).
+    /// The terminal's columns and rows: standard output's when it is a terminal, else
+    /// `$COLUMNS` and `$LINES`; with neither, no limit (a file or a pipe keeps whole lines).
     public static var size: (columns: Int, rows: Int) {
         var w = winsize()
-        if ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return (Int(w.ws_col), Int(w.ws_row)) }
-        let env = { (name: String) in getenv(name).flatMap { Int(String(cString: $0)) } }
-        return (env("COLUMNS") ?? 80, env("LINES") ?? 24)
+        if isatty(1) == 1, ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return (Int(w.ws_col), Int(w.ws_row)) }
+        let env = { (name: String) in getenv(name).flatMap { Int(String(cString: $0)) }.flatMap { $0 > 0 ? $0 : nil } }
+        return (env("COLUMNS") ?? Session.unlimitedWidth, env("LINES") ?? 24)
     }
 
     /// Shows `text` through `$PAGER` (default `less -FRX`, which quits at once when the text

@@ -172,28 +172,13 @@ extension Session {
             return Session.classes(out, out.cols > 1 ? .argmax : .probability)
         }
         if first == "wrong" {
-            guard net != nil else { throw args.missing("the net whose mistakes to list", usage: usage) }
-            // Class scores go through the float32 tape in batches (a convnet's 10,000 test images
-            // in seconds); anything else through the graph in pieces it can hold.
-            var predicted: [Int] = []
-            if let net, let classes = training.train.classes, classes > 2, let leaves = try? dataLeaves(training, at: args.wholeRange),
-               let tape = Tape32(graph: graph, root: net, params: [], feeds: [leaves.0, leaves.1]),
-               let p = try? classProbabilities(tape, net: net, set: set, classes: classes, at: args.wholeRange) {
-                predicted = stride(from: 0, to: p.count, by: classes).map { start in
-                    var best = start
-                    for j in start..<start + classes where p[j] > p[best] { best = j }
-                    return best - start
-                }
-            } else {
-                for part in chunks(set) {
-                    guard let p = try predictions(part.x) else { return }
-                    predicted += p
-                }
-            }
+            guard let net else { throw args.missing("the net whose mistakes to list", usage: usage) }
+            let probabilities = try classProbabilities(of: net, training: training, set: set, at: args.wholeRange)
+            let predicted = probabilities.map { row in row.indices.max { row[$0] < row[$1] } ?? 0 }
             let wrong = predicted.indices.filter { Double(predicted[$0]) != set.y.scalars[$0] }
-            let shown = wrong.prefix(20).map { "#\($0): label \(Format.number(set.y.scalars[$0])), predicted \(predicted[$0])" }
             say("\(wrong.count) of \(set.count) \(useTest ? "test" : "training") samples misclassified"
-                + (shown.isEmpty ? "" : "; the first: " + shown.joined(separator: "; ")) + (shown.isEmpty ? "" : " (:show N \(words[1].0)\(useTest ? " test" : "") draws one)"))
+                + (wrong.isEmpty ? "" : "; the first \(Swift.min(wrong.count, 8)), with the net's three most likely classes (:show N \(words[1].0)\(useTest ? " test" : "") draws one larger):"))
+            if !wrong.isEmpty { say(gallery(set, Array(wrong.prefix(8)), probabilities, side: side)) }
             return
         }
         guard let index = Int(first), index >= 0, index < set.count else {
@@ -207,6 +192,59 @@ extension Session {
         }
         lines.append(caption)
         say(lines.joined(separator: "\n"))
+    }
+
+    /// Each image's class probabilities: the float32 tape in batches for class scores (a
+    /// convnet's 10,000 test images in seconds), else the graph in pieces (a softmax of the
+    /// scores, or p and 1 − p for one output).
+    func classProbabilities(of net: NodeID, training: TrainingData, set: Dataset, at range: SourceRange) throws(Diagnostic) -> [[Double]] {
+        if let classes = training.train.classes, classes > 2, let leaves = try? dataLeaves(training, at: range),
+           let tape = Tape32(graph: graph, root: net, params: [], feeds: [leaves.0, leaves.1]),
+           let p = try? classProbabilities(tape, net: net, set: set, classes: classes, at: range) {
+            return stride(from: 0, to: p.count, by: classes).map { p[$0..<$0 + classes].map(Double.init) }
+        }
+        var rows: [[Double]] = []
+        for part in chunks(set) {
+            let out: Tensor
+            do { out = try value(of: net, withInput: part.x) } catch { throw Diagnostic(.error, error.reason.message, at: range) }
+            guard out.rank == 2, out.rows == part.count else {
+                throw Diagnostic(.error, "the net gives \(Shape.describe(out.shape)) for \(part.count) samples: a net gives one row per sample", at: range)
+            }
+            if out.cols == 1 {
+                rows += out.scalars.map { z in let p = (0...1).contains(z) ? z : 1 / (1 + exp(-z)); return [1 - p, p] }
+            } else {
+                let q = out.softmax.scalars
+                rows += stride(from: 0, to: q.count, by: out.cols).map { Array(q[$0..<$0 + out.cols]) }
+            }
+        }
+        return rows
+    }
+
+    /// Misclassified images side by side, as many as the terminal's width holds per row, each
+    /// with its number, its label and the three most likely classes.
+    func gallery(_ set: Dataset, _ indices: [Int], _ probabilities: [[Double]], side: Int) -> String {
+        let cell = Swift.max(side + 2, 14) + 2
+        let perRow = Swift.max(1, Swift.min(indices.count, (width + 2) / cell))
+        var blocks: [String] = []
+        for start in stride(from: 0, to: indices.count, by: perRow) {
+            let group = indices[start..<Swift.min(start + perRow, indices.count)]
+            let pictures = group.map { Session.picture(set.rows([$0]).x.scalars, side: side, colour: false) }
+            var lines: [String] = []
+            func padded(_ text: String) -> String { text.padding(toLength: cell - 2, withPad: " ", startingAt: 0) }
+            for r in 0..<(pictures.first?.count ?? 0) { lines.append(pictures.map { padded($0[r]) }.joined(separator: "  ")) }
+            func column(_ text: (Int) -> String) -> String { group.map { padded(text($0)) }.joined(separator: "  ") }
+            lines.append(column { "#\($0) label \(Format.number(set.y.scalars[$0]))" })
+            for rank in 0..<3 {
+                lines.append(column { i in
+                    let p = probabilities[i]
+                    let order = p.indices.sorted { p[$0] > p[$1] }
+                    guard rank < order.count else { return "" }
+                    return "\(rank + 1). \(order[rank])  \(Format.number(p[order[rank]] * 100, digits: 3))%"
+                })
+            }
+            blocks.append(lines.map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n"))
+        }
+        return blocks.joined(separator: "\n\n")
     }
 
     /// A grayscale image, two pixel rows per line: ▀ coloured top and bottom on colour

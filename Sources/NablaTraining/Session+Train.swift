@@ -172,7 +172,19 @@ extension Session {
         for (p, t) in zip(predicted, truth) where p >= 0 && p < k && t >= 0 && t < k { m[t][p] += 1 }
         var rows: [[String]] = [["true \\ predicted"] + (0..<k).map(String.init)]
         for t in 0..<k { rows.append(["  \(t)"] + m[t].map(String.init)) }
-        return "confusion matrix (\(title)):\n" + Session.table(rows)
+        var text = "confusion matrix (\(title)):\n" + Session.table(rows)
+        if k == 2 { text += "\n" + binaryRates(tp: m[1][1], fp: m[0][1], fn: m[1][0]) }
+        return text
+    }
+
+    /// Two classes, class 1 the positive one: precision, recall and F1, each as its fraction.
+    static func binaryRates(tp: Int, fp: Int, fn: Int) -> String {
+        func ratio(_ a: Int, _ b: Int) -> String { b == 0 ? "undefined (0/0)" : "\(a)/\(b) = \(Format.number(Double(a) / Double(b), digits: 4))" }
+        let precision = tp + fp == 0 ? nil : Double(tp) / Double(tp + fp)
+        let recall = tp + fn == 0 ? nil : Double(tp) / Double(tp + fn)
+        var f1 = "undefined"
+        if let p = precision, let r = recall, p + r > 0 { f1 = Format.number(2 * p * r / (p + r), digits: 4) }
+        return "class 1 as positive: precision TP/(TP+FP) = \(ratio(tp, tp + fp)), recall TP/(TP+FN) = \(ratio(tp, tp + fn)), F1 = \(f1)"
     }
 
     /// A graph error as a sentence naming the node.

@@ -518,11 +518,14 @@ extension Session {
 
     func sayConfusion(_ plan: TrainPlan, predictedTest: [Int]?, _ measure: (Dataset) -> (loss: Double, accuracy: Double?, predicted: [Int])?) {
         let t = plan.training
-        guard let classes = t.train.classes, classes > 2, classes <= 20, let (_, kind) = plan.prediction, kind == .argmax else { return }
+        guard let classes = t.train.classes, classes >= 2, classes <= 20, let (_, kind) = plan.prediction else { return }
         let set = t.test ?? t.train
         let predicted = predictedTest ?? measure(set)?.predicted
+        // −1/+1 classes (a sign output) are counted as 0 and 1.
+        let asClass = { (c: Int) in kind == .sign ? (c > 0 ? 1 : 0) : c }
         if let predicted, !predicted.isEmpty {
-            say(Session.confusion(predicted: predicted, truth: Session.labels(set.y, kind), classes: classes, title: t.test == nil ? "training set" : "test set"))
+            say(Session.confusion(predicted: predicted.map(asClass), truth: Session.labels(set.y, kind).map(asClass), classes: classes,
+                                  title: t.test == nil ? "training set" : "test set"))
         }
         restoreTrainingData(plan)
     }

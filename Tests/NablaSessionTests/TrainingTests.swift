@@ -538,4 +538,34 @@ struct Tape32EdgeTests {
         #expect(!u.run(":data fashion dir=\(dir)/nothing-here"))
         #expect(u.err.first?.contains("looked in \(dir)/nothing-here for") == true, "\(u.stderr)")
     }
+
+    @Test(":show wrong draws the mistakes side by side with the three most likely classes; two classes get precision and recall (issue 13)")
+    func wrongGalleryAndBinaryRates() throws {
+        let dir = try syntheticMNIST(train: 20, test: 20)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Pixel k lights for class k; W sends each to its class, except class 3's pixel, whose
+        // scores are 2 (class 3), 5 (class 4) and 1 (class 8): softmax 4.46%, 89.7%, 1.64%.
+        var w = [[Double]](repeating: [Double](repeating: 0, count: 10), count: 16)
+        for k in 0..<10 where k != 3 { w[k][k] = 5 }
+        (w[3][3], w[3][4], w[3][8]) = (2, 5, 1)
+        let literal = "[" + w.map { "[" + $0.map { Format.number($0) }.joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+        let t = Transcript()
+        t.session.width = 70
+        #expect(t.run(":data mnist dir=\(dir) val=0\nparam W = \(literal)\nnet = X @ W\n:show wrong net test"), "\(t.stderr)")
+        let text = t.out.joined(separator: "\n")
+        #expect(text.contains("2 of 20 test samples misclassified"), "\(text)")
+        let lines = text.split(separator: "\n").map(String.init)
+        // Two 4x4 pictures (6 columns with the frame) per line at 70 columns: both on one row.
+        #expect(lines.contains { $0.hasPrefix("#3 label 3") && $0.contains("#13 label 3") }, "\(text)")
+        #expect(lines.contains { $0.hasPrefix("1. 4  89.7%") }, "\(text)")
+        #expect(lines.contains { $0.hasPrefix("2. 3  4.46%") } && lines.contains { $0.hasPrefix("3. 8  1.64%") }, "\(text)")
+
+        // TP 8, FP 2, FN 4: precision 8/10, recall 8/12, F1 = 2·0.8·0.6667/1.4667 = 0.7273.
+        #expect(Session.binaryRates(tp: 8, fp: 2, fn: 4)
+            == "class 1 as positive: precision TP/(TP+FP) = 8/10 = 0.8, recall TP/(TP+FN) = 8/12 = 0.6667, F1 = 0.7273")
+        let b = Transcript()
+        #expect(b.run("seed 1\n:data moons 200\n:mlp net 2-8-1\nL = bce(net, Y)\n:train L epochs=20 opt=adam lr=0.05"))
+        #expect(b.stdout.contains("confusion matrix (test set):") && b.stdout.contains("class 1 as positive: precision TP/(TP+FP) = "))
+    }
 }
+
