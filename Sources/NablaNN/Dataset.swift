@@ -26,6 +26,8 @@ public struct Dataset: Sendable {
     public private(set) var bytes: [UInt8]?
     /// The file's own class values when they were not 0, 1, ..., k-1 (class i is `classValues[i]`).
     public var classValues: [Double]?
+    /// The classes' names when the file labels them with text (class i is `classNames[i]`).
+    public var classNames: [String]?
 
     public init(x: Tensor, y: Tensor, classes: Int?, name: String) {
         self.dense = x
@@ -191,48 +193,11 @@ public struct DataError: Error, Sendable, Equatable {
 }
 
 extension Dataset {
-    /// A CSV file: one sample per line, numbers separated by commas, the last
-    /// column the target. A first line that is not numbers is a header. Whole
-    /// non-negative targets with at most 20 distinct values are classes.
+    /// A CSV file with the default options (`CSVOptions()`): the last column the target,
+    /// the delimiter sniffed, a missing value refused, no standardisation; the notes dropped.
+    /// See `csv(_:name:options:isInterrupted:)`.
     public static func csv(_ text: String, name: String, isInterrupted: () -> Bool = { false }) throws(DataError) -> Dataset {
-        var rows: [[Double]] = []
-        var width: Int?
-        var firstLine = true
-        // Split at any newline: "\r\n" is one Character in Swift.
-        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            if i % 4096 == 0 && isInterrupted() { throw DataError("interrupted; the data was not changed") }
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }
-            defer { firstLine = false }
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
-            var values: [Double] = []
-            var column = 1
-            for cell in cells {
-                let trimmed = cell.trimmingSpaces
-                guard let v = Double(trimmed), v.isFinite else {
-                    if rows.isEmpty && width == nil && firstLine { break }  // a header
-                    throw DataError(trimmed.isEmpty ? "an empty cell" : "'\(trimmed)' is not a number", line: i + 1, column: column)
-                }
-                values.append(v)
-                column += cell.count + 1
-            }
-            if values.isEmpty && rows.isEmpty && width == nil && firstLine {
-                width = cells.count
-                continue
-            }
-            guard values.count >= 2 else {
-                throw DataError("a row needs at least 2 columns (features, then the target)", line: i + 1, column: 1)
-            }
-            if let w = width, values.count != w {
-                throw DataError("\(values.count) columns, but the first row has \(w)", line: i + 1, column: 1)
-            }
-            width = values.count
-            rows.append(values)
-        }
-        guard let w = width, !rows.isEmpty else { throw DataError("no data rows (an empty file?)") }
-        let n = rows.count
-        let x = Tensor(shape: [n, w - 1], scalars: rows.flatMap { $0.dropLast() })
-        let targets = rows.map { $0[w - 1] }
-        return classify(x: x, targets: targets, name: name)
+        try csv(text, name: name, options: CSVOptions(), isInterrupted: isInterrupted).0
     }
 
     /// Whole-number targets with at most 20 values are classes: 0...k-1 as they are, other

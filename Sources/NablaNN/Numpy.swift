@@ -4,8 +4,9 @@ import NablaTensor
 
 /// Weights as numpy reads them: one `.npy` array per param inside a `.npz`
 /// (a zip archive; entries stored uncompressed, so `numpy.load` reads them).
-/// Reading also takes `numpy.savez_compressed` files (deflate, through zlib)
-/// and float32 arrays (`<f4`), which PyTorch users often save.
+/// Reading also takes `numpy.savez_compressed` files (deflate, through zlib), float32 arrays
+/// (`<f4`, which PyTorch users often save), float16, integer and bool arrays, big-endian
+/// arrays (converted) and Fortran-ordered ones (transposed into row-major).
 public enum Numpy {
     // MARK: - .npy
 
@@ -29,12 +30,17 @@ public enum Numpy {
         return data
     }
 
-    /// What a `.npy` header promises: the shape, the width of an element (8: float64, 4:
-    /// float32) and where the numbers start. Checked before any number is read.
+    /// What a `.npy` header promises: the shape, how each element is stored and where the
+    /// numbers start. Checked before any number is read.
     struct Header {
         var shape: [Int]
-        var width: Int
+        var element: StoredElement
+        /// True for `'>'` arrays (most significant byte first): converted while reading.
+        var bigEndian: Bool
+        /// True for `'fortran_order': True` (column-major): transposed into row-major while reading.
+        var fortranOrder: Bool
         var dataOffset: Int
+        var width: Int { element.width }
         var count: Int { Shape.count(shape) }
         /// The whole array's size in bytes, header included.
         var total: Int { dataOffset + count * width }
@@ -46,21 +52,44 @@ public enum Numpy {
             throw DataError("\(name): not a .npy array (no \\x93NUMPY magic)")
         }
         let major = bytes[6]
+        guard (1...3).contains(major) else { throw DataError("\(name): .npy format version \(major) is not read (1, 2 and 3 are)") }
         let headerStart = major == 1 ? 10 : 12
         guard bytes.count >= headerStart else { throw DataError("\(name): truncated .npy header") }
         let length = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
             : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
         guard length <= headerLimit, bytes.count >= headerStart + length else { throw DataError("\(name): truncated .npy header") }
         let header = String(decoding: bytes[headerStart..<headerStart + length], as: UTF8.self)
-        let f8 = header.contains("'<f8'") || header.contains("'float64'")
-        let f4 = header.contains("'<f4'") || header.contains("'float32'")
-        guard f8 || f4 else { throw DataError("\(name): only little-endian float64 or float32 arrays are read (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)))") }
-        guard !header.contains("'fortran_order': True") else { throw DataError("\(name): Fortran-ordered arrays are not read; save it in C order") }
-        guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
+        let shown = header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)
+        let (element, bigEndian) = try dtype(header, name: name)
+        let fortran = value(of: "fortran_order", in: header)
+        guard let fortran, fortran.hasPrefix("True") || fortran.hasPrefix("False") else {
+            throw DataError("\(name): no fortran_order in the .npy header (header: \(shown))")
+        }
+        let shape = try shape(header, name: name)
+        return Header(shape: shape, element: element, bigEndian: bigEndian, fortranOrder: fortran.hasPrefix("True"), dataOffset: headerStart + length)
+    }
+
+    /// The header's `'descr'`: how an element is stored, and whether it is big-endian.
+    static func dtype(_ header: String, name: String) throws(DataError) -> (StoredElement, bigEndian: Bool) {
+        let shown = header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)
+        guard let rest = value(of: "descr", in: header) else { throw DataError("\(name): no descr in the .npy header (header: \(shown))") }
+        guard let quote = rest.first, quote == "'" || quote == "\"", let close = rest.dropFirst().firstIndex(of: quote) else {
+            throw DataError("\(name): structured arrays (several fields per element) are not read (header: \(shown))")
+        }
+        let descr = String(rest[rest.index(after: rest.startIndex)..<close])
+        guard let found = StoredElement.numpy(descr) else {
+            throw DataError("\(name): the dtype '\(descr.prefix(40))' is not read (float64, float32, float16, integers of 1 to 8 bytes and bool are)")
+        }
+        return found
+    }
+
+    /// The header's `'shape'`, checked against nabla's rank and size limits.
+    static func shape(_ header: String, name: String) throws(DataError) -> [Int] {
+        guard let rest = value(of: "shape", in: header), rest.first == "(", let close = rest.firstIndex(of: ")") else {
             throw DataError("\(name): no shape in the .npy header")
         }
         var shape: [Int] = []
-        for part in header[open.upperBound..<close].split(separator: ",") {
+        for part in rest[rest.index(after: rest.startIndex)..<close].split(separator: ",") {
             let text = part.trimmingCharacters(in: .whitespaces)
             guard !text.isEmpty else { continue }
             guard let d = Int(text), d >= 0 else { throw DataError("\(name): bad dimension '\(text.prefix(40))' in the .npy header") }
@@ -68,33 +97,58 @@ public enum Numpy {
         }
         guard shape.count <= Shape.maxRank else { throw DataError("\(name): \(shape.count) dimensions (nabla's tensors have at most \(Shape.maxRank))") }
         do { try Shape.checkSize(shape) } catch { throw DataError("\(name): \(error.message)") }
-        return Header(shape: shape, width: f8 ? 8 : 4, dataOffset: headerStart + length)
+        return shape
+    }
+
+    /// What follows `'key':` in a header dict (spaces skipped), or nil when the key is absent.
+    static func value(of key: String, in header: String) -> Substring? {
+        guard let found = header.range(of: "'\(key)'") ?? header.range(of: "\"\(key)\"") else { return nil }
+        let rest = header[found.upperBound...].drop { $0 == " " }
+        guard rest.first == ":" else { return nil }
+        return rest.dropFirst().drop { $0 == " " }
     }
 
     /// The longest `.npy` header read (numpy writes under 200 bytes; its own limit is 64 KB).
     static let headerLimit = 65_536
 
-    /// Reads a `.npy` array of float64 or float32, C order.
+    /// Reads a `.npy` array: float64, float32, float16, signed or unsigned integers (1 to 8
+    /// bytes) or bool, little- or big-endian, C or Fortran order; every number becomes a
+    /// float64 (an integer past 2^53 that float64 cannot hold exactly is refused).
     public static func readNPY(_ data: Data, name: String) throws(DataError) -> Tensor {
         let bytes = [UInt8](data)
         let h = try header(bytes, name: name)
         guard bytes.count == h.total else {
             throw DataError("\(name): the header promises \(h.count) numbers (\(h.count * h.width) bytes), the array holds \(bytes.count - h.dataOffset) bytes")
         }
-        var values = [Double](repeating: 0, count: h.count)
-        for i in 0..<h.count {
-            let o = h.dataOffset + i * h.width
-            if h.width == 8 {
-                var bits: UInt64 = 0
-                for b in 0..<8 { bits |= UInt64(bytes[o + b]) << (8 * b) }
-                values[i] = Double(bitPattern: bits)
-            } else {
-                var bits: UInt32 = 0
-                for b in 0..<4 { bits |= UInt32(bytes[o + b]) << (8 * b) }
-                values[i] = Double(Float(bitPattern: bits))
+        let values = try h.element.decode(bytes, from: h.dataOffset, count: h.count, bigEndian: h.bigEndian, name: name)
+        return Tensor(shape: h.shape, scalars: h.fortranOrder ? rowMajor(fromColumnMajor: values, shape: h.shape) : values)
+    }
+
+    /// The elements of a column-major (Fortran-order) array, in row-major order: the element
+    /// at index (i0, ..., ik) sits at i0 + n0·(i1 + n1·(i2 + ...)) in `values`.
+    static func rowMajor(fromColumnMajor values: [Double], shape: [Int]) -> [Double] {
+        let rank = shape.count
+        guard rank > 1, !values.isEmpty else { return values }
+        var strides = [Int](repeating: 1, count: rank)
+        for axis in 1..<rank { strides[axis] = strides[axis - 1] * shape[axis - 1] }
+        var index = [Int](repeating: 0, count: rank)
+        var source = 0
+        var out: [Double] = []
+        out.reserveCapacity(values.count)
+        for _ in 0..<values.count {
+            out.append(values[source])
+            // The next row-major index: the last axis moves fastest.
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                source += strides[axis]
+                if index[axis] < shape[axis] { break }
+                source -= strides[axis] * shape[axis]
+                index[axis] = 0
+                axis -= 1
             }
         }
-        return Tensor(shape: h.shape, scalars: values)
+        return out
     }
 
     // MARK: - .npz
@@ -188,8 +242,7 @@ public enum Numpy {
         }
 
         func mismatch(_ h: Numpy.Header, name: String, stored: Int) -> DataError {
-            let kind = h.width == 8 ? "float64" : "float32"
-            return DataError("\(name): the zip directory claims \(stored) bytes but the .npy header promises \(Shape.describe(h.shape)) \(kind) (\(h.total) bytes); corrupt, not read")
+            return DataError("\(name): the zip directory claims \(stored) bytes but the .npy header promises \(Shape.describe(h.shape)) \(h.element.name) (\(h.total) bytes); corrupt, not read")
         }
 
         func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16) }
@@ -253,5 +306,129 @@ public enum Numpy {
             }
         }
 
+    }
+}
+
+/// How the numbers of a file (`.npy`, `.safetensors`) are stored; each is read as a float64.
+enum StoredElement: Equatable, Sendable {
+    case float64, float32, float16, bfloat16
+    case int64, int32, int16, int8
+    case uint64, uint32, uint16, uint8
+    case bool
+
+    /// Bytes per element.
+    var width: Int {
+        switch self {
+        case .float64, .int64, .uint64: 8
+        case .float32, .int32, .uint32: 4
+        case .float16, .bfloat16, .int16, .uint16: 2
+        case .int8, .uint8, .bool: 1
+        }
+    }
+
+    /// numpy's name for it.
+    var name: String {
+        switch self {
+        case .float64: "float64"
+        case .float32: "float32"
+        case .float16: "float16"
+        case .bfloat16: "bfloat16"
+        case .int64: "int64"
+        case .int32: "int32"
+        case .int16: "int16"
+        case .int8: "int8"
+        case .uint64: "uint64"
+        case .uint32: "uint32"
+        case .uint16: "uint16"
+        case .uint8: "uint8"
+        case .bool: "bool"
+        }
+    }
+
+    /// A numpy `descr` (`'<f8'`, `'>i4'`, `'|u1'`, `'|b1'`, or the names `float64`, `float32`):
+    /// the element and whether it is big-endian; nil for any other.
+    static func numpy(_ descr: String) -> (StoredElement, bigEndian: Bool)? {
+        switch descr {
+        case "float64": return (.float64, false)
+        case "float32": return (.float32, false)
+        default: break
+        }
+        guard let order = descr.first, order == "<" || order == ">" || order == "|" else { return nil }
+        let element: StoredElement
+        switch descr.dropFirst() {
+        case "f8": element = .float64
+        case "f4": element = .float32
+        case "f2": element = .float16
+        case "i8": element = .int64
+        case "i4": element = .int32
+        case "i2": element = .int16
+        case "i1": element = .int8
+        case "u8": element = .uint64
+        case "u4": element = .uint32
+        case "u2": element = .uint16
+        case "u1": element = .uint8
+        case "b1": element = .bool
+        default: return nil
+        }
+        // '|' (byte order does not apply) only for one-byte elements.
+        guard order != "|" || element.width == 1 else { return nil }
+        return (element, order == ">" && element.width > 1)
+    }
+
+    /// The `count` elements stored from `offset` of `bytes`, as float64 (the caller has checked
+    /// that they are there). An integer float64 cannot hold exactly (past 2^53) is refused.
+    func decode(_ bytes: [UInt8], from offset: Int, count: Int, bigEndian: Bool, name: String) throws(DataError) -> [Double] {
+        let w = width
+        var values = [Double](repeating: 0, count: count)
+        for i in 0..<count {
+            let o = offset + i * w
+            var bits: UInt64 = 0
+            if bigEndian {
+                for b in 0..<w { bits = bits << 8 | UInt64(bytes[o + b]) }
+            } else {
+                for b in 0..<w { bits |= UInt64(bytes[o + b]) << (8 * b) }
+            }
+            guard let v = value(bits) else {
+                let shown = self == .int64 ? String(Int64(bitPattern: bits)) : String(bits)
+                throw DataError("\(name): element \(i) is the integer \(shown), which float64 cannot hold exactly (past 2^53); nothing is loaded")
+            }
+            values[i] = v
+        }
+        return values
+    }
+
+    /// One element from its bits (in the low `width` bytes); nil for an integer past 2^53 that
+    /// float64 would round.
+    func value(_ bits: UInt64) -> Double? {
+        switch self {
+        case .float64: return Double(bitPattern: bits)
+        case .float32: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits)))
+        case .float16: return StoredElement.half(UInt16(truncatingIfNeeded: bits))
+        case .bfloat16: return Double(Float(bitPattern: UInt32(truncatingIfNeeded: bits) << 16))
+        case .int64:
+            let v = Int64(bitPattern: bits)
+            let d = Double(v)
+            return Int64(exactly: d) == v ? d : nil
+        case .int32: return Double(Int32(truncatingIfNeeded: bits))
+        case .int16: return Double(Int16(truncatingIfNeeded: bits))
+        case .int8: return Double(Int8(truncatingIfNeeded: bits))
+        case .uint64:
+            let d = Double(bits)
+            return UInt64(exactly: d) == bits ? d : nil
+        case .uint32, .uint16, .uint8: return Double(bits)
+        case .bool: return bits == 0 ? 0 : 1
+        }
+    }
+
+    /// An IEEE 754 half-precision number (1 sign bit, 5 exponent bits, 10 fraction bits).
+    static func half(_ h: UInt16) -> Double {
+        let sign: Double = h & 0x8000 != 0 ? -1 : 1
+        let exponent = Int(h >> 10 & 0x1f)
+        let fraction = Double(h & 0x3ff)
+        switch exponent {
+        case 0: return sign * fraction * 0x1p-24
+        case 31: return fraction == 0 ? sign * .infinity : .nan
+        default: return sign * (1024 + fraction) * Double(sign: .plus, exponent: exponent - 25, significand: 1)
+        }
     }
 }

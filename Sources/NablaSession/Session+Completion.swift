@@ -31,6 +31,9 @@ extension Session {
                 let path = afterColon.dropFirst(name.count).drop { $0 == " " }
                 return completePath(String(path))
             }
+            if let completion = completeArgument(String(name), words: afterColon.split(separator: " ", omittingEmptySubsequences: false).map(String.init)) {
+                return completion
+            }
             if let keys = Session.commandsByName[String(name)]?.keys, !keys.isEmpty,
                let completion = completeSetting(String(beforeCursor.reversed().prefix { $0 != " " }.reversed()), keys) {
                 return completion
@@ -47,6 +50,26 @@ extension Session {
             return Completion(insert: result.insert + "(", candidates: [])
         }
         return result
+    }
+
+    /// A command's words by position: `:data` kinds and its CSV file, `:dot`'s file, `:help`
+    /// topics, `:show`'s views, and a path after `dir=` or `checkpoint=`. Nil: not one of these.
+    func completeArgument(_ command: String, words: [String]) -> Completion? {
+        let current = words.last ?? "", position = words.count - 1
+        for key in ["dir=", "checkpoint="] where current.hasPrefix(key) {
+            return completePath(String(current.dropFirst(key.count)))
+        }
+        switch (command, position) {
+        case ("data", 1): return Session.extend(current, with: Session.dataKinds, suffix: " ")
+        case ("data", 2) where words[1] == "csv": return completePath(current)
+        case ("dot", 2): return completePath(current)
+        case ("help", 1):
+            let topics = Session.commands.map(\.name) + Builtins.all.map(\.name) + ["syntax", "optimizers"]
+            return Session.extend(current, with: Array(Set(topics)), suffix: "")
+        case ("show", 1) where current.first.map({ !$0.isNumber }) == true:
+            return Session.extend(current, with: ["wrong", "kernels", "maps", "digit"], suffix: " ")
+        default: return nil
+        }
     }
 
     /// A command's setting: `ep` → `epochs=`, `opt=ad` → `adam`, from the declared keys.

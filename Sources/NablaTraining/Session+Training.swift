@@ -76,6 +76,9 @@ extension Session {
 
     // MARK: - :data
 
+    /// The data sets `:data` loads (TAB completes them).
+    package static let dataKinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv", "mnist", "fashion"]
+
     package static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1] [expand]", CommandKeys.data)
 
     package func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
@@ -116,7 +119,7 @@ extension Session {
         case "csv":
             dataset = try dataCSV(rest, args: args)
         default:
-            let kinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv", "mnist", "fashion"]
+            let kinds = Session.dataKinds
             var message = "unknown data set '\(kind)'"
             if let near = Suggest.nearest(kind, among: kinds) { message += " (did you mean '\(near)'?)" }
             throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: kindRange)

@@ -146,7 +146,7 @@ struct NNTests {
         ("a,b,c\n", "no data rows (an empty file?)"),
         ("1,2,3\n4,5\n", "line 2, column 1: 2 columns, but the first row has 3"),
         ("1,2,3\n4,x,6\n", "line 2, column 3: 'x' is not a number"),
-        ("1,2,3\n4,,6\n", "line 2, column 3: an empty cell"),
+        ("1,2,3\n4,,6\n", "line 2, column 3: an empty cell: a missing value (missing=drop or missing=mean)"),
         ("5\n", "line 1, column 1: a row needs at least 2 columns (features, then the target)"),
     ] as [(String, String)])
     func csvErrors(text: String, message: String) {

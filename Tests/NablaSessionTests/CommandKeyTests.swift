@@ -69,4 +69,23 @@ struct CommandKeyTests {
         #expect(t.session.complete(":update b").candidates == ["beta2=", "beta="] || t.session.complete(":update b").insert == "eta")
         #expect(t.session.complete(":mlp net 2-3-1 act=re").insert == "lu ")
     }
+
+    @Test("TAB completes :data kinds, the files of :data csv, :dot and dir=, :help topics and :show's views (issue 13)")
+    func argumentCompletion() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-tab-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("mnist-files"), withIntermediateDirectories: true)
+        try Data("1,2,0\n".utf8).write(to: dir.appendingPathComponent("iris.csv"))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = Transcript()
+        #expect(t.session.complete(":data mo").insert == "ons ")
+        #expect(t.session.complete(":data c").candidates == ["circles", "csv"])
+        #expect(t.session.complete(":data csv \(dir.path)/ir").insert == "is.csv")
+        #expect(t.session.complete(":dot L \(dir.path)/ir").insert == "is.csv")
+        #expect(t.session.complete(":data mnist dir=\(dir.path)/mn").insert == "ist-files/")
+        #expect(t.session.complete(":data moons no").insert == "ise=")
+        #expect(t.session.complete(":help cross_en").insert == "tropy")
+        #expect(t.session.complete(":show wr").insert == "ong ")
+        #expect(t.session.complete(":show 1").insert == "")
+    }
 }
+
