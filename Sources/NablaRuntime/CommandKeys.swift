@@ -113,6 +113,11 @@ package enum CommandKeys {
         Key(name: "dir", kind: .text(placeholder: "DIR"), help: "the folder of the MNIST files (quote a path with spaces)"),
         Key(name: "hold", kind: .integer(1...10_000_000, default: nil),
             help: "the most training rows X and Y hold (the definitions' window; :train goes through all); hold=64 for a convnet", shown: "2M numbers"),
+        Key(name: "target", kind: .text(placeholder: "LAST"), help: "CSV: the target column, by its header name or number (1 is the first, -1 the last)"),
+        Key(name: "delimiter", kind: .choice([",", ";", "tab", "|", "space"], default: nil),
+            help: "CSV: what separates the cells (default: guessed from the first lines among tab, ; and ,)", shown: "auto"),
+        Key(name: "missing", kind: .choice(["refuse", "drop", "mean"], default: "refuse"),
+            help: "CSV: a missing feature (empty, NA, NaN, ?): refuse the file, drop the row, or fill in the column's mean"),
     ]
 
     static package let cnn: [Key] = [

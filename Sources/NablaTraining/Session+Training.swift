@@ -79,7 +79,7 @@ extension Session {
     /// The data sets `:data` loads (TAB completes them).
     package static let dataKinds = ["moons", "circles", "blobs", "spirals", "xor", "and", "or", "nand", "regression", "csv", "mnist", "fashion"]
 
-    package static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1] [expand]", CommandKeys.data)
+    package static let dataUsage = CommandKeys.usage(":data moons|circles|blobs|spirals|xor|and|or|regression|csv FILE|mnist|fashion [n] [pm1] [expand] [standardize]", CommandKeys.data)
 
     package func dataCommand(_ args: CommandArguments) throws(Diagnostic) {
         let s = settings(args, CommandKeys.data, usage: Session.dataUsage)
@@ -88,6 +88,11 @@ extension Session {
         var rest = Array(s.positional.dropFirst())
         let pm1 = rest.contains { $0.0 == "pm1" }
         rest.removeAll { $0.0 == "pm1" }
+        let standardize = rest.contains { $0.0 == "standardize" || $0.0 == "standardise" }
+        rest.removeAll { $0.0 == "standardize" || $0.0 == "standardise" }
+        for key in ["target", "delimiter", "missing"] where kind != "csv" {
+            if let (_, range) = s.string(key) { throw Diagnostic(.error, "\(key)= is for :data csv", at: range) }
+        }
         if let (_, range) = rest.first(where: { $0.0 == "expand" }), kind != "mnist" && kind != "fashion" {
             throw Diagnostic(.error, "expand moves images by one pixel: it is for :data mnist and :data fashion", at: range)
         }
@@ -117,7 +122,7 @@ extension Session {
             try dataMNIST(kind, n: n, settings: s, rest: rest, kindRange: kindRange, args: args, random: &local)
             return
         case "csv":
-            dataset = try dataCSV(rest, args: args)
+            dataset = try dataCSV(rest, settings: s, args: args)
         default:
             let kinds = Session.dataKinds
             var message = "unknown data set '\(kind)'"
@@ -125,7 +130,7 @@ extension Session {
             throw Diagnostic(.error, message + " (there are: \(kinds.joined(separator: ", ")))", at: kindRange)
         }
         if pm1 { dataset = dataset.plusMinusOne() }
-        try splitAndInstall(dataset, kind: kind, pm1: pm1, settings: s, args: args, random: &local)
+        try splitAndInstall(dataset, kind: kind, pm1: pm1, standardize: standardize, settings: s, args: args, random: &local)
     }
 
     /// MNIST or Fashion-MNIST: the official split (the first n training images and the 10,000
@@ -186,9 +191,12 @@ extension Session {
             + (held < parts.train.count ? "\n(X and Y hold the first \(held) training images: :train and its figures go through all \(parts.train.count) in batches)" : ""))
     }
 
-    /// `:data csv FILE`: read bounded and interruptibly, parsed as CSV.
-    func dataCSV(_ rest: [(String, SourceRange)], args: CommandArguments) throws(Diagnostic) -> Dataset {
-        guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: ":data csv FILE") }
+    /// `:data csv FILE [target=] [delimiter=] [missing=] [standardize]`: read bounded and
+    /// interruptibly, parsed as RFC 4180 CSV; what was decided (a header, text labels as
+    /// classes, rows dropped, means filled in, the standardisation) is said.
+    func dataCSV(_ rest: [(String, SourceRange)], settings s: Settings, args: CommandArguments) throws(Diagnostic) -> Dataset {
+        let usage = ":data csv FILE [target=NAME|N] [delimiter=,|;|tab] [missing=refuse|drop|mean] [standardize]"
+        guard let (file, fileRange) = rest.first else { throw args.missing("a CSV file", usage: usage) }
         let path = resolvePath(file)
         let bytes: Data
         do {
@@ -197,17 +205,53 @@ extension Session {
             throw Diagnostic(.error, error.message, at: fileRange)
         }
         guard let text = String(data: bytes, encoding: .utf8) else { throw Diagnostic(.error, "'\(file)' is not UTF-8 text", at: fileRange) }
+        var options = CSVOptions(target: s.string("target")?.0)
+        switch try s.choice("delimiter") {
+        case "tab": options.delimiter = "\t"
+        case "space": options.delimiter = " "
+        case let d?: options.delimiter = d.first
+        case nil: break
+        }
+        switch try s.choice("missing") {
+        case "drop": options.missing = .dropRows
+        case "mean": options.missing = .mean
+        default: options.missing = .refuse
+        }
         do {
-            return try Dataset.csv(text, name: file, isInterrupted: isInterrupted)
+            let (dataset, notes) = try Dataset.csv(text, name: file, options: options, isInterrupted: isInterrupted)
+            for note in notes { say(note) }
+            return dataset
         } catch {
             throw Diagnostic(.error, "\(file): \(error.description)", at: fileRange)
         }
     }
 
+    /// Every split's features moved to the training split's mean 0 and standard deviation 1
+    /// (the population sd, as numpy's std; a constant feature is only centred): the
+    /// validation and test samples are scaled by the training split's figures, not their own.
+    func standardized(_ t: TrainingData) -> TrainingData {
+        let x = t.train.x, n = x.rows, k = x.cols
+        var mean = [Double](repeating: 0, count: k), sd = [Double](repeating: 0, count: k)
+        for i in 0..<n { for j in 0..<k { mean[j] += x.scalars[i * k + j] / Double(n) } }
+        for i in 0..<n { for j in 0..<k { sd[j] += (x.scalars[i * k + j] - mean[j]) * (x.scalars[i * k + j] - mean[j]) / Double(n) } }
+        sd = sd.map { $0.squareRoot() }
+        func scaled(_ d: Dataset) -> Dataset {
+            let v = d.x.scalars.enumerated().map { i, value in sd[i % k] > 0 ? (value - mean[i % k]) / sd[i % k] : value - mean[i % k] }
+            var out = Dataset(x: Tensor(shape: d.xShape, scalars: v), y: d.y, classes: d.classes, name: d.name)
+            (out.classValues, out.classNames) = (d.classValues, d.classNames)
+            return out
+        }
+        say("standardised \(k) feature\(k == 1 ? "" : "s") with the training split's mean and sd: mean "
+            + mean.map { Format.number($0) }.joined(separator: ", ") + "; sd " + sd.map { Format.number($0) }.joined(separator: ", "))
+        var out = TrainingData(train: scaled(t.train), validation: t.validation.map(scaled), test: t.test.map(scaled))
+        out.holdRows = t.holdRows
+        return out
+    }
+
     /// A generated or read data set split into training, validation and test, defined as
     /// X, Y (and X_val, ...), and described in one line.
     func splitAndInstall(
-        _ dataset: Dataset, kind: String, pm1: Bool, settings s: Settings, args: CommandArguments, random local: inout RandomSource
+        _ dataset: Dataset, kind: String, pm1: Bool, standardize: Bool = false, settings s: Settings, args: CommandArguments, random local: inout RandomSource
     ) throws(Diagnostic) {
         let small = dataset.count <= 8
         let val = try s.number("val", default: small ? 0 : 0.2)
@@ -222,6 +266,7 @@ extension Session {
             throw Diagnostic(.error, "val=\(Format.number(val)) and test=\(Format.number(test)) leave no sample of \(dataset.count) for training", at: args.wholeRange)
         }
         var training = TrainingData(train: parts.0, validation: parts.1, test: parts.2)
+        if standardize { training = standardized(training) }
         training.holdRows = s.values["hold"] == nil ? nil : try s.integer("hold")
         try install(training, kind: kind, at: args.wholeRange)
         let held = data?.heldTrain.count ?? heldRows(training.train)

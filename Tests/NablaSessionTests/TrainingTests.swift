@@ -567,5 +567,30 @@ struct Tape32EdgeTests {
         #expect(b.run("seed 1\n:data moons 200\n:mlp net 2-8-1\nL = bce(net, Y)\n:train L epochs=20 opt=adam lr=0.05"))
         #expect(b.stdout.contains("confusion matrix (test set):") && b.stdout.contains("class 1 as positive: precision TP/(TP+FP) = "))
     }
+
+    @Test(":data csv reads quoted cells, ; as delimiter, text labels, a missing-value policy and standardises with the training split (issue 13)")
+    func csvLikeSpreadsheets() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-csv-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/flowers.csv"
+        try "\"x 1\";x2;species\n1;10;\"setosa\"\n3;10;\"versicolor, large\"\nNA;20;setosa\n5;30;\"versicolor, large\"\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let t = Transcript()
+        #expect(!t.run(":data csv \(file)"))
+        #expect(t.stderr.contains("line 4, column 1: 'NA': a missing value (missing=drop or missing=mean)"), "\(t.stderr)")
+        #expect(t.run(":data csv \(file) missing=drop"), "\(t.stderr)")
+        #expect(t.out.contains("classes: 0 = setosa, 1 = versicolor, large"), "\(t.out)")
+        #expect(try t.session.value("X").scalars == [1, 10, 3, 10, 5, 30])
+        #expect(try t.session.value("Y").scalars == [0, 1, 1])
+        // The mean of the present x1 values, (1 + 3 + 5) / 3 = 3, fills the gap.
+        #expect(t.run(":data csv \(file) missing=mean delimiter=;"), "\(t.stderr)")
+        #expect(try t.session.value("X").scalars == [1, 10, 3, 10, 3, 20, 5, 30])
+        // Standardised (a set of 3 is not split): x1 = (1 - 3)/sqrt(8/3) = -sqrt(1.5); x2 = (10 - 50/3)/sqrt(800/9) = -1/sqrt(2).
+        #expect(t.run(":data csv \(file) missing=drop standardize target=species"), "\(t.stderr)")
+        let x = try t.session.value("X").scalars
+        #expect(Swift.abs(x[0] + 1.5.squareRoot()) < 1e-12 && Swift.abs(x[1] + 0.5.squareRoot()) < 1e-12, "\(x)")
+        #expect(!t.run(":data moons target=y"))
+        #expect(t.stderr.contains("target= is for :data csv"))
+    }
 }
 
