@@ -56,6 +56,9 @@ public final class Session {
     package var graph = Graph()
     package var definitions: [String: Definition] = [:]
     package var nextSequence = 0
+    /// The commands that made definitions, for `:save` (Session+Makers.swift).
+    package var makers: [Maker] = []
+    package var makingDepth = 0
     package var origins: [NodeID: NodeOrigin] = [:]
     package var random: RandomSource
     public var output: SessionOutput
@@ -262,6 +265,7 @@ public final class Session {
         }
         // `_` reads `ans` unless `_` is defined.
         let reads = isParam ? [] : Set(expr.names.map { $0 == "_" && definitions["_"] == nil ? "ans" : $0 })
+        forgetMade(name)
         try checkCycle(defining: name, reads: reads, nameRange: nameRange, expr: expr)
 
         var (root, created) = try compile(expr)

@@ -135,15 +135,15 @@ extension Session {
         case .exercise: try exerciseCommand(args)
         case .expect: try expectCommand(args)
         case .update: try optimizerStep(args)
-        case .data: try dataCommand(args)
-        case .mlp: try mlpCommand(args)
-        case .cnn: try cnnCommand(args)
+        case .data: try making(":data \(arguments)") { () throws(Diagnostic) in try dataCommand(args) }
+        case .mlp: try making(":mlp \(arguments)") { () throws(Diagnostic) in try mlpCommand(args) }
+        case .cnn: try making(":cnn \(arguments)") { () throws(Diagnostic) in try cnnCommand(args) }
         case .reject: try rejectCommand(args)
         case .vote: try voteCommand(args)
         case .train: try trainCommand(args)
         case .opt: try optCommand(args)
         case .predict: try predictCommand(args)
-        case .perceptron: try perceptronCommand(args)
+        case .perceptron: try making(":perceptron \(arguments)") { () throws(Diagnostic) in try perceptronCommand(args) }
         case .stats: try statsCommand(args)
         case .mode: try modeCommand(args)
         case .use: try useCommand(args)
@@ -181,9 +181,19 @@ extension Session {
 
     // MARK: - :seed, :reset
 
+    /// `:seed 42`; `:seed N spare=X` (as `:save` writes it) puts the generator exactly where
+    /// it was, with the normal it kept for its next draw.
     func seedCommand(_ args: CommandArguments) throws(Diagnostic) {
-        guard let n = UInt64(args.text) else { throw args.missing("a whole number ≥ 0", usage: ":seed 42") }
-        random = RandomSource(seed: n)
+        let words = args.words
+        guard let first = words.first, let n = UInt64(first.0), words.count <= 2 else { throw args.missing("a whole number ≥ 0", usage: ":seed 42") }
+        guard words.count == 2 else {
+            random = RandomSource(seed: n)
+            return
+        }
+        guard words[1].0.hasPrefix("spare="), let spare = Double(words[1].0.dropFirst(6)), spare.isFinite else {
+            throw Diagnostic(.error, "after the seed, only spare=X (a normal draw kept for the next call, as :save writes it)", at: words[1].1)
+        }
+        random = RandomSource(state: n, spareNormal: spare)
     }
 
     func resetCommand(_ args: CommandArguments) {
@@ -202,6 +212,7 @@ extension Session {
         history = nil
         pending = nil
         nextSequence = 0
+        makers = []
         version += 1
         say("every definition is forgotten")
     }
@@ -232,6 +243,7 @@ extension Session {
         }
         for (name, _) in names {
             guard let d = definitions.removeValue(forKey: name) else { continue }
+            forgetMade(name)
             discard(d.nodes + [d.slot])
             slots[name] = nil
             for (net, layers) in layerNames where net == name || layers.contains(name) { layerNames[net] = nil }

@@ -210,9 +210,16 @@ extension Session {
             throw Diagnostic(.error, ":load nested more than \(Session.maxLoadDepth) deep (does a file load itself?)", at: args.wholeRange)
         }
         let path = resolvePath(args.path)
-        if path.hasSuffix(".npz") {
+        switch Session.fileKind(args.path) {
+        case "npz", "safetensors":
             try loadWeights(from: path, at: args.wholeRange)
             return
+        case "nabla", "", "txt":
+            break
+        case "csv":
+            throw Diagnostic(.error, ":load runs scripts and reads params; a CSV file is data: :data csv \(args.path)", at: args.wholeRange)
+        case let other:
+            throw Diagnostic(.error, "nabla does not read .\(other) files: :load reads \(Session.fileKinds)", at: args.wholeRange)
         }
         let text: String
         do { text = try Session.readText(path, limit: maxScriptBytes) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
@@ -238,30 +245,102 @@ extension Session {
         return runScript(text, file: path)
     }
 
+    /// The files `:save` and `:load` know, by extension.
+    static let fileKinds = ".nabla (a script: the session), .npz (numpy: the params) or .safetensors (the params)"
+
+    /// `:save file.nabla` writes the session as a script; `.npz` and `.safetensors` the params.
+    /// Any other extension is refused: nothing is written under a name that says otherwise.
     func saveCommand(_ args: CommandArguments) throws(Diagnostic) {
         guard !args.path.isEmpty else { throw args.missing("a file", usage: ":save file.nabla") }
-        if args.path.hasSuffix(".npz") {
+        switch Session.fileKind(args.path) {
+        case "npz", "safetensors":
             let n = try saveWeights(to: resolvePath(args.path), at: args.wholeRange)
-            say("saved \(n) param\(n == 1 ? "" : "s") to \(args.path) (numpy: np.load('\(args.path)'))")
-            return
+            let reader = args.path.hasSuffix(".npz") ? "numpy: np.load('\(args.path)')" : "safetensors.numpy.load_file('\(args.path)')"
+            say("saved \(n) param\(n == 1 ? "" : "s") to \(args.path) (\(reader))")
+        case "nabla", "":
+            try saveScript(to: args.path, at: args.wholeRange)
+        case let other:
+            throw Diagnostic(.error, "nabla does not write .\(other) files: :save writes \(Session.fileKinds)", at: args.wholeRange)
         }
-        var lines = ["# saved by nabla: params hold their current values", ""]
-        for d in definitionsInDependencyOrder() {
-            if d.isParam || d.storesValue {
-                let value = graph.value(d.slot)
-                guard value.isFinite else {
-                    throw Diagnostic(.error, "\(d.name) holds NaN or infinity; not saved", at: args.wholeRange)
-                }
-                lines.append("\(d.isParam ? "param " : "")\(d.name) = \(Printer.literal(value))")
-            } else {
-                lines.append("\(d.name) = \(savedText(of: d))")
+    }
+
+    /// A path's extension, lowercased ("" for none).
+    static func fileKind(_ path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+        return name[name.index(after: dot)...].lowercased()
+    }
+
+    /// The session as a script that `:load` turns back into it: the commands that made data
+    /// and nets (`:data`, `:mlp`, ... with the random generator as it was before each), the
+    /// definitions, then every param's current value (in a `.npz` beside the script when the
+    /// params hold more than 100,000 numbers).
+    func saveScript(to file: String, at range: SourceRange) throws(Diagnostic) {
+        var lines = ["# saved by nabla: the commands that made the data and the nets, the definitions, then the params' values", ""]
+        let made = Set(makers.flatMap(\.names))
+        for item in savedItems() {
+            switch item {
+            case let .maker(m):
+                lines.append(":seed \(m.random.state)" + (m.random.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? ""))
+                lines.append(m.text)
+            case let .definition(d):
+                lines.append(try savedLine(d, at: range))
             }
         }
-        let path = resolvePath(args.path)
-        do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: path) } catch {
-            throw Diagnostic(.error, error.message, at: args.wholeRange)
+        let params = paramNames.filter { made.contains($0) }
+        let numbers = params.compactMap { paramLeaf($0) }.reduce(0) { $0 + graph.value($1).count }
+        if numbers > 100_000 {
+            let npz = (file.hasSuffix(".nabla") ? String(file.dropLast(6)) : file) + ".params.npz"
+            _ = try saveWeights(to: resolvePath(npz), at: range, only: params)
+            lines += ["", "# the params' values (\(Format.grouped(Double(numbers))) numbers)", ":load \((npz as NSString).lastPathComponent)"]
+        } else if !params.isEmpty {
+            lines += ["", "# the params' values"]
+            for name in params {
+                guard let leaf = paramLeaf(name) else { continue }
+                let value = graph.value(leaf)
+                guard value.isFinite else { throw Diagnostic(.error, "\(name) holds NaN or infinity; not saved", at: range) }
+                lines.append("param \(name) = \(Printer.literal(value))")
+            }
         }
-        say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(args.path)")
+        do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: resolvePath(file)) } catch {
+            throw Diagnostic(.error, error.message, at: range)
+        }
+        say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(file)"
+            + (makers.isEmpty ? "" : " (\(makers.count) command\(makers.count == 1 ? "" : "s") that made data or nets, then their params' values)"))
+    }
+
+    /// A definition made by hand, as a line: a param or stored value with its value, a formula
+    /// with its text (random draws replaced by the numbers they drew).
+    func savedLine(_ d: Definition, at range: SourceRange) throws(Diagnostic) -> String {
+        guard d.isParam || d.storesValue else { return "\(d.name) = \(savedText(of: d))" }
+        let value = graph.value(d.slot)
+        guard value.isFinite else { throw Diagnostic(.error, "\(d.name) holds NaN or infinity; not saved", at: range) }
+        return "\(d.isParam ? "param " : "")\(d.name) = \(Printer.literal(value))"
+    }
+
+    enum SavedItem {
+        case maker(Maker)
+        case definition(Definition)
+    }
+
+    /// The makers and the definitions they did not make, each after every name it reads
+    /// (ties: the one made first first).
+    func savedItems() -> [SavedItem] {
+        let made = Set(makers.flatMap(\.names))
+        var remaining: [(SavedItem, provides: Set<String>, reads: Set<String>, sequence: Int)] =
+            makers.map { (.maker($0), $0.names, $0.reads, $0.sequence) }
+            + definitions.values.filter { !made.contains($0.name) }.map { (.definition($0), [$0.name], $0.dependencies, $0.sequence) }
+        remaining.sort { $0.sequence < $1.sequence }
+        var placed: Set<String> = []
+        let all = Set(definitions.keys)
+        var out: [SavedItem] = []
+        while !remaining.isEmpty {
+            let i = remaining.firstIndex { $0.reads.intersection(all).isSubset(of: placed) } ?? 0
+            let item = remaining.remove(at: i)
+            placed.formUnion(item.provides)
+            out.append(item.0)
+        }
+        return out
     }
 
     /// A definition's text as `:save` writes it: each random draw (`randn(3)`, `he(2, 4)`) is
@@ -288,21 +367,4 @@ extension Session {
         return String(text)
     }
 
-    /// Definitions ordered so that each comes after every name it reads (ties: first defined first).
-    func definitionsInDependencyOrder() -> [Definition] {
-        let all = definitions.values.sorted { $0.sequence < $1.sequence }
-        var placed: Set<String> = []
-        var out: [Definition] = []
-        var remaining = all
-        while !remaining.isEmpty {
-            guard let i = remaining.firstIndex(where: { $0.dependencies.isSubset(of: placed) }) else {
-                out.append(contentsOf: remaining)  // cannot happen: cycles are refused
-                break
-            }
-            let d = remaining.remove(at: i)
-            placed.insert(d.name)
-            out.append(d)
-        }
-        return out
-    }
 }

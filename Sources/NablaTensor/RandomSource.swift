@@ -14,6 +14,15 @@ public struct RandomSource: Sendable {
         state = seed
     }
 
+    /// A generator exactly where another one was (`snapshot`): its state and the normal it
+    /// kept for its next call. `:save` writes it so that `:load` draws the same numbers.
+    public init(state: UInt64, spareNormal: Double?) {
+        self.state = state
+        self.spareNormal = spareNormal
+    }
+
+    public var snapshot: (state: UInt64, spareNormal: Double?) { (state, spareNormal) }
+
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -129,7 +129,10 @@ extension Session {
             words.append(String(Int(n)))
         }
         do {
-            try dataCommand(CommandArguments(name: "data", nameRange: nameRange, text: words.joined(separator: " "), start: whole.start))
+            let text = words.joined(separator: " ")
+            try making(":data " + text) { () throws(Diagnostic) in
+                try dataCommand(CommandArguments(name: "data", nameRange: nameRange, text: text, start: whole.start))
+            }
         } catch {
             // The command's own carets point into text that was not typed: point at the call.
             throw Diagnostic(error.severity, error.message, at: whole)

@@ -57,6 +57,7 @@ extension Session {
         if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
         }
+        forgetMade(name)
         let leaf = graph.addLeaf(isParam ? .param : .constant, value: value, label: isParam ? name : text)
         if let refusal = heldRefusal(at: range) {
             graph.remove([leaf])

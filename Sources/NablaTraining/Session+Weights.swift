@@ -9,11 +9,12 @@ import NablaTensor
 extension Session {
     // MARK: - Weights as .npz (numpy.load reads them)
 
-    /// Writes every param (or those of `names`) to a `.npz` file, atomically: a temporary
-    /// file renamed over the old one, so a crash or a full disk never leaves half a file.
-    package func saveWeights(to path: String, at range: SourceRange, values: [String: [Double]] = [:]) throws(Diagnostic) -> Int {
+    /// Writes every param (or those of `only`) to a `.npz` file, or a `.safetensors` file
+    /// when the path says so, atomically: a temporary file renamed over the old one, so a
+    /// crash or a full disk never leaves half a file.
+    package func saveWeights(to path: String, at range: SourceRange, values: [String: [Double]] = [:], only: [String]? = nil) throws(Diagnostic) -> Int {
         var arrays: [(String, Tensor)] = []
-        for name in paramNames {
+        for name in only ?? paramNames {
             guard let leaf = paramLeaf(name) else { continue }
             var value = graph.value(leaf)
             if let v = values[name], v.count == value.count { value = Tensor(shape: value.shape, scalars: v) }
@@ -21,11 +22,14 @@ extension Session {
             arrays.append((name, value))
         }
         guard !arrays.isEmpty else { throw Diagnostic(.error, "there are no params to save", at: range) }
-        do { try SafeFile.write(Numpy.npz(arrays), to: path) } catch { throw Diagnostic(.error, error.message, at: range) }
+        let bytes = path.lowercased().hasSuffix(".safetensors") ? Safetensors.encode(arrays) : Numpy.npz(arrays)
+        do { try SafeFile.write(bytes, to: path) } catch { throw Diagnostic(.error, error.message, at: range) }
         return arrays.count
     }
 
-    /// Sets params from a `.npz` file: every array whose name is a param of the same shape.
+    /// Sets params from a `.npz` or `.safetensors` file: every array whose name is a param of
+    /// the same shape. The params the file does not hold, and its arrays that are not params,
+    /// are named.
     package func loadWeights(from path: String, at range: SourceRange) throws(Diagnostic) {
         // Read through a file handle: Foundation's Data(contentsOf:) leaks a 4 KB buffer on an
         // empty file (found by the data fuzzer; fuzz/regressions/data/empty). Bounded by the
@@ -38,7 +42,10 @@ extension Session {
             throw Diagnostic(.error, error.message, at: range)
         }
         let arrays: [(String, Tensor)]
-        do { arrays = try Numpy.readNPZ(data, name: path, isInterrupted: isInterrupted) } catch { throw Diagnostic(.error, error.description, at: range) }
+        do {
+            arrays = path.lowercased().hasSuffix(".safetensors")
+                ? try Safetensors.decode(data, name: path) : try Numpy.readNPZ(data, name: path, isInterrupted: isInterrupted)
+        } catch { throw Diagnostic(.error, error.description, at: range) }
         var updates: [(NodeID, Tensor)] = []
         var names: [String] = []
         var skipped: [String] = []
@@ -63,7 +70,10 @@ extension Session {
         do { try graph.setValues(updates) } catch { throw Diagnostic(.error, describe(error), at: range) }
         version += 1
         lastBackward = nil
-        say("loaded \(names.joined(separator: ", ")) from \(path)" + (skipped.isEmpty ? "" : " (not params here: \(skipped.joined(separator: ", ")))"))
+        let missing = paramNames.filter { !names.contains($0) }
+        say("loaded \(names.joined(separator: ", ")) from \(path)"
+            + (missing.isEmpty ? "" : "; not in the file, so unchanged: \(missing.joined(separator: ", "))")
+            + (skipped.isEmpty ? "" : "; in the file but not params here: \(skipped.joined(separator: ", "))"))
     }
 
 }

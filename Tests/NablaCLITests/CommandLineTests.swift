@@ -387,3 +387,76 @@ struct StandardInputTests {
         #expect(r.out.hasSuffix("2.001e+06\n") || r.out.hasSuffix("2001000\n"), "\(r.out.suffix(40))")
     }
 }
+
+/// Runs a Python script; nil when python3 or one of `modules` is missing (then the test says so).
+func python(_ script: String, modules: [String], in directory: URL) throws -> (out: String, err: String, status: Int32)? {
+    let probe = Process()
+    probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    probe.arguments = ["python3", "-c", "import " + modules.joined(separator: ", ")]
+    probe.standardOutput = FileHandle.nullDevice
+    probe.standardError = FileHandle.nullDevice
+    guard (try? probe.run()) != nil else { return nil }
+    probe.waitUntilExit()
+    guard probe.terminationStatus == 0 else { return nil }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script]
+    p.currentDirectoryURL = directory
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self), p.terminationStatus)
+}
+
+@Suite("Weights shared with PyTorch and numpy (issue 13)")
+struct TorchInteropTests {
+    /// The lines docs/commands.md shows ("Weights and PyTorch"), run as they are written there.
+    static let intoTorch = """
+        import numpy as np, torch
+        w = np.load("net.npz")
+        model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1), torch.nn.Sigmoid()).double()
+        with torch.no_grad():
+            for layer, k in [(model[0], 1), (model[2], 2)]:
+                layer.weight.copy_(torch.from_numpy(w[f"net_W{k}"].T))  # nabla's W is [in, out], torch's [out, in]
+                layer.bias.copy_(torch.from_numpy(w[f"net_b{k}"]))
+        print(model(torch.tensor([[0.5, -0.2], [1.0, 0.3]], dtype=torch.float64)).flatten().tolist())
+        # and back: .T makes a Fortran-ordered array, the bias an int64 one; nabla reads both
+        np.savez("back.npz", net_W1=model[0].weight.detach().numpy().T * 2, net_b2=np.array([3]))
+        """
+
+    @Test("nabla's .npz loads into torch.nn.Linear with W.T, gives the same outputs, and torch's weights load back")
+    func roundTrip() throws {
+        let dir = try folder(["train.nabla": """
+            seed 1
+            :data moons 100
+            :mlp net 2-4-1
+            L = bce(net, Y)
+            :train L epochs=3 lr=0.1
+            :save net.npz
+            Q = dense(dense([[0.5, -0.2], [1, 0.3]], net_W1, net_b1, tanh), net_W2, net_b2, sigmoid)
+            :expect Q == Q
+            """])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let session = try nabla(["-e", ":load train.nabla", "-e", "[Q[0, 0], Q[1, 0]]"], in: dir)
+        #expect(session.status == 0, "\(session.err)")
+        guard let torch = try python(Self.intoTorch, modules: ["numpy", "torch"], in: dir) else {
+            print("TorchInteropTests: python3 with numpy and torch is not installed here; not checked")
+            return
+        }
+        #expect(torch.status == 0, "\(torch.err)")
+        let fromTorch = torch.out.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst().dropLast().split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        // nabla prints [a, b] with 6 significant digits.
+        let line = session.out.split(separator: "\n").first { $0.hasPrefix("[") && !$0.hasPrefix("[[") } ?? ""
+        let fromNabla = line.dropFirst().dropLast().split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        #expect(fromTorch.count == 2 && fromNabla.count == 2, "\(torch.out) \(session.out)")
+        for (a, b) in zip(fromTorch, fromNabla) { #expect(Swift.abs(a - b) <= 5e-6 * Swift.max(1, Swift.abs(a)), "\(a) vs \(b)") }
+        // Back: W1 doubled (Fortran order) and b2 = 3 (int64); W2 and b1 are named as not set.
+        let back = try nabla(["-e", ":load train.nabla", "-e", "param W1 = net_W1", "-e", ":load back.npz", "-e", ":expect net_W1 == 2 * W1", "-e", ":expect net_b2 == 3"], in: dir)
+        #expect(back.status == 0, "\(back.out) \(back.err)")
+        #expect(back.out.contains("loaded net_W1, net_b2 from back.npz; not in the file, so unchanged: net_b1, net_W2, W1"), "\(back.out)")
+    }
+}
+

@@ -5,6 +5,8 @@ import Foundation
 @testable import NablaSession
 @testable import NablaTeaching
 @testable import NablaTraining
+import NablaNN
+import NablaTensor
 import Testing
 
 @Suite("Commands")
@@ -34,6 +36,59 @@ struct CommandTests {
             #expect(try a.session.value(name) == b.session.value(name), "\(name)")
         }
         #expect(try b.session.value("W") != a.session.value("glorot(2, 2)"))
+    }
+
+    @Test(":save writes the commands that made the data and the nets, then the params: :load gives back a session that trains (issue 13)")
+    func saveSessionThatTrains() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("moons.nabla").path
+        let a = Transcript(seed: 7)
+        // A normal draw leaves a spare normal in the generator: :seed N spare=X must restore it.
+        #expect(a.run("z = randn(3)\n:data moons 200\n:mlp net 2-8-1\nL = bce(net, Y)\n:train L epochs=3 opt=adam lr=0.05\n:save \(file)"), "\(a.stderr)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("\n:data moons 200\n") && text.contains("\n:mlp net 2-8-1\n") && text.contains(" spare="), "\(text)")
+        #expect(!text.contains("X = "), "the data is not written out as numbers")
+        let b = Transcript(seed: 1)
+        #expect(b.run(":load \(file)"), "\(b.stderr)")
+        for name in ["X", "Y", "X_test", "net_W1", "net_b2", "L", "z"] {
+            #expect(try a.session.value(name) == b.session.value(name), "\(name)")
+        }
+        #expect(b.run(":train L epochs=2"), "\(b.stderr)")
+        #expect(b.stdout.contains("trained 2 epochs"))
+        // A user's own X replaces the data's in the saved script.
+        let c = Transcript(seed: 7)
+        #expect(c.run(":data xor\nX = [[0, 0], [1, 1], [2, 2], [3, 3]]\nparam w = [1, 2]\ns = X @ w\n:save \(file)"), "\(c.stderr)")
+        let d = Transcript()
+        #expect(d.run(":load \(file)"), "\(d.stderr)")
+        #expect(try d.session.value("s").scalars == [0, 3, 6, 9])
+        #expect(try d.session.value("Y") == c.session.value("Y"))
+    }
+
+    @Test(":save refuses an extension it does not write; safetensors in and out; a partial file names what it did not set (issue 13)")
+    func weightFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = Transcript()
+        #expect(t.run("param W = [[1, 2], [3, 4]]\nparam b = [0.5, -0.5]"))
+        for bad in ["w.json", "w.csv", "w.pt"] {
+            #expect(!t.run(":save \(dir.path)/\(bad)"))
+            #expect(t.stderr.contains("nabla does not write .\(bad.split(separator: ".")[1]) files"), "\(t.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(dir.path)/\(bad)"))
+        }
+        #expect(t.run(":save \(dir.path)/w.safetensors"), "\(t.stderr)")
+        let decoded = try Safetensors.decode(Data(contentsOf: dir.appendingPathComponent("w.safetensors")), name: "w")
+        #expect(decoded.map(\.0) == ["W", "b"] && decoded[0].1.scalars == [1, 2, 3, 4] && decoded[0].1.shape == [2, 2])
+        #expect(t.run("param W = [[0, 0], [0, 0]]\n:load \(dir.path)/w.safetensors"))
+        #expect(try t.session.value("W").scalars == [1, 2, 3, 4])
+        // Only W in the file: b is named as not set.
+        try Numpy.npz([("W", Tensor(shape: [2, 2], scalars: [9, 9, 9, 9])), ("extra", Tensor(1))]).write(to: dir.appendingPathComponent("part.npz"))
+        #expect(t.run(":load \(dir.path)/part.npz"))
+        #expect(t.out.last?.hasSuffix("; not in the file, so unchanged: b; in the file but not params here: extra") == true, "\(t.out)")
+        #expect(!t.run(":load \(dir.path)/data.csv"))
+        #expect(t.stderr.contains("a CSV file is data: :data csv"))
     }
 
     @Test(":load runs relative to the loading file and stops at an error inside it, naming the file")
