@@ -37,7 +37,7 @@ extension Session {
             }
         }
         let name = fashion ? "Fashion-MNIST" : "MNIST"
-        let mirror = Session.mirror(fashion: fashion).url
+        let mirror = mirror(fashion: fashion).url
         let home = cacheFolder(fashion: fashion)
         throw Diagnostic(
             .error,
@@ -52,18 +52,23 @@ extension Session {
 
     // MARK: - Downloading
 
-    /// Where MNIST or Fashion-MNIST can be downloaded, and the MD5 of each file there.
-    static func mirror(fashion: Bool) -> (url: String, md5: [String: String]) {
-        if fashion {
-            // Fashion-MNIST's own mirror; its files are checked as IDX files after the download.
-            return ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", [:])
-        }
-        return ("https://ossci-datasets.s3.amazonaws.com/mnist/", [
+    /// Where MNIST or Fashion-MNIST can be downloaded, and the MD5 of each file there (the
+    /// published checksums: torchvision's for MNIST's mirror, Fashion-MNIST's README for its
+    /// own). `$NABLA_MNIST_MIRROR` points at another mirror with the same files.
+    func mirror(fashion: Bool) -> (url: String, md5: [String: String]) {
+        let md5 = fashion ? [
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        ] : [
             "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
             "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-        ])
+        ]
+        if let own = environment["NABLA_MNIST_MIRROR"], !own.isEmpty { return (own.hasSuffix("/") ? own : own + "/", md5) }
+        return (fashion ? "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" : "https://ossci-datasets.s3.amazonaws.com/mnist/", md5)
     }
 
     /// The folder downloads go to: `$XDG_CACHE_HOME/nabla/NAME`, else `~/.cache/nabla/NAME`.
@@ -73,45 +78,35 @@ extension Session {
         return base + "/nabla/" + (fashion ? "fashion-mnist" : "mnist")
     }
 
-    /// Downloads the four files with curl into the cache folder, checking each MD5 when it
-    /// is known; a file is moved into place only once it is whole and checked.
+    /// Downloads the four files into the cache folder, in the process, each checked against
+    /// its MD5 and moved into place only once it is whole and right; progress as it goes.
     func downloadMNIST(fashion: Bool, at range: SourceRange) throws(Diagnostic) -> String {
-        let (url, md5) = Session.mirror(fashion: fashion)
+        let (url, md5) = mirror(fashion: fashion)
         let dir = cacheFolder(fashion: fashion)
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
             throw Diagnostic(.error, "cannot make \(dir): \(Session.reason(error))", at: range)
-        }
-        guard let curl = Session.findExecutable("curl") else {
-            throw Diagnostic(.error, "downloading needs curl (apt-get install curl); or put the four files from \(url) into \(dir)", at: range)
         }
         let f = MNIST.files
         for base in [f.trainImages, f.trainLabels, f.testImages, f.testLabels] {
             let name = base + ".gz"
             let target = dir + "/" + name
             if FileManager.default.fileExists(atPath: target) { continue }
+            guard let source = URL(string: url + name), let sum = md5[name] else { continue }
             say("downloading \(url)\(name)")
-            let partial = target + ".part"
-            let (status, message) = Session.run(curl, ["-fsSL", "--retry", "2", "-o", partial, url + name])
-            guard status == 0 else {
-                try? FileManager.default.removeItem(atPath: partial)
-                let reason = message.split(separator: "\n").last.map(String.init) ?? "curl exit \(status)"
-                throw Diagnostic(.error, "could not download \(url)\(name) (\(reason)); offline, put the four files into \(dir)", at: range)
-            }
-            if let expected = md5[name], let md5sum = Session.findExecutable("md5sum") {
-                let (_, out) = Session.run(md5sum, [partial])
-                let got = String(out.prefix { !$0.isWhitespace })
-                guard got == expected else {
-                    try? FileManager.default.removeItem(atPath: partial)
-                    throw Diagnostic(.error, "\(name) downloaded with MD5 \(got), expected \(expected): not kept", at: range)
+            var shown = Date()
+            do {
+                try Download.file(source, to: target, md5: sum, isInterrupted: isInterrupted) { got, total in
+                    guard let status, Date().timeIntervalSince(shown) > 0.5 else { return }
+                    shown = Date()
+                    status("  \(name): \(Format.grouped(Double(got / 1000))) KB" + (total > 0 ? " of \(Format.grouped(Double(total / 1000))) KB" : ""))
                 }
-            }
-            do { try FileManager.default.moveItem(atPath: partial, toPath: target) } catch {
-                throw Diagnostic(.error, "cannot move the download into \(target): \(Session.reason(error))", at: range)
+            } catch {
+                let speak = speaksCommandLine ? "nabla mnist --data DIR" : ":data \(fashion ? "fashion" : "mnist") dir=DIR"
+                throw Diagnostic(.error, "\(error.description); offline, put the four files into \(dir), or give their folder: \(speak)", at: range)
             }
         }
         return dir
     }
-
 
     // MARK: - mnist() and fashion_mnist()
 

@@ -592,5 +592,20 @@ struct Tape32EdgeTests {
         #expect(!t.run(":data moons target=y"))
         #expect(t.stderr.contains("target= is for :data csv"))
     }
+
+    @Test(":data mnist download fetches in the process and always checks the MD5: a mirror with other files keeps nothing (issue 13)")
+    func downloadChecked() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-cache-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        try withLoopbackServer(["train-images-idx3-ubyte.gz": Data("not MNIST".utf8)]) { base in
+            let t = Transcript()
+            t.session.environment = ["NABLA_MNIST_MIRROR": base, "XDG_CACHE_HOME": cache, "HOME": cache]
+            #expect(!t.run(":data mnist download"))
+            // MD5("not MNIST") = 88fe0549577f971cc6e32e30c3fde81d (md5sum), not the f68b3c2d... of train-images
+            #expect(t.stderr.contains("train-images-idx3-ubyte.gz downloaded with MD5 88fe0549577f971cc6e32e30c3fde81d, expected f68b3c2dcbeaaa9fbdd348bbdeb94873: not kept"), "\(t.stderr)")
+            #expect(t.stderr.contains("or give their folder: :data mnist dir=DIR"))
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: cache + "/nabla/mnist"))?.isEmpty == true)
+        }
+    }
 }
 
