@@ -11,9 +11,12 @@ public struct NablaCommand: ParsableCommand {
         commandName: "nabla",
         abstract: "∇ a live computational graph for neural-network courses: forward values, gradients, Jacobians, training.",
         discussion: """
-            With no command: the REPL at a terminal, or a script piped to standard input.
+            nabla                      the REPL (a script piped in runs without prompts)
+            nabla FILE.nabla           run a script (the same as nabla run FILE.nabla)
+            nabla -e 'x = 2' -e 'x^2'  evaluate lines
+            options of these: --seed N, --no-color (nabla run --help)
             Inside nabla, :help lists every command and function.
-            Shell completion: nabla --generate-completion-script bash > /etc/bash_completion.d/nabla
+            Shell completion: nabla --generate-completion-script bash|zsh|fish
             """,
         version: CommandLineTool.version,
         subcommands: [Run.self, Check.self, Replay.self, MNISTCommand.self, SelfCheckCommand.self],
@@ -128,7 +131,8 @@ public struct MNISTCommand: ParsableCommand {
         commandName: "mnist",
         abstract: "Train an MLP or a convnet on MNIST or Fashion-MNIST; the last line is 'test accuracy: NN.NN%'.",
         discussion: """
-            The files are looked for in --data, then $NABLA_DATA, then ~/.cache/nabla (where --download puts them).
+            The files are looked for in --data, then $NABLA_DATA, then $XDG_CACHE_HOME/nabla/mnist
+            (else ~/.cache/nabla/mnist), where --download puts them.
             --arch conv20x5-pool2-conv40x5-pool2-100-10 builds a convnet, as :cnn does, and trains it in float32.
             """)
 

@@ -107,7 +107,7 @@ package enum CommandKeys {
     static package let data: [Key] = [
         Key(name: "noise", kind: .number(0...100, default: nil), help: "the noise of a generated set (0.1; blobs 0.5)", shown: "0.1"),
         Key(name: "classes", kind: .integer(2...10, default: 3), help: "classes of blobs and spirals"),
-        Key(name: "val", kind: .number(0...0.9, default: nil), help: "the share held out for validation (0.2; MNIST: 5,000 of the training images)", shown: "0.2"),
+        Key(name: "val", kind: .number(0...0.9, default: nil), help: "the share held out for validation (0.2; MNIST and Fashion-MNIST: none unless val= is given)", shown: "0.2"),
         Key(name: "test", kind: .number(0...0.9, default: 0.2), help: "the share held out for testing (MNIST has its own)"),
         Key(name: "seed", kind: .integer(0...(1 << 53), default: nil), help: "draw this set from its own seed", shown: "N"),
         Key(name: "dir", kind: .text(placeholder: "DIR"), help: "the folder of the MNIST files (quote a path with spaces)"),

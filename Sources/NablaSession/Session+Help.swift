@@ -18,6 +18,16 @@ extension Session {
           # a comment
         """
 
+    static let mnistHelp = """
+        mnist(), mnist(n), fashion_mnist(), fashion_mnist(n)
+          on a line of its own: load MNIST (or Fashion-MNIST), the first n training images, as
+          :data mnist [n] does: X, Y (the training images, one per row, and their labels) and
+          X_test, Y_test (the 10,000 test images); no validation split unless :data ... val= asks
+          example: mnist(2000)
+          the files: dir=, else $NABLA_DATA, else ~/.cache/nabla/mnist (:data mnist download
+          fetches them, checked by MD5); from the shell: nabla mnist --help
+        """
+
     func help(_ args: CommandArguments) throws(Diagnostic) {
         let topic = args.text.hasPrefix(":") ? String(args.text.dropFirst()) : args.text
         if topic.isEmpty {
@@ -52,12 +62,16 @@ extension Session {
             sayLong(optimizerHelp(OptimizerKind(rawValue: topic).map { [$0] } ?? OptimizerKind.allCases))
             return
         }
+        if ["mnist", "mnist()", "fashion_mnist", "fashion_mnist()", "fashion"].contains(topic) {
+            sayLong(Session.mnistHelp)
+            return
+        }
         if topic == "syntax" {
             say(Session.syntaxHelp)
             return
         }
         var message = "no help for '\(topic)'"
-        let names = Session.commands.map(\.name) + Builtins.all.map(\.name) + ["syntax", "optimizers"] + OptimizerKind.allCases.map(\.rawValue)
+        let names = Session.commands.map(\.name) + Builtins.all.map(\.name) + ["syntax", "optimizers", "mnist", "fashion_mnist"] + OptimizerKind.allCases.map(\.rawValue)
         if let near = Suggest.nearest(topic, among: names) { message += " (did you mean '\(near)'?)" }
         throw Diagnostic(.error, message, at: args.wholeRange)
     }
