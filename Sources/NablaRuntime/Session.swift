@@ -58,6 +58,9 @@ public final class Session {
     package var nextSequence = 0
     /// The commands that made definitions, for `:save` (Session+Makers.swift).
     package var makers: [Maker] = []
+    /// Each statement run at the top level and what it printed, for `:export`.
+    package var log: [LogEntry] = []
+    package var logDepth = 0
     package var makingDepth = 0
     package var origins: [NodeID: NodeOrigin] = [:]
     package var random: RandomSource
@@ -215,6 +218,14 @@ public final class Session {
     package func say(_ text: String) {
         status?("")
         if !quiet { output.out(SafeText.escaped(text, allowColor: colors)) }
+        keepInLog(text)
+    }
+
+    /// What a statement printed, for `:export` (its first 400 lines; the last 2,000 statements).
+    package func keepInLog(_ text: String, failed: Bool = false) {
+        guard logDepth > 0, !log.isEmpty else { return }
+        if log[log.count - 1].output.count < 400 { log[log.count - 1].output.append(text) }
+        if failed { log[log.count - 1].failed = true }
     }
 
     /// Long text (`:help`): each line wrapped to the terminal's width, and at a terminal,
@@ -229,6 +240,7 @@ public final class Session {
 
     public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
         var text = diagnostic.rendered(in: source ?? currentSource)
+        keepInLog(text, failed: diagnostic.severity.rawValue == "error")
         if colors {
             let word = "\(diagnostic.severity.rawValue):"
             let painted = diagnostic.severity.rawValue == "error" ? style.bad(word) : style.close(word)
@@ -484,4 +496,12 @@ public struct CheckOutcome: Sendable, Equatable {
     public var line: Int
     public var name: String
     public var problem: String?
+}
+
+/// One statement of the session as `:export` shows it: what was typed and what it printed.
+package struct LogEntry: Sendable {
+    package var input: String
+    package var output: [String] = []
+    package var failed = false
+    package init(input: String) { self.input = input }
 }

@@ -36,6 +36,27 @@ package struct TrainingHistory {
     package var validationAccuracy: [Double] = []
     /// The accuracy on the whole test split at the end of training (`nabla mnist` prints it).
     package var testAccuracy: Double?
+    /// The decision regions at the end of training, for 2 features with classes (`:plot regions`).
+    package var regions: RegionMap?
 
     package init() {}
+}
+
+/// A 2-D classifier's decision regions: the class of each cell of a grid over the data (row
+/// 0 at the top), and the data points with their labels and predictions.
+package struct RegionMap: Sendable {
+    package var width: Int
+    package var height: Int
+    package var cells: [Int]
+    package var left: Double, right: Double, bottom: Double, top: Double
+    package var points: [(x: Double, y: Double, label: Int, predicted: Int)]
+
+    package init(width: Int, height: Int, cells: [Int], bounds: (Double, Double, Double, Double), points: [(x: Double, y: Double, label: Int, predicted: Int)]) {
+        (self.width, self.height, self.cells) = (width, height, cells)
+        (left, right, bottom, top) = bounds
+        self.points = points
+    }
+
+    /// How many points fall in another class's region.
+    package var misclassified: Int { points.filter { $0.label != $0.predicted }.count }
 }

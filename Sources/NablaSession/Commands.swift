@@ -9,7 +9,7 @@ import NablaTensor
 /// The commands: a closed set, so dispatch is an exhaustive switch.
 enum CommandKind: String, CaseIterable, Sendable {
     case help, vars, forward, backward, grad, step, jacobian, shapes, explain, check, verify, expect, update
-    case graph, dot, exercise, data, mlp, cnn, reject, vote, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, del, limits, quit
+    case graph, dot, exercise, data, mlp, cnn, reject, vote, train, opt, predict, perceptron, stats, mode, use, show, descend, schedule, load, save, seed, reset, del, limits, plot, export, quit
 }
 
 /// One row of the command table: what `:help` says about a command.
@@ -35,7 +35,7 @@ struct Command: Sendable {
         case .vote: return CommandKeys.vote
         case .limits: return CommandKeys.limits
         case .help, .vars, .forward, .backward, .grad, .step, .jacobian, .shapes, .explain, .check, .verify, .expect,
-             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .del, .quit:
+             .graph, .dot, .exercise, .opt, .predict, .stats, .mode, .use, .show, .load, .save, .seed, .reset, .del, .plot, .export, .quit:
             return []
         }
     }
@@ -93,6 +93,8 @@ extension Session {
         Command(kind: .show, usage: ":show N [net] [test] | :show wrong net [test] | :show kernels K | :show maps H N [test]", summary: "draw an image of the data (MNIST) with its label and the net's prediction; list the mistakes; draw a convnet's kernels and an image's feature maps", example: ":show 17 net"),
         Command(kind: .descend, usage: Session.descendUsage, summary: "run an optimizer on a function of the params; with 2 numbers, draw the path", example: ":descend J steps=40 opt=momentum lr=0.05"),
         Command(kind: .schedule, usage: Session.scheduleUsage, summary: "a learning-rate schedule's rates, printed and drawn", example: ":schedule 1cycle:1 lr=0.1"),
+        Command(kind: .plot, usage: Session.plotUsage, summary: "a picture to keep, as SVG: the loss or accuracy curves, the decision regions, the graph (PNG/PDF too, by Graphviz), digits, a net's mistakes, kernels", example: ":plot regions moons.svg"),
+        Command(kind: .export, usage: ":export file.html", summary: "the session as one self-contained web page: each statement and what it printed, the graph, the params and gradients, the training curves and regions", example: ":export session.html"),
         Command(kind: .load, usage: ":load file.nabla|file.npz|file.safetensors", summary: "run a script in this session, or set the params from a weights file", example: ":load neuron.nabla"),
         Command(kind: .save, usage: ":save file.nabla|file.npz|file.safetensors", summary: "the session as a script that :load turns back into it (the commands that made data and nets, the definitions, the params); .npz and .safetensors: the params only", example: ":save mynet.nabla"),
         Command(kind: .seed, usage: ":seed n", summary: "seed the random builders, like `seed n`", example: ":seed 42"),
@@ -156,6 +158,8 @@ extension Session {
         case .seed: try seedCommand(args)
         case .reset: resetCommand(args)
         case .del: try deleteCommand(args)
+        case .plot: try plotCommand(args)
+        case .export: try exportCommand(args)
         case .quit: wantsToQuit = true
         }
     }
@@ -264,7 +268,13 @@ extension Session {
     /// Runs one statement; errors are reported, never thrown. Returns false on an error.
     @discardableResult
     public func run(_ statement: Statement, source: SourceText) -> Bool {
-        withLimits { runWithLimits(statement, source: source) }
+        if logDepth == 0, !quiet {
+            if log.count >= 2000 { log.removeFirst(log.count - 1999) }
+            log.append(LogEntry(input: source.text))
+        }
+        logDepth += 1
+        defer { logDepth -= 1 }
+        return withLimits { runWithLimits(statement, source: source) }
     }
 
     private func runWithLimits(_ statement: Statement, source: SourceText) -> Bool {

@@ -54,10 +54,10 @@ package enum Plot {
     }
 
     /// Decision regions of a 2-D classifier: `classify` labels a batch of points (one per row);
-    /// the data points are drawn over the regions (a capital letter where misclassified).
-    package static func regions(
-        points: Tensor, labels: [Int], width: Int = 64, height: Int = 24, classify: (Tensor) -> [Int]?
-    ) -> [String]? {
+    /// a `width` x `height` grid over the data, 10% beyond it on each side.
+    package static func regionMap(
+        points: Tensor, labels: [Int], width: Int, height: Int, classify: (Tensor) -> [Int]?
+    ) -> RegionMap? {
         guard points.rank == 2, points.cols == 2, points.rows > 0 else { return nil }
         let xs = stride(from: 0, to: points.count, by: 2).map { points.scalars[$0] }
         let ys = stride(from: 1, to: points.count, by: 2).map { points.scalars[$0] }
@@ -72,27 +72,31 @@ package enum Plot {
                 grid.append(top - (Double(r) + 0.5) / Double(height) * (top - bottom))
             }
         }
-        guard let cells = classify(Tensor(shape: [width * height, 2], scalars: grid)), cells.count == width * height else { return nil }
+        guard let cells = classify(Tensor(shape: [width * height, 2], scalars: grid)), cells.count == width * height,
+              let predicted = classify(points), predicted.count == labels.count else { return nil }
+        let shown = labels.indices.map { (x: xs[$0], y: ys[$0], label: labels[$0], predicted: predicted[$0]) }
+        return RegionMap(width: width, height: height, cells: cells, bounds: (left, right, bottom, top), points: shown)
+    }
+
+    /// The regions in the terminal: a shade per class, the points over them (a capital letter
+    /// where misclassified).
+    package static func regions(_ map: RegionMap) -> [String] {
+        let (width, height) = (map.width, map.height)
         let shades: [Character] = ["·", "░", "▒", "▓", ":", "="]
         let marks: [Character] = ["o", "x", "+", "*", "#", "@"]
-        var canvas = cells.map { shades[Swift.abs($0) % shades.count] }
-        guard let predicted = classify(points) else { return nil }
-        var wrong = 0
-        for (i, label) in labels.enumerated() {
-            let cx = (xs[i] - left) / (right - left) * Double(width), ry = (top - ys[i]) / (top - bottom) * Double(height)
+        var canvas = map.cells.map { shades[Swift.abs($0) % shades.count] }
+        for p in map.points {
+            let cx = (p.x - map.left) / (map.right - map.left) * Double(width), ry = (map.top - p.y) / (map.top - map.bottom) * Double(height)
             guard cx.isFinite, ry.isFinite, cx >= 0, cx < Double(width), ry >= 0, ry < Double(height) else { continue }
-            let c = Int(cx), r = Int(ry)
-            var mark = marks[Swift.abs(label) % marks.count]
-            if i < predicted.count, predicted[i] != label {
-                wrong += 1
-                mark = Character(mark.uppercased())
-            }
-            canvas[r * width + c] = mark
+            let mark = marks[Swift.abs(p.label) % marks.count]
+            canvas[Int(ry) * width + Int(cx)] = p.predicted != p.label ? Character(mark.uppercased()) : mark
         }
-        var lines = ["decision regions (\(shades.prefix(Swift.max(2, Set(cells).count)).enumerated().map { "\($1) class \($0)" }.joined(separator: ", "))); "
-            + "points \(marks.prefix(Swift.max(2, Set(labels).count)).enumerated().map { "\($1) class \($0)" }.joined(separator: ", ")), capitals misclassified (\(wrong))"]
+        let labels = Set(map.points.map(\.label))
+        var lines = ["decision regions (\(shades.prefix(Swift.max(2, Set(map.cells).count)).enumerated().map { "\($1) class \($0)" }.joined(separator: ", "))); "
+            + "points \(marks.prefix(Swift.max(2, labels.count)).enumerated().map { "\($1) class \($0)" }.joined(separator: ", ")), capitals misclassified (\(map.misclassified))"]
         for r in 0..<height { lines.append("│" + String(canvas[r * width..<(r + 1) * width]) + "│") }
-        lines.append("x from \(Format.number(left, digits: 3)) to \(Format.number(right, digits: 3)), y from \(Format.number(bottom, digits: 3)) to \(Format.number(top, digits: 3))")
+        lines.append("x from \(Format.number(map.left, digits: 3)) to \(Format.number(map.right, digits: 3)), y from \(Format.number(map.bottom, digits: 3)) to \(Format.number(map.top, digits: 3))")
         return lines
     }
+
 }

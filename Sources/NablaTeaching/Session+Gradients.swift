@@ -50,7 +50,7 @@ extension Session {
     }
 
     /// `L` for a name, `(a*b)` for a compound expression: how ∂·/∂· prints it.
-    static func partialName(_ label: String) -> String {
+    package static func partialName(_ label: String) -> String {
         label.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } ? label : "(\(label))"
     }
 

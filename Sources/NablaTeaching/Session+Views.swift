@@ -9,7 +9,7 @@ import NablaTensor
 
 extension Session {
     /// A value on one line when it is small, else its shape.
-    static func inline(_ t: Tensor, limit: Int = 6) -> String {
+    package static func inline(_ t: Tensor, limit: Int = 6) -> String {
         if t.isSingleElement && t.rank == 0 { return Format.number(t.scalar) }
         guard t.count <= limit else { return Shape.describe(t.shape) }
         if t.rank <= 1 { return Printer.value(t) }
@@ -21,7 +21,7 @@ extension Session {
     }
 
     /// The node a command names: `L`, or an expression's node (built now, `owned` to discard).
-    func rootNode(_ args: CommandArguments, usage: String, what: String) throws(Diagnostic) -> (NodeID, String, [NodeID]) {
+    package func rootNode(_ args: CommandArguments, usage: String, what: String) throws(Diagnostic) -> (NodeID, String, [NodeID]) {
         guard !args.text.isEmpty else { throw args.missing(what, usage: usage) }
         let expr = try args.expression()
         if case let .name(name) = expr.kind { return (try lookup(name, at: expr.range), name, []) }
@@ -299,7 +299,7 @@ extension Session {
     }
 
     /// The gradients of the last backward, when it ran on this graph as it is now.
-    func gradientsToShow() -> (Gradients, String)? {
+    package func gradientsToShow() -> (Gradients, String)? {
         guard let state = lastBackward else { return nil }
         if state.version != version, let g = try? graph.backward(from: state.root) {
             return (g, state.label)
@@ -400,11 +400,25 @@ extension Session {
     }
 
 
+    /// The nodes below `root` as they are drawn (`:dot`, `:plot graph`): each one's text, op,
+    /// value and, after a backward pass, its gradient; inputs before the nodes that read them.
+    package func drawnNodes(of root: NodeID, label: String) -> [SVG.Node] {
+        let aliases = self.aliases
+        let grads = gradientsToShow()
+        let rootID = throughNames(root)
+        return shownNodes(from: root).map { id in
+            let node = graph[id]
+            var lines = [describedNode(id, aliases: aliases)]
+            if !node.op.isLeaf { lines.append("[\(node.op == .sigmoid ? "σ" : node.op.symbol)]") }
+            lines.append("value \(Session.inline(node.value, limit: 4))")
+            if let g = grads?.0[id] { lines.append("∂\(Session.partialName(grads?.1 ?? label))/∂· = \(Session.inline(g, limit: 4))") }
+            let kind: SVG.Node.Kind = id == rootID ? .output : node.op == .param ? .param : node.op == .constant ? .constant : .other
+            return SVG.Node(id: id.raw, lines: lines, kind: kind, inputs: node.inputs.map { throughNames($0).raw })
+        }
+    }
+
     /// Graphviz DOT of the graph below `root`: values, gradients, params highlighted.
     func dot(of root: NodeID, label: String) -> String {
-        let aliases = self.aliases
-        let nodes = shownNodes(from: root)
-        let grads = gradientsToShow()
         func quoted(_ s: String) -> String {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
@@ -413,23 +427,26 @@ extension Session {
             "  rankdir=BT;",
             "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f4f4f4\", fontname=\"Helvetica\"];",
         ]
-        let rootID = throughNames(root)
-        for id in nodes {
-            let node = graph[id]
-            var text = describedNode(id, aliases: aliases)
-            if !node.op.isLeaf { text += "\\n[\(node.op == .sigmoid ? "σ" : node.op.symbol)]" }
-            text += "\\nvalue \(Session.inline(node.value, limit: 4))"
-            if let g = grads?.0[id] { text += "\\n∂\(Session.partialName(grads?.1 ?? label))/∂· = \(Session.inline(g, limit: 4))" }
-            var attributes = ["label=\(quoted(text).replacingOccurrences(of: "\\\\n", with: "\\n"))"]
-            if node.op == .param { attributes.append("fillcolor=\"#fde68a\", penwidth=2") }
-            if node.op == .constant { attributes.append("fillcolor=\"#e5e7eb\"") }
-            if id == rootID { attributes.append("fillcolor=\"#bfdbfe\", penwidth=2") }
-            lines.append("  n\(id.raw) [\(attributes.joined(separator: ", "))];")
+        let nodes = drawnNodes(of: root, label: label)
+        for node in nodes {
+            var attributes = ["label=" + node.lines.map(quoted).map { String($0.dropFirst().dropLast()) }.joined(separator: "\\n").wrappedInQuotes]
+            switch node.kind {
+            case .param: attributes.append("fillcolor=\"#fde68a\", penwidth=2")
+            case .constant: attributes.append("fillcolor=\"#e5e7eb\"")
+            case .output: attributes.append("fillcolor=\"#bfdbfe\", penwidth=2")
+            case .other: break
+            }
+            lines.append("  n\(node.id) [\(attributes.joined(separator: ", "))];")
         }
-        for id in nodes {
-            for input in graph[id].inputs.map(throughNames) { lines.append("  n\(input.raw) -> n\(id.raw);") }
+        for node in nodes {
+            for input in node.inputs { lines.append("  n\(input) -> n\(node.id);") }
         }
         lines.append("}")
         return lines.joined(separator: "\n")
     }
+
+}
+
+extension String {
+    var wrappedInQuotes: String { "\"" + self + "\"" }
 }

@@ -195,7 +195,7 @@ extension Session {
     /// Each image's class probabilities: the float32 tape in batches for class scores (a
     /// convnet's 10,000 test images in seconds), else the graph in pieces (a softmax of the
     /// scores, or p and 1 − p for one output).
-    func classProbabilities(of net: NodeID, training: TrainingData, set: Dataset, at range: SourceRange) throws(Diagnostic) -> [[Double]] {
+    package func classProbabilities(of net: NodeID, training: TrainingData, set: Dataset, at range: SourceRange) throws(Diagnostic) -> [[Double]] {
         if let classes = training.train.classes, classes > 2, let leaves = try? dataLeaves(training, at: range),
            let tape = Tape32(graph: graph, root: net, params: [], feeds: [leaves.0, leaves.1]),
            let p = try? classProbabilities(tape, net: net, set: set, classes: classes, at: range) {

@@ -225,7 +225,7 @@ extension Session {
         }
     }
 
-    static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
+    package static func percent(_ x: Double) -> String { Format.number(x * 100, digits: 4) + "%" }
 
     // MARK: - :opt
 

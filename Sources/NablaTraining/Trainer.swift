@@ -541,20 +541,23 @@ extension Session {
         say(Plot.curves(acc, width: plotWidth(60), height: 8, title: "accuracy (%)").joined(separator: "\n"))
     }
 
-    /// The decision regions of a net on two features.
+    /// The decision regions of a net on two features: drawn in the terminal, and kept at a
+    /// finer grid for `:plot regions file.svg`.
     func sayRegions(_ plan: TrainPlan) {
         let train = plan.training.train
         guard train.features == 2, let (p, kind) = plan.prediction, train.classes != nil else { return }
-        let labels = Session.labels(train.y, kind)
-        let columns = plotWidth(64, margin: 2)
-        let drawing = Plot.regions(points: train.x, labels: labels.map { kind == .sign ? ($0 > 0 ? 1 : 0) : $0 },
-                                   width: columns, height: Swift.max(8, columns * 24 / 64)) { grid in
+        let labels = Session.labels(train.y, kind).map { kind == .sign ? ($0 > 0 ? 1 : 0) : $0 }
+        let classify = { (grid: Tensor) -> [Int]? in
             let yShape = [grid.rows] + Array(train.y.shape.dropFirst())
-            guard (try? graph.setValues([(plan.leaves.0, grid), (plan.leaves.1, Tensor.zeros(yShape))], only: plan.only)) != nil else { return nil }
-            let c = Session.classes(graph.value(p), kind)
+            guard (try? self.graph.setValues([(plan.leaves.0, grid), (plan.leaves.1, Tensor.zeros(yShape))], only: plan.only)) != nil else { return nil }
+            let c = Session.classes(self.graph.value(p), kind)
             return kind == .sign ? c.map { $0 > 0 ? 1 : 0 } : c
         }
+        let columns = plotWidth(64, margin: 2)
+        let map = Plot.regionMap(points: train.x, labels: labels, width: columns, height: Swift.max(8, columns * 24 / 64), classify: classify)
+        history?.regions = Plot.regionMap(points: train.x, labels: labels, width: 160, height: 120, classify: classify)
         restoreTrainingData(plan)
-        if let drawing { say(drawing.map { Session.wrap($0, width: width, indent: 0) }.joined(separator: "\n")) }
+        if let map { say(Plot.regions(map).map { Session.wrap($0, width: width, indent: 0) }.joined(separator: "\n")) }
     }
+
 }
