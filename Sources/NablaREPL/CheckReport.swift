@@ -1,5 +1,6 @@
 import Foundation
 import NablaSession
+import NablaRuntime
 
 /// What `nabla check` found in one script.
 struct CheckedScript {
@@ -72,21 +73,7 @@ enum CheckReport {
     }
 
     /// XML text with its five special characters escaped and control characters dropped.
-    static func xml(_ text: String) -> String {
-        var out = ""
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                if c.value < 0x20 && c != "\t" { out += " " } else { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
-    }
+    static func xml(_ text: String) -> String { XMLText.escaped(text, keepNewlines: false) }
 
     /// Newlines and escape sequences out: a report line stays one line.
     static func oneLine(_ text: String) -> String {

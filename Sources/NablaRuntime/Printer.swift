@@ -163,3 +163,29 @@ extension Session {
         return out.enumerated().map { $0.offset == 0 ? $0.element : pad + $0.element }.joined(separator: "\n")
     }
 }
+
+/// Text made safe inside XML (SVG, the exported page, JUnit reports): the five special
+/// characters as entities, control characters other than tab and newline dropped (XML 1.0
+/// cannot hold them).
+package enum XMLText {
+    package static func escaped(_ text: String, keepNewlines: Bool = true) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n" where keepNewlines, "\t": out.unicodeScalars.append(c)
+            default:
+                if c.value >= 0x20 && !(0x7F...0x9F).contains(c.value) && c.value != 0xFFFE && c.value != 0xFFFF {
+                    out.unicodeScalars.append(c)
+                } else {
+                    out += " "
+                }
+            }
+        }
+        return out
+    }
+}

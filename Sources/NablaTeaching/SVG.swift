@@ -11,19 +11,7 @@ package enum SVG {
     static let strong = ["#1d4ed8", "#b91c1c", "#15803d", "#a16207", "#7e22ce", "#c2410c", "#0369a1", "#be185d", "#4d7c0f", "#334155"]
 
     /// Text escaped for XML.
-    package static func escape(_ text: String) -> String {
-        var out = ""
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: if c.value >= 0x20 || c == "\n" { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
-    }
+    package static func escape(_ text: String) -> String { XMLText.escaped(text) }
 
     static func document(width: Double, height: Double, title: String, _ body: [String]) -> String {
         ([
