@@ -210,6 +210,10 @@ struct CSVReader {
     /// The record at a line's start, up to and past its line end.
     private mutating func record() throws(DataError) -> CSVRecord {
         var record = CSVRecord(line: line)
+        // Space or tab as the delimiter: a run of them is one, and they do not start or end a
+        // line's cells (columns aligned by hand).
+        let runs = delimiter == CSVByte.space || delimiter == CSVByte.tab
+        if runs { skipDelimiters() }
         while true {
             let place = (line: line, column: column)
             let (cell, quoted) = try field()
@@ -218,9 +222,17 @@ struct CSVReader {
             record.quoted = record.quoted || quoted
             guard pos < bytes.count, bytes[pos] == delimiter else { break }
             advance()
+            if runs {
+                skipDelimiters()
+                if pos >= bytes.count || bytes[pos] == CSVByte.lf || bytes[pos] == CSVByte.cr { break }
+            }
         }
         if pos < bytes.count { skipLine() }  // at a line end: past it
         return record
+    }
+
+    private mutating func skipDelimiters() {
+        while pos < bytes.count, bytes[pos] == delimiter { advance() }
     }
 
     private func isSpace(_ b: UInt8) -> Bool {

@@ -41,19 +41,39 @@ public enum Download {
         task.resume()
         while !box.wait(0.1) {
             progress(task.countOfBytesReceived, task.countOfBytesExpectedToReceive)
-            if isInterrupted() {
+            let tooBig = task.countOfBytesReceived > maxBytes
+            if isInterrupted() || tooBig {
                 task.cancel()
                 _ = box.wait(5)
-                throw DataError("interrupted; the download was not kept")
+                throw DataError(tooBig ? "\(url.absoluteString) sent more than \(maxBytes / 1_000_000) MB: not an MNIST file; nothing was kept"
+                                       : "interrupted; the download was not kept")
             }
         }
         let (data, status, error) = box.result
-        if let error { throw DataError("could not download \(url.absoluteString): \(error.localizedDescription)") }
+        if let error { throw DataError("could not download \(url.absoluteString): \(plainWords(error))") }
         guard let status, status == 200, let data else {
             throw DataError("could not download \(url.absoluteString): the server answered \(box.result.status.map(String.init) ?? "nothing")")
         }
         progress(Int64(data.count), Int64(data.count))
         return data
+    }
+}
+
+extension Download {
+    /// The most a download may hold (MNIST's largest file is 10 MB, Fashion-MNIST's 26 MB).
+    static let maxBytes: Int64 = 200_000_000
+
+    /// A network error as a sentence: what happened, not a domain and a code.
+    static func plainWords(_ error: Error) -> String {
+        guard let e = error as? URLError else { return error.localizedDescription }
+        switch e.code {
+        case .timedOut: return "no answer in time (timed out)"
+        case .cannotFindHost, .dnsLookupFailed: return "the host is not known (offline, or a typo in the address?)"
+        case .cannotConnectToHost: return "the host refused the connection"
+        case .notConnectedToInternet, .networkConnectionLost: return "no network"
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate: return "the secure connection failed"
+        default: return e.localizedDescription
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 // nabla's command line, declared once with swift-argument-parser: `--help` for each command,
 // `--opt=value`, validation, did-you-mean and shell completion
@@ -55,7 +56,8 @@ public struct Run: ParsableCommand {
 
     public func validate() throws {
         if file != nil && !lines.isEmpty { throw ValidationError("give either -e lines or a file, not both") }
-        if let file, !file.contains("."), !file.contains("/"), let near = CommandLineTool.nearCommand(file) {
+        if let file, !file.contains("."), !file.contains("/"), !FileManager.default.fileExists(atPath: file),
+           let near = CommandLineTool.nearCommand(file) {
             throw ValidationError("'\(file)' is not a command or a file name; did you mean 'nabla \(near)'?")
         }
     }

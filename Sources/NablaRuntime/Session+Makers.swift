@@ -1,4 +1,4 @@
-import NablaGraph
+import Foundation
 import NablaSyntax
 import NablaTensor
 
@@ -22,37 +22,53 @@ extension Session {
     /// Runs a command that makes definitions and remembers it for `:save`. A name it makes
     /// is taken from an earlier maker; a maker left with no names is forgotten.
     package func making(_ text: String, _ body: () throws(Diagnostic) -> Void) throws(Diagnostic) {
-        let before = definitions.mapValues { Fingerprint($0) }
+        guard makingDepth == 0 else { return try body() }
         let snapshot = random.snapshot, sequence = nextSequence
-        makingDepth += 1
-        defer { makingDepth -= 1 }
-        try body()
-        guard makingDepth == 1 else { return }
-        let made = Set(definitions.compactMap { name, d in before[name] == Fingerprint(d) ? nil : name })
+        makingDepth = 1
+        madeNow = []
+        defer { (makingDepth, madeNow) = (0, []) }
+        do { try body() } catch {
+            // A command that failed half-way may have set some names: they are no longer what
+            // an earlier command made, and this one is not remembered.
+            for name in madeNow { forgetMade(name, always: true) }
+            throw error
+        }
+        let made = madeNow.intersection(Set(definitions.keys))
         guard !made.isEmpty else { return }
         for i in makers.indices { makers[i].names.subtract(made) }
         makers.removeAll { $0.names.isEmpty }
         let words = Set(text.split(whereSeparator: { !Lexer.isIdentifierPart($0) }).map(String.init))
         let reads = words.intersection(Set(definitions.keys)).subtracting(made)
-        makers.append(Maker(text: text, random: snapshot, sequence: sequence, names: made, reads: reads))
+        makers.append(Maker(text: withAbsolutePaths(text), random: snapshot, sequence: sequence, names: made, reads: reads))
+    }
+
+    /// `:data csv FILE` and `dir=DIR` with their paths made absolute, as they were resolved
+    /// when the command ran: a script saved in another folder still finds the files.
+    func withAbsolutePaths(_ text: String) -> String {
+        guard text.hasPrefix(":data ") else { return text }
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String) -> String {
+            guard !path.isEmpty, !path.hasPrefix("\""), !path.contains("\\") else { return path }
+            let resolved = resolvePath(path)
+            return resolved.hasPrefix("/") ? resolved : cwd + "/" + resolved
+        }
+        var words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        for i in words.indices {
+            if words[i].hasPrefix("dir=") { words[i] = "dir=" + absolute(String(words[i].dropFirst(4))) }
+            if i == 2, words[1] == "csv" { words[i] = absolute(words[i]) }
+        }
+        return words.joined(separator: " ")
+    }
+
+    /// Names the running command set (a definition, or X and Y refilled in place).
+    package func noteMade(_ names: [String]) {
+        if makingDepth > 0 { madeNow.formUnion(names) }
     }
 
     /// A name redefined by the user (or deleted) no longer holds what its maker made.
-    package func forgetMade(_ name: String) {
-        guard makingDepth == 0, makers.contains(where: { $0.names.contains(name) }) else { return }
+    package func forgetMade(_ name: String, always: Bool = false) {
+        guard makingDepth == 0 || always, makers.contains(where: { $0.names.contains(name) }) else { return }
         for i in makers.indices { makers[i].names.remove(name) }
         makers.removeAll { $0.names.isEmpty }
-    }
-}
-
-/// What a definition is, to tell whether a command changed it.
-struct Fingerprint: Equatable {
-    var slot: NodeID
-    var nodes: [NodeID]
-    var text: String
-    init(_ d: Definition) {
-        slot = d.slot
-        nodes = d.nodes
-        text = d.expr.text
     }
 }

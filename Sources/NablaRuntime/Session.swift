@@ -62,6 +62,7 @@ public final class Session {
     package var log: [LogEntry] = []
     package var logDepth = 0
     package var makingDepth = 0
+    package var madeNow: Set<String> = []
     package var origins: [NodeID: NodeOrigin] = [:]
     package var random: RandomSource
     public var output: SessionOutput
@@ -277,7 +278,6 @@ public final class Session {
         }
         // `_` reads `ans` unless `_` is defined.
         let reads = isParam ? [] : Set(expr.names.map { $0 == "_" && definitions["_"] == nil ? "ans" : $0 })
-        forgetMade(name)
         try checkCycle(defining: name, reads: reads, nameRange: nameRange, expr: expr)
 
         var (root, created) = try compile(expr)
@@ -343,6 +343,8 @@ public final class Session {
         }
         // A param defined anew starts its optimizer afresh (momentum, Adam's moments).
         if isParam { slots[name] = nil }
+        // Made by the command running now (:data, :mlp), or taken from its maker by the user.
+        if makingDepth > 0 { noteMade([name]) } else { forgetMade(name) }
     }
 
     /// Refuses a definition that would read itself, directly or through other names.

@@ -14,7 +14,9 @@ public enum Terminal {
     public static var size: (columns: Int, rows: Int) {
         var w = winsize()
         if isatty(1) == 1, ioctl(1, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return (Int(w.ws_col), Int(w.ws_row)) }
-        let env = { (name: String) in getenv(name).flatMap { Int(String(cString: $0)) }.flatMap { $0 > 0 ? $0 : nil } }
+        // A width from the environment is taken between 1 and "no limit" (a huge $COLUMNS must
+        // not overflow the arithmetic of tables and plots).
+        let env = { (name: String) in getenv(name).flatMap { Int(String(cString: $0)) }.flatMap { $0 > 0 ? Swift.min($0, Session.unlimitedWidth) : nil } }
         return (env("COLUMNS") ?? Session.unlimitedWidth, env("LINES") ?? 24)
     }
 
@@ -22,7 +24,10 @@ public enum Terminal {
     /// fits); false when no pager could start, so the caller prints it instead.
     public static func page(_ text: String) -> Bool {
         let pager = getenv("PAGER").map { String(cString: $0) } ?? "less -FRX"
-        guard !pager.isEmpty, pager != "cat" else { return false }
+        // A pager that is not installed: print instead (no "sh: less: not found").
+        guard !pager.isEmpty, pager != "cat", let program = pager.split(separator: " ").first,
+              program.contains("/") ? access(String(program), X_OK) == 0 : Session.findExecutable(String(program)) != nil
+        else { return false }
         fflush(nil)
         guard let pipe = popen(pager, "w") else { return false }
         let ok = fputs(text + "\n", pipe) >= 0

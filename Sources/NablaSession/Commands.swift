@@ -227,9 +227,11 @@ extension Session {
 
     /// The last value printed for an expression on a line of its own is `ans` (`_` reads it too,
     /// unless `_` is defined): `ans * 2` goes on from it, as in the Julia REPL and IPython.
-    func keepAnswer(_ value: Tensor, at range: SourceRange) throws(Diagnostic) {
+    /// It never fails the statement: when the new value cannot replace it (a definition that
+    /// reads `ans` would break, or it does not fit the memory limit), `ans` keeps its value.
+    func keepAnswer(_ value: Tensor, at range: SourceRange) {
         guard value.isFinite, definitions["ans"].map({ $0.storesValue && !$0.isParam }) ?? true else { return }
-        try defineValue("ans", value, isParam: false, text: "ans", at: range)
+        _ = try? defineValue("ans", value, isParam: false, text: "ans", at: range)
     }
 
     /// `:del a b`: forgets definitions that nothing else reads; a name still read is refused
@@ -315,7 +317,7 @@ extension Session {
             }
             let value = try evaluate(expr)
             say(style.value(Printer.value(value)))
-            try keepAnswer(value, at: expr.range)
+            keepAnswer(value, at: expr.range)
         case let .seed(n, _):
             random = RandomSource(seed: n)
         case let .command(name, nameRange, arguments, argumentsStart):

@@ -278,16 +278,22 @@ extension Session {
     func saveScript(to file: String, at range: SourceRange) throws(Diagnostic) {
         var lines = ["# saved by nabla: the commands that made the data and the nets, the definitions, then the params' values", ""]
         let made = Set(makers.flatMap(\.names))
+        // A param of more than 100,000 numbers is defined as zeros here and filled from the .npz.
+        let big = Set(paramNames.filter { name in !made.contains(name) && (paramLeaf(name).map { graph.value($0).count > 100_000 } ?? false) })
         for item in savedItems() {
             switch item {
             case let .maker(m):
                 lines.append(":seed \(m.random.state)" + (m.random.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? ""))
                 lines.append(m.text)
+            case let .definition(d) where d.name == "ans" && d.storesValue:
+                continue  // the last value printed: the loaded session makes its own
+            case let .definition(d) where big.contains(d.name):
+                lines.append("param \(d.name) = zeros(\(graph.value(d.slot).shape.map(String.init).joined(separator: ", ")))")
             case let .definition(d):
                 lines.append(try savedLine(d, at: range))
             }
         }
-        let params = paramNames.filter { made.contains($0) }
+        let params = paramNames.filter { made.contains($0) || big.contains($0) }
         let numbers = params.compactMap { paramLeaf($0) }.reduce(0) { $0 + graph.value($1).count }
         if numbers > 100_000 {
             let npz = (file.hasSuffix(".nabla") ? String(file.dropLast(6)) : file) + ".params.npz"

@@ -57,7 +57,6 @@ extension Session {
         if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
         }
-        forgetMade(name)
         let leaf = graph.addLeaf(isParam ? .param : .constant, value: value, label: isParam ? name : text)
         if let refusal = heldRefusal(at: range) {
             graph.remove([leaf])
@@ -295,6 +294,7 @@ extension Session {
             } catch {
                 throw Diagnostic(.error, "the new data does not fit what reads X and Y: \(describe(error))", at: origin)
             }
+            noteMade(["X", "Y"])
             version += 1
         } else {
             try defineValue("X", train.x, isParam: false, text: "\(kind) inputs", at: origin)

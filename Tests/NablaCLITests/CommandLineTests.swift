@@ -120,6 +120,11 @@ struct CommandLineTests {
         #expect(try nabla(["--versoin"]).err.contains("Did you mean '--version'?"))
         #expect(try nabla(["mnist", "--epoch", "3"]).err.contains("Did you mean '--epochs'?"))
         #expect(try nabla(["chekc", "lesson.nabla"]).err.contains("did you mean 'nabla check'?"))
+        // A file whose name is near a command runs.
+        let dir = try folder(["mnist2": "x = 41 + 1\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let near = try nabla(["mnist2"], in: dir)
+        #expect(near.status == 0 && near.out == "x = 42\n", "\(near.err)")
         let eq = try nabla(["selfcheck", "--programs=3", "--seed=2"])
         #expect(eq.status == 0 && eq.out.hasPrefix("3 programs"), "\(eq.err)")
     }

@@ -589,6 +589,10 @@ struct Tape32EdgeTests {
         #expect(t.run(":data csv \(file) missing=drop standardize target=species"), "\(t.stderr)")
         let x = try t.session.value("X").scalars
         #expect(Swift.abs(x[0] + 1.5.squareRoot()) < 1e-12 && Swift.abs(x[1] + 0.5.squareRoot()) < 1e-12, "\(x)")
+        // Columns aligned with spaces: a run of spaces is one delimiter, none at the ends.
+        try "1  2 0\n 3 4   1 \n5 6 0\n7  8 1\n".write(toFile: dir + "/aligned.txt", atomically: true, encoding: .utf8)
+        #expect(t.run(":data csv \(dir)/aligned.txt delimiter=space"), "\(t.stderr)")
+        #expect(try t.session.value("X").scalars == [1, 2, 3, 4, 5, 6, 7, 8])
         #expect(!t.run(":data moons target=y"))
         #expect(t.stderr.contains("target= is for :data csv"))
     }
