@@ -286,7 +286,7 @@ struct TerminalTests {
         try t.waitFor("∂L/∂w1 = -1.46212")
     }
 
-    @Test("colour on a terminal; --no-color and NO_COLOR turn it off")
+    @Test("colour on a terminal; --no-color, NO_COLOR and TERM=dumb turn it off")
     func colour() throws {
         let on = try Terminal()
         defer { on.close() }
@@ -294,7 +294,7 @@ struct TerminalTests {
         try on.waitFor("✓ 1 + 1 == 2")
         #expect(on.colouredScreen.contains("\u{1B}[32m✓"))
         on.close()
-        for (arguments, environment) in [("--no-color", ""), ("", "NO_COLOR=1")] {
+        for (arguments, environment) in [("--no-color", ""), ("", "NO_COLOR=1"), ("", "TERM=dumb")] {
             let off = try Terminal(arguments: arguments, environment: environment)
             defer { off.close() }
             try off.line(":expect 1 + 1 == 2")
