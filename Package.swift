@@ -10,6 +10,9 @@ let package = Package(
     name: "nabla",
     products: [
         .executable(name: "nabla", targets: ["nabla"]),
+        // HTTP for the MNIST download, loaded with dlopen only when a download starts: linking
+        // FoundationNetworking into nabla would load libcurl and OpenSSL at every start (8 ms).
+        .library(name: "NablaFetch", type: .dynamic, targets: ["NablaFetch"]),
     ],
     dependencies: [
         // The command line: subcommands, --help, --opt=value, completion scripts, did-you-mean.
@@ -21,6 +24,7 @@ let package = Package(
         .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"]),
         .target(name: "NablaSyntax"),
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
+        .target(name: "NablaFetch"),
         // The session's parts, one job each: the workspace (definitions, compile, limits); the
         // teaching views; training; the self-check; and the session that dispatches commands.
         .target(name: "NablaRuntime", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),

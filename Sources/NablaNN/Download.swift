@@ -1,11 +1,18 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
+import Foundation
 
 /// Fetches a file over HTTP(S) in the process (no curl or md5sum needed), checks its MD5
-/// always, and moves it into place only when it is whole and right.
+/// always, and moves it into place only when it is whole and right. The HTTP part lives in
+/// libNablaFetch (Sources/NablaFetch), loaded only when a download starts, so nabla's
+/// start-up does not pay for libcurl and OpenSSL.
 public enum Download {
+    /// The most a download may hold (MNIST's largest file is 10 MB, Fashion-MNIST's 26 MB).
+    static let maxBytes: Int64 = 200_000_000
+
     /// Downloads `url` to `path`: into `path.part` first, renamed once its MD5 is `md5`.
     /// `progress` hears the bytes so far and the total (0 when the server does not say);
     /// `isInterrupted` is polled ten times a second and cancels the transfer.
@@ -29,77 +36,54 @@ public enum Download {
         }
     }
 
+    /// The signature of `nabla_fetch` in libNablaFetch.
+    typealias FetchFunction = @convention(c) (
+        UnsafePointer<CChar>, Double, Int64, @convention(c) (UnsafeMutableRawPointer?, Int64, Int64) -> Int32, UnsafeMutableRawPointer?,
+        UnsafeMutablePointer<UnsafeMutableRawPointer?>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<CChar>, Int
+    ) -> Int32
+
+    /// Where libNablaFetch is: `$NABLA_FETCH_LIBRARY`, else beside the running program.
+    static func library() -> String {
+        if let path = ProcessInfo.processInfo.environment["NABLA_FETCH_LIBRARY"], !path.isEmpty { return path }
+        let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (program as NSString).deletingLastPathComponent + "/libNablaFetch.so"
+    }
+
     /// The body of a GET, or an error that says why (no network, a status that is not 200,
-    /// interrupted).
+    /// interrupted, the downloader missing).
     static func fetch(_ url: URL, timeout: TimeInterval, isInterrupted: () -> Bool, progress: (Int64, Int64) -> Void) throws(DataError) -> Data {
-        let box = Transfer()
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = "GET"
-        let task = URLSession.shared.dataTask(with: request) { data, response, error in
-            box.finish(data: data, status: (response as? HTTPURLResponse)?.statusCode, error: error)
+        let path = library()
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let reason = dlerror().map { String(cString: $0) } ?? "not found"
+            throw DataError("the downloader \(path) cannot be loaded (\(reason)); build it with swift build (scripts/nabla does), or put the files in place by hand")
         }
-        task.resume()
-        while !box.wait(0.1) {
-            progress(task.countOfBytesReceived, task.countOfBytesExpectedToReceive)
-            let tooBig = task.countOfBytesReceived > maxBytes
-            if isInterrupted() || tooBig {
-                task.cancel()
-                _ = box.wait(5)
-                throw DataError(tooBig ? "\(url.absoluteString) sent more than \(maxBytes / 1_000_000) MB: not an MNIST file; nothing was kept"
-                                       : "interrupted; the download was not kept")
+        guard let symbol = dlsym(handle, "nabla_fetch") else { throw DataError("\(path) has no nabla_fetch: rebuild it") }
+        let fetch = unsafeBitCast(symbol, to: FetchFunction.self)
+        return try withoutActuallyEscaping(isInterrupted) { stop throws(DataError) in
+            try withoutActuallyEscaping(progress) { report throws(DataError) in
+                var hooks = Hooks(stop: stop, report: report)
+                var body: UnsafeMutableRawPointer?
+                var count = 0
+                var error = [CChar](repeating: 0, count: 1024)
+                let status = withUnsafeMutablePointer(to: &hooks) { context in
+                    fetch(url.absoluteString, timeout, maxBytes, { context, got, total in
+                        guard let hooks = context?.assumingMemoryBound(to: Hooks.self) else { return 0 }
+                        hooks.pointee.report(got, total)
+                        return hooks.pointee.stop() ? 1 : 0
+                    }, context, &body, &count, &error, error.count)
+                }
+                guard status == 0, let body else {
+                    throw DataError(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                }
+                defer { free(body) }
+                return Data(bytes: body, count: count)
             }
         }
-        let (data, status, error) = box.result
-        if let error { throw DataError("could not download \(url.absoluteString): \(plainWords(error))") }
-        guard let status, status == 200, let data else {
-            throw DataError("could not download \(url.absoluteString): the server answered \(box.result.status.map(String.init) ?? "nothing")")
-        }
-        progress(Int64(data.count), Int64(data.count))
-        return data
-    }
-}
-
-extension Download {
-    /// The most a download may hold (MNIST's largest file is 10 MB, Fashion-MNIST's 26 MB).
-    static let maxBytes: Int64 = 200_000_000
-
-    /// A network error as a sentence: what happened, not a domain and a code.
-    static func plainWords(_ error: Error) -> String {
-        guard let e = error as? URLError else { return error.localizedDescription }
-        switch e.code {
-        case .timedOut: return "no answer in time (timed out)"
-        case .cannotFindHost, .dnsLookupFailed: return "the host is not known (offline, or a typo in the address?)"
-        case .cannotConnectToHost: return "the host refused the connection"
-        case .notConnectedToInternet, .networkConnectionLost: return "no network"
-        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate: return "the secure connection failed"
-        default: return e.localizedDescription
-        }
-    }
-}
-
-/// The answer of one transfer, handed from URLSession's queue to the waiting caller.
-private final class Transfer: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var stored: (Data?, Int?, Error?) = (nil, nil, nil)
-
-    func finish(data: Data?, status: Int?, error: Error?) {
-        lock.lock()
-        stored = (data, status, error)
-        lock.unlock()
-        done.signal()
     }
 
-    /// True once the transfer ended (then `result` holds its answer).
-    func wait(_ seconds: Double) -> Bool {
-        guard done.wait(timeout: .now() + seconds) == .success else { return false }
-        done.signal()
-        return true
-    }
-
-    var result: (data: Data?, status: Int?, error: Error?) {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
+    /// What the C callback reaches through its context pointer.
+    struct Hooks {
+        var stop: () -> Bool
+        var report: (Int64, Int64) -> Void
     }
 }
