@@ -46,7 +46,12 @@ public enum Download {
     static func library() -> String {
         if let path = ProcessInfo.processInfo.environment["NABLA_FETCH_LIBRARY"], !path.isEmpty { return path }
         let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return (program as NSString).deletingLastPathComponent + "/libNablaFetch.so"
+        #if os(macOS)
+        let file = "libNablaFetch.dylib"
+        #else
+        let file = "libNablaFetch.so"
+        #endif
+        return (program as NSString).deletingLastPathComponent + "/" + file
     }
 
     /// The body of a GET, or an error that says why (no network, a status that is not 200,
