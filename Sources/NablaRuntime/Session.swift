@@ -241,7 +241,15 @@ public final class Session {
 
     public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
         var text = diagnostic.rendered(in: source ?? currentSource)
-        keepInLog(text, failed: diagnostic.severity.rawValue == "error")
+        if logDepth == 0, !quiet, let source {
+            // A line that did not parse never ran: it is a statement of the log of its own.
+            log.append(LogEntry(input: source.text))
+            logDepth += 1
+            keepInLog(text, failed: diagnostic.severity.rawValue == "error")
+            logDepth -= 1
+        } else {
+            keepInLog(text, failed: diagnostic.severity.rawValue == "error")
+        }
         if colors {
             let word = "\(diagnostic.severity.rawValue):"
             let painted = diagnostic.severity.rawValue == "error" ? style.bad(word) : style.close(word)
