@@ -19,14 +19,25 @@ public struct Token: Equatable, Sendable {
 /// symbols here (`−` is `-`, `×` is `*`, `⋅` is `·`), so the parser sees one spelling.
 public struct Lexer {
     let chars: [Character]
+    /// The text's bytes when it is all ASCII (nearly every statement): a token's text is then
+    /// a copy of its bytes, not a string built a Character at a time.
+    let ascii: [UInt8]?
     var offset = 0
     var line: Int
     var column: Int
 
     public init(_ text: String, line: Int = 1, column: Int = 1) {
         chars = Array(text)
+        let bytes = Array(text.utf8)
+        ascii = bytes.count == chars.count && bytes.allSatisfy { $0 < 0x80 } ? bytes : nil
         self.line = line
         self.column = column
+    }
+
+    /// The text of the characters `range`.
+    func text(_ range: Range<Int>) -> String {
+        if let ascii { return String(decoding: ascii[range], as: UTF8.self) }
+        return String(chars[range])
     }
 
     static let aliases: [Character: String] = ["−": "-", "×": "*", "⋅": "·", "∙": "·"]
@@ -34,7 +45,12 @@ public struct Lexer {
 
     /// Every token up to and including `.end`, or the first lexical error.
     public static func tokenize(_ text: String, line: Int = 1, column: Int = 1) throws(Diagnostic) -> [Token] {
-        var lexer = Lexer(text, line: line, column: column)
+        try tokenize(Lexer(text, line: line, column: column))
+    }
+
+    /// Every token of a lexer's text (the lexer itself is left at its start).
+    static func tokenize(_ start: Lexer) throws(Diagnostic) -> [Token] {
+        var lexer = start
         var tokens: [Token] = []
         while true {
             let token = try lexer.next()
@@ -64,9 +80,9 @@ public struct Lexer {
         skipBlanksAndComments()
         let start = location
         let startOffset = offset
-        func token(_ kind: TokenKind) -> Token {
+        func token(_ kind: TokenKind, text typed: String? = nil) -> Token {
             Token(kind: kind, range: SourceRange(start: start, end: location, offsets: startOffset..<offset),
-                  text: String(chars[startOffset..<offset]))
+                  text: typed ?? text(startOffset..<offset))
         }
         guard let c = peek() else { return token(.end) }
         if Lexer.isDigit(c) || (c == "." && peek(1).map(Lexer.isDigit) ?? false) {
@@ -74,7 +90,8 @@ public struct Lexer {
         }
         if Lexer.isIdentifierStart(c) {
             while let d = peek(), Lexer.isIdentifierPart(d) { advance() }
-            return token(.identifier(String(chars[startOffset..<offset])))
+            let name = text(startOffset..<offset)
+            return token(.identifier(name), text: name)
         }
         if c == "=" && peek(1) == "=" {
             advance()
@@ -127,7 +144,7 @@ public struct Lexer {
                 digits()
             }
         }
-        let text = String(chars[startOffset..<offset])
+        let text = self.text(startOffset..<offset)
         let range = SourceRange(start: start, end: location, offsets: startOffset..<offset)
         guard let value = Double(text), value.isFinite else {
             throw Diagnostic(.error, SyntaxError.badNumber(text).message, at: range)

@@ -62,13 +62,15 @@ public struct Parser {
     var tokens: [Token]
     var position = 0
     var depth = 0
-    let chars: [Character]
+    /// The statement's characters (and its bytes when ASCII), for the text of each expression.
+    let lexer: Lexer
     /// Brackets still open, innermost last, for the "to close" message.
     var openBrackets: [Token] = []
 
     init(_ text: String, line: Int, column: Int) throws(Diagnostic) {
-        tokens = try Lexer.tokenize(text, line: line, column: column)
-        chars = Array(text)
+        let lexer = Lexer(text, line: line, column: column)
+        tokens = try Lexer.tokenize(lexer)
+        self.lexer = lexer
     }
 
     // MARK: - Entry points
@@ -231,7 +233,7 @@ public struct Parser {
     mutating func leave() { depth -= 1 }
 
     func text(_ range: SourceRange) -> String {
-        String(chars[range.offsets])
+        lexer.text(range.offsets)
     }
 
     /// Builds an expression spanning `from` to `to`, checking the height limit.
