@@ -27,33 +27,39 @@ public func nablaFetch(
     }
     let text = String(cString: url)
     guard let address = URL(string: text) else { return fail("'\(text)' is not a web address") }
-    let box = Transfer()
-    var request = URLRequest(url: address, timeoutInterval: timeout)
-    request.httpMethod = "GET"
-    let task = URLSession.shared.dataTask(with: request) { data, response, error in
-        box.finish(data: data, status: (response as? HTTPURLResponse)?.statusCode, error: error)
-    }
+    // A delegate counts the bytes as they come (a data task's own counters stay at 0 on
+    // Linux), so the cap and the progress hold during the transfer.
+    let receiver = Receiver(maxBytes: maxBytes)
+    let session = URLSession(configuration: .default, delegate: receiver, delegateQueue: nil)
+    defer { session.finishTasksAndInvalidate() }
+    let task = session.dataTask(with: URLRequest(url: address, timeoutInterval: timeout))
     task.resume()
-    while !box.wait(0.1) {
-        let got = task.countOfBytesReceived
-        let stop = poll(context, got, task.countOfBytesExpectedToReceive) != 0
-        if stop || got > maxBytes {
+    while !receiver.wait(0.1) {
+        let (got, total) = receiver.progress
+        if poll(context, got, total) != 0 {
             task.cancel()
-            _ = box.wait(5)
-            return fail(stop ? "interrupted; the download was not kept" : "\(text) sent more than \(maxBytes / 1_000_000) MB; nothing was kept")
+            _ = receiver.wait(5)
+            return fail("interrupted; the download was not kept")
         }
     }
-    let (data, status, failure) = box.result
+    let (data, status, failure, tooBig) = receiver.result
+    if tooBig { return fail("\(text) sent more than \(maxBytes / 1_000_000) MB; nothing was kept") }
     if let failure { return fail("could not download \(text): \(plainWords(failure))") }
-    guard let status, status == 200, let data else {
+    guard let status, status == 200 else {
         return fail("could not download \(text): the server answered \(status.map(String.init) ?? "nothing")")
     }
+    _ = poll(context, Int64(data.count), Int64(data.count))
     guard let memory = malloc(Swift.max(data.count, 1)) else { return fail("out of memory for \(data.count) bytes") }
     data.copyBytes(to: memory.assumingMemoryBound(to: UInt8.self), count: data.count)
     body.pointee = memory
     count.pointee = data.count
     return 0
 }
+
+/// The ABI of `nabla_fetch`: nabla checks it before calling, so a library from another
+/// build says so instead of being called with the wrong arguments.
+@_cdecl("nabla_fetch_abi")
+public func nablaFetchABI() -> Int32 { 1 }
 
 /// A network error as a sentence: what happened, not a domain and a code.
 func plainWords(_ error: Error) -> String {
@@ -68,15 +74,44 @@ func plainWords(_ error: Error) -> String {
     }
 }
 
-/// The answer of one transfer, handed from URLSession's queue to the waiting caller.
-private final class Transfer: @unchecked Sendable {
+/// The answer of one transfer, gathered on URLSession's queue and read by the waiting caller.
+private final class Receiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
-    private var stored: (Data?, Int?, Error?) = (nil, nil, nil)
+    private let maxBytes: Int64
+    private var data = Data()
+    private var status: Int?
+    private var expected: Int64 = 0
+    private var failure: Error?
+    private var tooBig = false
 
-    func finish(data: Data?, status: Int?, error: Error?) {
+    init(maxBytes: Int64) { self.maxBytes = maxBytes }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
         lock.lock()
-        stored = (data, status, error)
+        status = (response as? HTTPURLResponse)?.statusCode
+        expected = Swift.max(response.expectedContentLength, 0)
+        lock.unlock()
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive chunk: Data) {
+        lock.lock()
+        if Int64(data.count + chunk.count) > maxBytes {
+            tooBig = true
+            data = Data()
+            lock.unlock()
+            dataTask.cancel()
+            return
+        }
+        data.append(chunk)
+        lock.unlock()
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        lock.lock()
+        failure = error
         lock.unlock()
         done.signal()
     }
@@ -88,9 +123,15 @@ private final class Transfer: @unchecked Sendable {
         return true
     }
 
-    var result: (data: Data?, status: Int?, error: Error?) {
+    var progress: (Int64, Int64) {
         lock.lock()
         defer { lock.unlock() }
-        return stored
+        return (Int64(data.count), expected)
+    }
+
+    var result: (data: Data, status: Int?, error: Error?, tooBig: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (data, status, tooBig ? nil : failure, tooBig)
     }
 }

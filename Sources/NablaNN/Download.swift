@@ -11,16 +11,16 @@ import Foundation
 /// start-up does not pay for libcurl and OpenSSL.
 public enum Download {
     /// The most a download may hold (MNIST's largest file is 10 MB, Fashion-MNIST's 26 MB).
-    static let maxBytes: Int64 = 200_000_000
+    public static let maxBytes: Int64 = 200_000_000
 
     /// Downloads `url` to `path`: into `path.part` first, renamed once its MD5 is `md5`.
     /// `progress` hears the bytes so far and the total (0 when the server does not say);
     /// `isInterrupted` is polled ten times a second and cancels the transfer.
     public static func file(
-        _ url: URL, to path: String, md5: String, timeout: TimeInterval = 60,
+        _ url: URL, to path: String, md5: String, timeout: TimeInterval = 60, maxBytes: Int64 = Download.maxBytes,
         isInterrupted: () -> Bool = { false }, progress: (Int64, Int64) -> Void = { _, _ in }
     ) throws(DataError) {
-        let data = try fetch(url, timeout: timeout, isInterrupted: isInterrupted, progress: progress)
+        let data = try fetch(url, timeout: timeout, maxBytes: maxBytes, isInterrupted: isInterrupted, progress: progress)
         let got = MD5.hex(data)
         guard got == md5.lowercased() else {
             throw DataError("\(url.lastPathComponent) downloaded with MD5 \(got), expected \(md5): not kept (a broken or changed mirror?)")
@@ -45,7 +45,8 @@ public enum Download {
     /// Where libNablaFetch is: `$NABLA_FETCH_LIBRARY`, else beside the running program.
     static func library() -> String {
         if let path = ProcessInfo.processInfo.environment["NABLA_FETCH_LIBRARY"], !path.isEmpty { return path }
-        let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? Bundle.main.executableURL?.resolvingSymlinksInPath().path ?? CommandLine.arguments[0]
         #if os(macOS)
         let file = "libNablaFetch.dylib"
         #else
@@ -56,13 +57,16 @@ public enum Download {
 
     /// The body of a GET, or an error that says why (no network, a status that is not 200,
     /// interrupted, the downloader missing).
-    static func fetch(_ url: URL, timeout: TimeInterval, isInterrupted: () -> Bool, progress: (Int64, Int64) -> Void) throws(DataError) -> Data {
+    static func fetch(_ url: URL, timeout: TimeInterval, maxBytes: Int64, isInterrupted: () -> Bool, progress: (Int64, Int64) -> Void) throws(DataError) -> Data {
         let path = library()
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "not found"
             throw DataError("the downloader \(path) cannot be loaded (\(reason)); build it with swift build (scripts/nabla does), or put the files in place by hand")
         }
-        guard let symbol = dlsym(handle, "nabla_fetch") else { throw DataError("\(path) has no nabla_fetch: rebuild it") }
+        typealias ABI = @convention(c) () -> Int32
+        guard let abi = dlsym(handle, "nabla_fetch_abi"), unsafeBitCast(abi, to: ABI.self)() == 1,
+              let symbol = dlsym(handle, "nabla_fetch")
+        else { throw DataError("\(path) is from another version of nabla: rebuild it (swift build --product NablaFetch)") }
         let fetch = unsafeBitCast(symbol, to: FetchFunction.self)
         return try withoutActuallyEscaping(isInterrupted) { stop throws(DataError) in
             try withoutActuallyEscaping(progress) { report throws(DataError) in

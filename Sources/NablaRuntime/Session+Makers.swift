@@ -14,8 +14,10 @@ package struct Maker: Sendable {
     package var sequence: Int
     /// The names it defined that still hold what it made.
     package var names: Set<String>
-    /// Defined names its text reads (`:mlp net 2-8-1 input=Z` reads Z).
+    /// Defined names it read (`:mlp net 2-8-1 input=Z` reads Z; a net reads X and Y).
     package var reads: Set<String>
+    /// Every name it made, those since deleted too (`:save` deletes them again after it).
+    package var made: Set<String>
 }
 
 extension Session {
@@ -37,9 +39,13 @@ extension Session {
         guard !made.isEmpty else { return }
         for i in makers.indices { makers[i].names.subtract(made) }
         makers.removeAll { $0.names.isEmpty }
+        // What it read: the names in its text and those its definitions read; a net or the
+        // perceptron also reads the data (X, Y) without naming it.
         let words = Set(text.split(whereSeparator: { !Lexer.isIdentifierPart($0) }).map(String.init))
-        let reads = words.intersection(Set(definitions.keys)).subtracting(made)
-        makers.append(Maker(text: withAbsolutePaths(text), random: snapshot, sequence: sequence, names: made, reads: reads))
+        var reads = words.union(made.flatMap { definitions[$0]?.dependencies ?? [] })
+        if !text.hasPrefix(":data") { reads.formUnion(["X", "Y"]) }
+        reads = reads.intersection(Set(definitions.keys)).subtracting(made)
+        makers.append(Maker(text: withAbsolutePaths(text), random: snapshot, sequence: sequence, names: made, reads: reads, made: made))
     }
 
     /// `:data csv FILE` and `dir=DIR` with their paths made absolute, as they were resolved

@@ -190,6 +190,9 @@ public final class Session {
     /// Gives the waiting command the user's line.
     public func answer(_ line: String) {
         guard let p = pending else { return }
+        // What the answer prints belongs to the statement that asked (`:export`).
+        logDepth += 1
+        defer { logDepth -= 1 }
         if !withLimits({ p.respond(line) }) { pending = nil }
     }
 
@@ -218,7 +221,8 @@ public final class Session {
 
     package func say(_ text: String) {
         status?("")
-        if !quiet { output.out(SafeText.escaped(text, allowColor: colors)) }
+        guard !quiet else { return }
+        output.out(SafeText.escaped(text, allowColor: colors))
         keepInLog(text)
     }
 
@@ -241,8 +245,10 @@ public final class Session {
 
     public func report(_ diagnostic: Diagnostic, in source: SourceText? = nil) {
         var text = diagnostic.rendered(in: source ?? currentSource)
+        status?("")
         if logDepth == 0, !quiet, let source {
             // A line that did not parse never ran: it is a statement of the log of its own.
+            if log.count >= 2000 { log.removeFirst(log.count - 1999) }
             log.append(LogEntry(input: source.text))
             logDepth += 1
             keepInLog(text, failed: diagnostic.severity.rawValue == "error")

@@ -270,7 +270,7 @@ extension Session {
     /// Runs one statement; errors are reported, never thrown. Returns false on an error.
     @discardableResult
     public func run(_ statement: Statement, source: SourceText) -> Bool {
-        if logDepth == 0, !quiet {
+        if logDepth == 0, !quiet, statement != .empty {
             if log.count >= 2000 { log.removeFirst(log.count - 1999) }
             log.append(LogEntry(input: source.text))
         }

@@ -20,7 +20,7 @@ extension Session {
         }
         let page = exportPage()
         do { try SafeFile.write(page, to: resolvePath(args.path)) } catch { throw Diagnostic(.error, error.message, at: args.wholeRange) }
-        let statements = log.count - 1  // the :export itself is not in the page
+        let statements = Swift.max(log.count - (logDepth == 1 ? 1 : 0), 0)
         say("wrote \(args.path): \(statements) statement\(statements == 1 ? "" : "s") with their output"
             + (lastBackward == nil ? "" : ", the graph with its gradients") + (history == nil ? "" : ", the training curves"))
     }
@@ -29,7 +29,8 @@ extension Session {
     func exportPage() -> String {
         let e = SVG.escape
         var body: [String] = ["<h1>nabla session</h1>", "<p class=\"when\">exported \(e(Session.timestamp()))</p>", "<h2>Statements</h2>"]
-        for entry in log.dropLast() {
+        // The :export itself is not in the page (inside a :load, the :load stays).
+        for entry in logDepth == 1 ? log.dropLast() : log[...] {
             let output = entry.output.map(Session.withoutEscapes).joined(separator: "\n")
             body.append("<div class=\"stmt\"><pre class=\"in\">nabla&gt; \(e(entry.input).replacingOccurrences(of: "\n", with: "\n  ...&gt; "))</pre>"
                 + (output.isEmpty ? "" : "<pre class=\"\(entry.failed ? "err" : "out")\">\(e(output))</pre>") + "</div>")
@@ -66,7 +67,7 @@ extension Session {
         let root: NodeID?, label: String
         if let b = lastBackward, graph.contains(b.root) {
             (root, label) = (b.root, b.label)
-        } else if let newest = definitions.values.max(by: { $0.sequence < $1.sequence }) {
+        } else if let newest = definitions.values.filter({ $0.name != "ans" }).max(by: { $0.sequence < $1.sequence }) {
             (root, label) = (newest.slot, newest.name)
         } else {
             return []

@@ -280,25 +280,33 @@ extension Session {
         let made = Set(makers.flatMap(\.names))
         // A param of more than 100,000 numbers is defined as zeros here and filled from the .npz.
         let big = Set(paramNames.filter { name in !made.contains(name) && (paramLeaf(name).map { graph.value($0).count > 100_000 } ?? false) })
+        let params = paramNames.filter { made.contains($0) || big.contains($0) }
+        let numbers = params.compactMap { paramLeaf($0) }.reduce(0) { $0 + graph.value($1).count }
+        let npz = (file.hasSuffix(".nabla") ? String(file.dropLast(6)) : file) + ".params.npz"
+        let loadParams = ":load \((npz as NSString).lastPathComponent)"
+        // `ans` is the loaded session's own, unless a definition reads it.
+        let ansRead = definitions.values.contains { $0.dependencies.contains("ans") }
         for item in savedItems() {
             switch item {
             case let .maker(m):
                 lines.append(":seed \(m.random.state)" + (m.random.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? ""))
                 lines.append(m.text)
-            case let .definition(d) where d.name == "ans" && d.storesValue:
-                continue  // the last value printed: the loaded session makes its own
+                // What it made and the user deleted since, deleted again.
+                let gone = m.made.filter { definitions[$0] == nil }.sorted()
+                if !gone.isEmpty { lines.append(":del " + gone.joined(separator: " ")) }
+            case let .definition(d) where d.name == "ans" && d.storesValue && !ansRead:
+                continue
             case let .definition(d) where big.contains(d.name):
+                // Zeros for its shape, then its values at once, before a formula reads it.
                 lines.append("param \(d.name) = zeros(\(graph.value(d.slot).shape.map(String.init).joined(separator: ", ")))")
+                lines.append(loadParams)
             case let .definition(d):
                 lines.append(try savedLine(d, at: range))
             }
         }
-        let params = paramNames.filter { made.contains($0) || big.contains($0) }
-        let numbers = params.compactMap { paramLeaf($0) }.reduce(0) { $0 + graph.value($1).count }
         if numbers > 100_000 {
-            let npz = (file.hasSuffix(".nabla") ? String(file.dropLast(6)) : file) + ".params.npz"
             _ = try saveWeights(to: resolvePath(npz), at: range, only: params)
-            lines += ["", "# the params' values (\(Format.grouped(Double(numbers))) numbers)", ":load \((npz as NSString).lastPathComponent)"]
+            lines += ["", "# the params' values (\(Format.grouped(Double(numbers))) numbers)", loadParams]
         } else if !params.isEmpty {
             lines += ["", "# the params' values"]
             for name in params {
@@ -308,6 +316,8 @@ extension Session {
                 lines.append("param \(name) = \(Printer.literal(value))")
             }
         }
+        // The random generator as it is now: draws after :load go on as they would have.
+        lines += ["", "# the random generator where the session left it", ":seed \(random.snapshot.state)" + (random.snapshot.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? "")]
         do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: resolvePath(file)) } catch {
             throw Diagnostic(.error, error.message, at: range)
         }

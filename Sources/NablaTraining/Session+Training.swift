@@ -160,7 +160,9 @@ extension Session {
                         let previous = self.currentSource
                         self.currentSource = source
                         defer { self.currentSource = previous }
-                        do throws(Diagnostic) { try self.dataCommand(args) } catch { self.report(error, in: source) }
+                        do throws(Diagnostic) {
+                            try self.making(line) { () throws(Diagnostic) in try self.dataCommand(args) }
+                        } catch { self.report(error, in: source) }
                         self.reportNonFinite()
                     }
                     return false

@@ -106,6 +106,58 @@ struct CommandTests {
         #expect(try g.session.value("X").scalars == [1, 2, 3, 4, 5, 6, 7, 8])
     }
 
+    @Test(":save after a second review: data replaced after a net, :del, ans read by a definition, a big param read by a formula, the generator")
+    func saveSecondReview() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("s.nabla").path
+        let cases: [(script: String, compare: [String])] = [
+            ("seed 3\n:data moons 100\n:mlp net 2-4-1\n:data moons 300\nL = bce(net, Y)", ["X", "Y", "net_W1", "L"]),
+            (":data and\n:perceptron epochs=5\n:data or", ["Y", "w", "b"]),
+            (":data moons 100\n:mlp net 2-4-1\n:del net\n:del net_h1\nnet_h1 = 5", ["net_h1", "net_W1"]),
+            ("3 + 4\ny = ans * 2", ["y"]),
+            ("seed 1\nparam A = randn(400, 400) + 30*eye(400)\nb = ones(400)\nx = solve(A, b)", ["x"]),
+        ]
+        for (script, names) in cases {
+            let a = Transcript()
+            #expect(a.run(script + "\n:save \(file)"), "\(a.stderr)")
+            let b = Transcript()
+            #expect(b.run(":load \(file)"), "\(script): \(b.stderr)")
+            for name in names { #expect(try a.session.value(name) == b.session.value(name), "\(script): \(name)") }
+            // The generator goes on where the saved session left it.
+            #expect(try a.session.value("randn(2)") == b.session.value("randn(2)"), "\(script)")
+        }
+        let gone = Transcript()
+        #expect(gone.run(":data moons 100\n:mlp net 2-4-1\n:del net\n:save \(file)\n:reset\n:load \(file)"), "\(gone.stderr)")
+        #expect(gone.session.definitions["net"] == nil && gone.session.definitions["net_h1"] != nil)
+    }
+
+    @Test(":export: the answers to a waiting command belong to it, an :export inside :load keeps the :load, ans is not the graph")
+    func exportLog() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = Transcript()
+        t.session.interactive = true
+        t.capture { s in
+            _ = s.runLine("param x = 2")
+            _ = s.runLine("L = x^2 + 3*x", lineNumber: 2)
+            _ = s.runLine(":step L", lineNumber: 3)
+            while s.pendingPrompt != nil { s.answer("") }
+            _ = s.runLine("L * 3", lineNumber: 4)
+        }
+        let page = t.session.exportPage()
+        // The steps answered with Enter are in the :step's output, not statements of their own.
+        #expect(page.components(separatedBy: "class=\"in\"").count - 1 == 4, "\(page)")
+        #expect(page.contains("the graph of L") && !page.contains("the graph of ans"))
+        try ":export \(dir.path)/inner.html\n".write(toFile: dir.appendingPathComponent("inner.nabla").path, atomically: true, encoding: .utf8)
+        let u = Transcript()
+        #expect(u.run("a = 1\n:load \(dir.path)/inner.nabla"), "\(u.stderr)")
+        let inner = try String(contentsOfFile: dir.appendingPathComponent("inner.html").path, encoding: .utf8)
+        #expect(inner.contains("nabla&gt; a = 1") && inner.contains("nabla&gt; :load "), "\(inner)")
+    }
+
     @Test("ans never fails a statement: a definition that reads it, or the memory limit, keep its old value")
     func answerNeverFails() throws {
         let t = Transcript()

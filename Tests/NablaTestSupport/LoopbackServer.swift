@@ -31,7 +31,15 @@ public func withLoopbackServer(_ files: [String: Data], _ body: (String) throws 
             } else {
                 reply = Data("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
             }
-            _ = reply.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a client that hangs up early (a capped download) is no SIGPIPE.
+            reply.withUnsafeBytes { buffer in
+                var sent = 0
+                while sent < buffer.count, let base = buffer.baseAddress {
+                    let n = send(client, base + sent, buffer.count - sent, Int32(MSG_NOSIGNAL))
+                    if n <= 0 { break }
+                    sent += n
+                }
+            }
             close(client)
         }
     }
