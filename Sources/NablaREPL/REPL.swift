@@ -78,16 +78,31 @@ public final class REPL {
                 session.answer(line)
             } else {
                 // Parsed under the session's limits (nesting, height), as scripts are.
-                switch session.withLimits({ reader.feed(line, lineNumber: lineNumber) }) {
-                case .needMore: continue
-                case let .statement(statement, source): session.run(statement, source: source)
-                case let .failure(diagnostic, source): session.report(diagnostic, in: source)
-                }
+                if !REPL.feed(line, lineNumber, to: &reader, session) { continue }
             }
             if nabla_take_interrupt() != 0 { print("interrupted: back at the prompt, everything finished so far is kept") }
             if session.wantsToQuit { return }
             Terminal.flushOutput()
         }
+    }
+
+    /// Feeds a typed line to the statement reader and runs what it completes; false while a
+    /// statement is still open. A command that ended an unfinished statement runs after the
+    /// error.
+    static func feed(_ line: String, _ number: Int, to reader: inout StatementReader, _ session: Session) -> Bool {
+        var next: (line: String, number: Int)? = (line, number)
+        var complete = true
+        while let (text, n) = next {
+            next = nil
+            switch session.withLimits({ reader.feed(text, lineNumber: n) }) {
+            case .needMore: complete = false
+            case let .statement(statement, source): session.run(statement, source: source)
+            case let .failure(diagnostic, source):
+                session.report(diagnostic, in: source)
+                next = reader.takeBrokenOff()
+            }
+        }
+        return complete
     }
 
     /// TAB, called from C with the text before the cursor.
@@ -135,11 +150,7 @@ struct PlainLoop {
                 session.answer(line)
                 continue
             }
-            switch session.withLimits({ reader.feed(line, lineNumber: lineNumber) }) {
-            case .needMore: continue
-            case let .statement(statement, source): session.run(statement, source: source)
-            case let .failure(diagnostic, source): session.report(diagnostic, in: source)
-            }
+            if !REPL.feed(line, lineNumber, to: &reader, session) { continue }
             if session.wantsToQuit { return }
         }
     }

@@ -35,12 +35,23 @@ public struct StatementReader {
     /// True while a statement is open across lines.
     public var isContinuing: Bool { !buffer.isEmpty }
 
+    /// A command line that ended an unfinished statement: after that statement's error, it
+    /// still runs (at a prompt, `y = 1 +` then `:vars` reports the first and runs the second).
+    var brokenOff: (String, Int)?
+
+    public mutating func takeBrokenOff() -> (line: String, number: Int)? {
+        defer { brokenOff = nil }
+        return brokenOff
+    }
+
     /// Adds one line (numbered from 1) and says what it completes.
     public mutating func feed(_ line: String, lineNumber: Int) -> Result {
         // A statement left open by a trailing operator (no bracket open) ends at an empty line
         // or a command: it is reported where it broke off.
         let trimmed = line.drop { $0 == " " || $0 == "\t" }
         if !buffer.isEmpty, depth <= 0, trimmed.isEmpty || trimmed.first == ":", let (error, source) = finish() {
+            // The command is not lost: the caller feeds it again after reporting the error.
+            if trimmed.first == ":" { brokenOff = (line, lineNumber) }
             return .failure(error, source)
         }
         if buffer.isEmpty {

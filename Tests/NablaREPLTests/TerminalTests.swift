@@ -165,6 +165,19 @@ struct TerminalTests {
         try t.waitFor("v = [3, 6]")
     }
 
+    @Test("a command typed after a line that broke off runs after that line's error")
+    func commandAfterBrokenLine() throws {
+        let t = try Terminal()
+        defer { t.close() }
+        try t.line("x = 5")
+        try t.line("y = 1 +")
+        try t.waitFor("...>")
+        try t.line(":vars")
+        try t.waitFor("error: expected a value")
+        let screen = try t.waitFor("x     input")
+        #expect(screen.contains("name"), "\(screen)")
+    }
+
     @Test("UTF-8 names are typed, computed and kept in the history file")
     func unicode() throws {
         let t = try Terminal()
