@@ -2,6 +2,14 @@ import Foundation
 
 extension Session {
     /// A path as the user gave it, relative to the running script's folder (or the working directory).
+    /// A path's extension, lowercased ("" for none): what kind of file `:save`, `:load`,
+    /// `:dot`, `:plot` and `:export` read or write.
+    package static func fileKind(_ path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+        return name[name.index(after: dot)...].lowercased()
+    }
+
     package func resolvePath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         if path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] {

@@ -275,13 +275,6 @@ extension Session {
         }
     }
 
-    /// A path's extension, lowercased ("" for none).
-    static func fileKind(_ path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
-        return name[name.index(after: dot)...].lowercased()
-    }
-
     /// The session as a script that `:load` turns back into it: the commands that made data
     /// and nets (`:data`, `:mlp`, ... with the random generator as it was before each), the
     /// definitions, then every param's current value (in a `.npz` beside the script when the
@@ -300,7 +293,7 @@ extension Session {
         for item in savedItems() {
             switch item {
             case let .maker(m):
-                lines.append(":seed \(m.random.state)" + (m.random.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? ""))
+                lines.append(Session.seedLine(m.random))
                 lines.append(m.text)
                 // What it made and the user deleted since, deleted again.
                 let gone = m.made.filter { definitions[$0] == nil }.sorted()
@@ -328,12 +321,17 @@ extension Session {
             }
         }
         // The random generator as it is now: draws after :load go on as they would have.
-        lines += ["", "# the random generator where the session left it", ":seed \(random.snapshot.state)" + (random.snapshot.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? "")]
+        lines += ["", "# the random generator where the session left it", Session.seedLine(random.snapshot)]
         do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: resolvePath(file)) } catch {
             throw Diagnostic(.error, error.message, at: range)
         }
         say("saved \(definitions.count) definition\(definitions.count == 1 ? "" : "s") to \(file)"
             + (makers.isEmpty ? "" : " (\(makers.count) command\(makers.count == 1 ? "" : "s") that made data or nets, then their params' values)"))
+    }
+
+    /// `:seed STATE [spare=X]`: the generator exactly as it was (its state and kept normal).
+    static func seedLine(_ snapshot: (state: UInt64, spareNormal: Double?)) -> String {
+        ":seed \(snapshot.state)" + (snapshot.spareNormal.map { " spare=\(Printer.literal(Tensor($0)))" } ?? "")
     }
 
     /// A definition made by hand, as a line: a param or stored value with its value, a formula

@@ -366,7 +366,7 @@ extension Session {
         }
         let (file, fileRange) = words[1]
         let path = resolvePath(file)
-        let ext = (file as NSString).pathExtension.lowercased()
+        let ext = Session.fileKind(file)
         let rendered = ["png", "svg", "pdf"].contains(ext)
         guard rendered || ["dot", "gv", "txt"].contains(ext) else {
             throw Diagnostic(.error, "'\(file)': the file must end in .dot or .gv (DOT text), or .png, .svg or .pdf (drawn by Graphviz)", at: fileRange)

@@ -22,7 +22,7 @@ extension Session {
             arrays.append((name, value))
         }
         guard !arrays.isEmpty else { throw Diagnostic(.error, "there are no params to save", at: range) }
-        let bytes = path.lowercased().hasSuffix(".safetensors") ? Safetensors.encode(arrays) : Numpy.npz(arrays)
+        let bytes = Session.fileKind(path) == "safetensors" ? Safetensors.encode(arrays) : Numpy.npz(arrays)
         do { try SafeFile.write(bytes, to: path) } catch { throw Diagnostic(.error, error.message, at: range) }
         return arrays.count
     }
@@ -43,7 +43,7 @@ extension Session {
         }
         let arrays: [(String, Tensor)]
         do {
-            arrays = path.lowercased().hasSuffix(".safetensors")
+            arrays = Session.fileKind(path) == "safetensors"
                 ? try Safetensors.decode(data, name: path) : try Numpy.readNPZ(data, name: path, isInterrupted: isInterrupted)
         } catch { throw Diagnostic(.error, error.description, at: range) }
         var updates: [(NodeID, Tensor)] = []
