@@ -196,6 +196,10 @@ public struct Parser {
             return unclosed(open)
         }
         if isSymbol("==") { return error(.comparison, at: current) }
+        // Python's power, `x ** 2`: say nabla's.
+        if isSymbol("*"), position > 0, tokens[position - 1].kind == .symbol("*") {
+            return Diagnostic(.error, "'**' is Python's power; nabla writes it x^2", at: tokens[position - 1].range.union(current.range))
+        }
         return error(.expected(expected, found: Parser.describe(current)), at: current)
     }
 

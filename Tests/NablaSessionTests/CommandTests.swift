@@ -319,6 +319,13 @@ struct CommandTests {
         #expect(t.stderr.contains("expected a value"), "\(t.stderr)")
     }
 
+    @Test("Python's x ** 2 is answered with nabla's x^2")
+    func pythonPower() {
+        let t = Transcript()
+        #expect(!t.run("x = 3\ny = x ** 2"))
+        #expect(t.stderr.contains("line 2, column 7: error: '**' is Python's power; nabla writes it x^2"), "\(t.stderr)")
+    }
+
     @Test("ans and _ are the last value printed; a definition can read them (issue 13)")
     func lastAnswer() throws {
         let t = Transcript()
