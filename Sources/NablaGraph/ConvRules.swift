@@ -67,88 +67,126 @@ struct ConvGeometry {
     static func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 }
 
+extension ConvGeometry {
+    /// Writes the patch matrix (im2col) of one image into `cols`: row r, column p holds the
+    /// input under kernel element r when the kernel sits at output position p. What falls in
+    /// the padding is never written: `cols` keeps the zeros it was made with.
+    @inline(__always)
+    func patches<T>(of image: UnsafePointer<T>, into cols: UnsafeMutablePointer<T>) {
+        let positions = oh * ow
+        forEachRun { r, p, s, n in
+            let to = cols + r * positions + p, from = image + s
+            if stride == 1 {
+                ConvGeometry.copy(from, to, n)
+            } else {
+                for t in 0..<n { to[t] = from[t * stride] }
+            }
+        }
+    }
+
+    /// Copies a short run (a row of a patch) four at a time: a plain loop becomes a call to
+    /// memmove per run, whose overhead on runs of 8 was a tenth of the convnet's time.
+    @inline(__always)
+    static func copy<T>(_ from: UnsafePointer<T>, _ to: UnsafeMutablePointer<T>, _ n: Int) {
+        var t = 0
+        while t + 4 <= n {
+            (to[t], to[t + 1], to[t + 2], to[t + 3]) = (from[t], from[t + 1], from[t + 2], from[t + 3])
+            t += 4
+        }
+        if t < n { to[t] = from[t] }
+        if t + 1 < n { to[t + 1] = from[t + 1] }
+        if t + 2 < n { to[t + 2] = from[t + 2] }
+    }
+
+    /// col2im: adds each element of a patch matrix back where `patches` took it from.
+    @inline(__always)
+    func addPatches<T: TensorElement>(_ cols: UnsafePointer<T>, into image: UnsafeMutablePointer<T>) {
+        let positions = oh * ow
+        forEachRun { r, p, s, n in
+            let from = cols + r * positions + p, to = image + s
+            for t in 0..<n { to[t * stride] += from[t] }
+        }
+    }
+
+    /// Runs `body(part, images, scratch)` on the batch split over the cores, each part with
+    /// its own patch matrix of one image (zeros where the padding is): the image's patches
+    /// stay in the core's cache between im2col and the product that reads them.
+    func forEachImagePart<T: TensorElement>(_ body: (Int, Range<Int>, UnsafeMutablePointer<T>) -> Void) {
+        let size = Swift.max(patchRows * oh * ow, 1)
+        Parallel.forEachPart(b, cost: f * size) { part, images in
+            let cols = UnsafeMutablePointer<T>.allocate(capacity: size)
+            cols.initialize(repeating: 0, count: size)
+            defer { cols.deallocate() }
+            body(part, images, cols)
+        }
+    }
+}
+
 extension Op {
     /// `conv2d(x, k, stride, pad)`: the cross-correlation of the course and of every framework,
-    /// as matrix products over groups of images: kernels [F, C·kh·kw] @ patches [C·kh·kw, n·oh·ow].
+    /// image by image a matrix product: kernels [F, C·kh·kw] @ patches [C·kh·kw, oh·ow] is the
+    /// image's output [F, oh·ow], written in place.
     static func conv2d<T: TensorElement>(_ x: DenseTensor<T>, _ k: DenseTensor<T>, stride: Int, pad: Int) throws(TensorError) -> DenseTensor<T> {
         let g = try ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad)
         try Shape.checkSize(g.outputShape)
         // The patch matrix of one image (C·kh·kw rows, one column per output position) too.
         try Shape.checkSize([g.patchRows, g.oh * g.ow])
-        let positions = g.oh * g.ow
-        var out = [T](repeating: 0, count: Shape.count(g.outputShape))
-        out.withUnsafeMutableBufferPointer { o in
-            for images in g.groups {
-                let columns = images.count * positions
-                let product = DenseTensor<T>.gemm(k.scalars, patches(x.scalars, g, images), m: g.f, k: g.patchRows, n: columns)
-                // [F, n, P] to the output's [n, F, P] of these images.
-                product.withUnsafeBufferPointer { src in g.regroup(images, src, o, toImages: true) }
-            }
-        }
-        return DenseTensor(shape: g.outputShape, scalars: out)
-    }
-
-    /// The patch matrix (im2col) of some images: row r, column j·P + p holds image j's input
-    /// under kernel element r when the kernel sits at output position p (0 in the padding).
-    static func patches<T: TensorElement>(_ x: [T], _ g: ConvGeometry, _ images: Range<Int>) -> [T] {
-        let positions = g.oh * g.ow, columns = images.count * positions, image = g.c * g.h * g.w
-        // Without padding every element is written below, so the buffer is not zeroed first.
-        let total = g.patchRows * columns
-        var cols = g.pad == 0 ? [T](unsafeUninitializedCapacity: total) { _, n in n = total } : [T](repeating: 0, count: total)
-        cols.withUnsafeMutableBufferPointer { out in
-            x.withUnsafeBufferPointer { src in
-                // An image's columns per thread: no two threads write the same element.
-                Parallel.forEachRange(images.count, cost: g.patchRows * positions) { part in
-                    for j in part {
-                        let (column, offset) = (j * positions, (images.lowerBound + j) * image)
-                        g.forEachRun { r, p, s, n in
-                            let to = r * columns + column + p, from = offset + s
-                            if g.stride == 1 {
-                                for t in 0..<n { out[to + t] = src[from + t] }
-                            } else {
-                                for t in 0..<n { out[to + t] = src[from + t * g.stride] }
-                            }
+        let total = Shape.count(g.outputShape)
+        let (positions, image, map) = (g.oh * g.ow, g.c * g.h * g.w, g.f * g.oh * g.ow)
+        guard total > 0, x.count > 0, k.count > 0 else { return DenseTensor(shape: g.outputShape, scalars: [T](repeating: 0, count: total)) }
+        let out = [T](unsafeUninitializedCapacity: total) { o, initialized in
+            x.scalars.withUnsafeBufferPointer { xs in
+                k.scalars.withUnsafeBufferPointer { ks in
+                    guard let xp = xs.baseAddress, let kp = ks.baseAddress, let op = o.baseAddress else { return }
+                    g.forEachImagePart { (_, images, cols: UnsafeMutablePointer<T>) in
+                        for j in images {
+                            g.patches(of: xp + j * image, into: cols)
+                            T.gemm(transA: false, transB: false, m: g.f, n: positions, k: g.patchRows,
+                                   kp, lda: g.patchRows, cols, ldb: positions, beta: 0, op + j * map, ldc: positions)
                         }
                     }
                 }
             }
+            initialized = total
         }
-        return cols
+        return DenseTensor(shape: g.outputShape, scalars: out)
     }
 
-    /// ∂L/∂x and ∂L/∂k of a convolution: gK += G · patchesᵀ over every group of images (the same
-    /// kernel at every position and image: its gradient sums over them) and ∂patches = Kᵀ · G,
-    /// added back where each came from (G: the output's gradient of the group as [F, n·oh·ow]).
+    /// ∂L/∂x and ∂L/∂k of a convolution, image by image (G: the image's output gradient
+    /// [F, oh·ow]): ∂k += G · patchesᵀ (the same kernel at every position and image: its
+    /// gradient sums over them; each core keeps its own sum, added up at the end) and
+    /// ∂patches = Kᵀ · G, added back where each patch element came from (col2im).
     static func conv2dVJP<T: TensorElement>(
         _ x: DenseTensor<T>, _ k: DenseTensor<T>, _ gOut: DenseTensor<T>, stride: Int, pad: Int, needs: [Bool]?
     ) -> [DenseTensor<T>?] {
-        guard let g = try? ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad) else { return [nil, nil] }
-        let positions = g.oh * g.ow, image = g.c * g.h * g.w
-        var gk = needs?[1] == false ? nil : [T](repeating: 0, count: k.count)
-        var gx = needs?[0] == false ? nil : [T](repeating: 0, count: x.count)
-        for images in g.groups {
-            let columns = images.count * positions
-            var grad = [T](repeating: 0, count: g.f * columns)
-            grad.withUnsafeMutableBufferPointer { o in
-                gOut.scalars.withUnsafeBufferPointer { src in g.regroup(images, src, o, toImages: false) }
-            }
-            if gk != nil {
-                let cols = patches(x.scalars, g, images)
-                gk?.withUnsafeMutableBufferPointer {
-                    DenseTensor<T>.gemm(grad, false, cols, true, into: $0, m: g.f, k: columns, n: g.patchRows, accumulate: true)
-                }
-            }
-            if gx != nil {
-                let gCols = DenseTensor<T>.gemm(k.scalars, true, grad, false, m: g.patchRows, k: g.f, n: columns)
-                gx?.withUnsafeMutableBufferPointer { o in
-                    gCols.withUnsafeBufferPointer { src in
-                        // col2im, an image per thread: each adds only into its own image.
-                        Parallel.forEachRange(images.count, cost: g.patchRows * positions) { part in
-                            for j in part {
-                                let (column, offset) = (j * positions, (images.lowerBound + j) * image)
-                                g.forEachRun { r, p, s, n in
-                                    let from = r * columns + column + p, to = offset + s
-                                    for t in 0..<n { o[to + t * g.stride] += src[from + t] }
+        guard let g = try? ConvGeometry(x: x.shape, k: k.shape, stride: stride, pad: pad),
+              gOut.count == Shape.count(g.outputShape) else { return [nil, nil] }
+        let (wantX, wantK) = (needs?[0] != false, needs?[1] != false)
+        let (positions, image, map, rows) = (g.oh * g.ow, g.c * g.h * g.w, g.f * g.oh * g.ow, g.patchRows)
+        var gx = [T](repeating: 0, count: wantX ? x.count : 0)
+        var sums = [T](repeating: 0, count: wantK ? Parallel.parts * k.count : 0)
+        let gCols = UnsafeMutablePointer<T>.allocate(capacity: Parallel.parts * Swift.max(rows * positions, 1))
+        defer { gCols.deallocate() }
+        x.scalars.withUnsafeBufferPointer { xs in
+            k.scalars.withUnsafeBufferPointer { ks in
+                gOut.scalars.withUnsafeBufferPointer { gs in
+                    gx.withUnsafeMutableBufferPointer { gxs in
+                        sums.withUnsafeMutableBufferPointer { sumParts in
+                            guard let xp = xs.baseAddress, let kp = ks.baseAddress, let gp = gs.baseAddress else { return }
+                            g.forEachImagePart { (part, images, cols: UnsafeMutablePointer<T>) in
+                                let mine = gCols + part * rows * positions
+                                for j in images {
+                                    let gy = gp + j * map
+                                    if wantK, let sum = sumParts.baseAddress {
+                                        g.patches(of: xp + j * image, into: cols)
+                                        T.gemm(transA: false, transB: true, m: g.f, n: rows, k: positions,
+                                               gy, lda: positions, cols, ldb: positions, beta: 1, sum + part * k.count, ldc: rows)
+                                    }
+                                    if wantX, let gxp = gxs.baseAddress {
+                                        T.gemm(transA: true, transB: false, m: rows, n: positions, k: g.f,
+                                               kp, lda: rows, gy, ldb: positions, beta: 0, mine, ldc: positions)
+                                        g.addPatches(mine, into: gxp + j * image)
+                                    }
                                 }
                             }
                         }
@@ -156,33 +194,15 @@ extension Op {
                 }
             }
         }
-        return [gx.map { DenseTensor(shape: x.shape, scalars: $0) }, gk.map { DenseTensor(shape: k.shape, scalars: $0) }]
-    }
-}
-
-extension ConvGeometry {
-    /// Copies between the product's layout [F, n, P] (a row per feature map, the group's n
-    /// images side by side) and the tensor's [B, F, P] for these images, a feature map per thread:
-    /// to the images' layout when `toImages`, from it otherwise.
-    func regroup<T>(_ images: Range<Int>, _ src: UnsafeBufferPointer<T>, _ dst: UnsafeMutableBufferPointer<T>, toImages: Bool) {
-        let positions = oh * ow
-        Parallel.forEachRange(f, cost: images.count * positions) { maps in
-            for map in maps {
-                for (j, b) in images.enumerated() {
-                    let grouped = (map * images.count + j) * positions, own = (b * f + map) * positions
-                    let (from, to) = toImages ? (grouped, own) : (own, grouped)
-                    for p in 0..<positions { dst[to + p] = src[from + p] }
-                }
+        var gk: [T]? = nil
+        if wantK {
+            var total = [T](repeating: 0, count: k.count)
+            for part in 0..<Parallel.parts {
+                for i in 0..<k.count { total[i] += sums[part * k.count + i] }
             }
+            gk = total
         }
-    }
-
-    /// The batch in groups of images whose patch matrix stays under 4 million numbers: one
-    /// product for a training batch, a bounded buffer for a window of thousands of images.
-    var groups: [Range<Int>] {
-        let perImage = Swift.max(patchRows * oh * ow, 1)
-        let size = Swift.max(1, 4_000_000 / perImage)
-        return Swift.stride(from: 0, to: b, by: size).map { $0..<Swift.min($0 + size, b) }
+        return [wantX ? DenseTensor(shape: x.shape, scalars: gx) : nil, gk.map { DenseTensor(shape: k.shape, scalars: $0) }]
     }
 }
 
@@ -205,28 +225,25 @@ struct PoolGeometry {
         outputShape = Array(x.dropLast(2)) + [oh, ow]
     }
 
-    /// Calls `body(o, top)` for each output element o of some planes (all by default), with the
-    /// offset of its window's top-left input.
+    /// Calls `body(o, top)` for each output element o of some planes, with the offset of its
+    /// window's top-left input.
     @inline(__always)
-    func forEachWindow(planes part: Range<Int>? = nil, _ body: (Int, Int) -> Void) {
-        let part = part ?? 0..<planes
+    func forEachWindow(planes part: Range<Int>, _ body: (Int, Int) -> Void) {
         var o = part.lowerBound * oh * ow
         for plane in part {
             for i in 0..<oh {
+                let row = (plane * h + i * stride) * w
                 for j in 0..<ow {
-                    body(o, (plane * h + i * stride) * w + j * stride)
+                    body(o, row + j * stride)
                     o += 1
                 }
             }
         }
     }
 
-    /// The input offsets of the window whose top-left input is `top`, row by row: `body(offset)`.
-    @inline(__always)
-    func forEachInWindow(_ top: Int, _ body: (Int) -> Void) {
-        for a in 0..<size {
-            for b in 0..<size { body(top + a * w + b) }
-        }
+    /// Runs `body` on the planes split over the cores: a window's inputs lie in its own plane.
+    func forEachPlanePart(_ body: (Range<Int>) -> Void) {
+        Parallel.forEachRange(planes, cost: oh * ow * size * size, body)
     }
 }
 
@@ -234,34 +251,19 @@ extension Op {
     /// max-, average- or L2-pooling over the last two axes.
     static func pool<T: TensorElement>(_ x: DenseTensor<T>, _ kind: PoolKind, size: Int, stride: Int) throws(TensorError) -> DenseTensor<T> {
         let g = try PoolGeometry(x.shape, size: size, stride: stride, op: "\(kind.rawValue)pool")
-        var out = [T](repeating: 0, count: g.planes * g.oh * g.ow)
-        let n = T(size * size)
-        out.withUnsafeMutableBufferPointer { out in
+        let total = g.planes * g.oh * g.ow
+        let out = [T](unsafeUninitializedCapacity: total) { out, initialized in
             x.scalars.withUnsafeBufferPointer { v in
-                // Planes per thread; one loop per kind, so none decides the kind per element.
-                Parallel.forEachRange(g.planes, cost: g.oh * g.ow * size * size) { planes in
+                // One loop per kind, so none decides the kind per element.
+                g.forEachPlanePart { planes in
                     switch kind {
-                    case .max:
-                        g.forEachWindow(planes: planes) { o, top in
-                            var acc = -T.infinity
-                            g.forEachInWindow(top) { s in if v[s] > acc || v[s].isNaN { acc = v[s] } }  // a NaN stays NaN
-                            out[o] = acc
-                        }
-                    case .avg:
-                        g.forEachWindow(planes: planes) { o, top in
-                            var acc: T = 0
-                            g.forEachInWindow(top) { s in acc += v[s] }
-                            out[o] = acc / n
-                        }
-                    case .l2:
-                        g.forEachWindow(planes: planes) { o, top in
-                            var acc: T = 0
-                            g.forEachInWindow(top) { s in acc += v[s] * v[s] }
-                            out[o] = acc.squareRoot()
-                        }
+                    case .max: g.forEachWindow(planes: planes) { o, top in out[o] = g.largest(v, top).value }
+                    case .avg: g.forEachWindow(planes: planes) { o, top in out[o] = g.sum(v, top, squared: false) / T(size * size) }
+                    case .l2: g.forEachWindow(planes: planes) { o, top in out[o] = g.sum(v, top, squared: true).squareRoot() }
                     }
                 }
             }
+            initialized = total
         }
         return DenseTensor(shape: g.outputShape, scalars: out)
     }
@@ -271,26 +273,24 @@ extension Op {
     static func poolVJP<T: TensorElement>(
         _ x: DenseTensor<T>, _ y: DenseTensor<T>, _ gOut: DenseTensor<T>, _ kind: PoolKind, size: Int, stride: Int
     ) -> [DenseTensor<T>?] {
-        guard let g = try? PoolGeometry(x.shape, size: size, stride: stride, op: "pool") else { return [nil] }
+        guard let g = try? PoolGeometry(x.shape, size: size, stride: stride, op: "pool"),
+              gOut.count == g.planes * g.oh * g.ow, y.count == gOut.count else { return [nil] }
         var gx = [T](repeating: 0, count: x.count)
         let n = T(size * size)
         gx.withUnsafeMutableBufferPointer { gx in
             x.scalars.withUnsafeBufferPointer { v in
                 gOut.scalars.withUnsafeBufferPointer { gOut in
                     y.scalars.withUnsafeBufferPointer { y in
-                        // Planes per thread: a window's inputs lie in its own plane.
-                        Parallel.forEachRange(g.planes, cost: g.oh * g.ow * size * size) { planes in
-                            g.forEachWindow(planes: planes) { o, top in
-                                let gv = gOut[o], yv = y[o]
-                                switch kind {
-                                case .max:
-                                    var best = -1
-                                    g.forEachInWindow(top) { s in if best < 0 || v[s] > v[best] { best = s } }
-                                    gx[best] += gv
-                                case .avg:
-                                    g.forEachInWindow(top) { s in gx[s] += gv / n }
-                                case .l2:
-                                    if yv > 0 { g.forEachInWindow(top) { s in gx[s] += gv * v[s] / yv } }
+                        g.forEachPlanePart { planes in
+                            switch kind {
+                            case .max:
+                                g.forEachWindow(planes: planes) { o, top in gx[g.largest(v, top).at] += gOut[o] }
+                            case .avg:
+                                g.forEachWindow(planes: planes) { o, top in g.forEachInWindow(top) { gx[$0] += gOut[o] / n } }
+                            case .l2:
+                                g.forEachWindow(planes: planes) { o, top in
+                                    let (gv, yv) = (gOut[o], y[o])
+                                    if yv > 0 { g.forEachInWindow(top) { gx[$0] += gv * v[$0] / yv } }
                                 }
                             }
                         }
@@ -300,7 +300,47 @@ extension Op {
         }
         return [DenseTensor(shape: x.shape, scalars: gx)]
     }
+}
 
+extension PoolGeometry {
+    /// The input offsets of the window whose top-left input is `top`, row by row: `body(offset)`.
+    @inline(__always)
+    func forEachInWindow(_ top: Int, _ body: (Int) -> Void) {
+        for a in 0..<size {
+            let row = top + a * w
+            for b in 0..<size { body(row + b) }
+        }
+    }
+
+    /// A window's largest element and where it is: the first in row-major order on a tie, a
+    /// NaN as soon as one is met (it stays NaN, and its gradient goes to it).
+    @inline(__always)
+    func largest<T: TensorElement>(_ v: UnsafeBufferPointer<T>, _ top: Int) -> (value: T, at: Int) {
+        var (best, at) = (v[top], top)
+        if best.isNaN { return (best, at) }
+        for a in 0..<size {
+            let row = top + a * w
+            for b in 0..<size where v[row + b] > best || v[row + b].isNaN {
+                (best, at) = (v[row + b], row + b)
+                if best.isNaN { return (best, at) }
+            }
+        }
+        return (best, at)
+    }
+
+    /// The sum of a window's elements, or of their squares.
+    @inline(__always)
+    func sum<T: TensorElement>(_ v: UnsafeBufferPointer<T>, _ top: Int, squared: Bool) -> T {
+        var acc: T = 0
+        for a in 0..<size {
+            let row = top + a * w
+            for b in 0..<size { acc += squared ? v[row + b] * v[row + b] : v[row + b] }
+        }
+        return acc
+    }
+}
+
+extension Op {
     /// `flatten(x)`: [B, C, H, W] becomes [B, C·H·W]; rank 3 becomes a vector; lower ranks stay.
     static func flattenedShape(_ shape: [Int]) -> [Int] {
         switch shape.count {

@@ -106,9 +106,9 @@ extension DenseTensor {
         _ a: DenseTensor, _ b: DenseTensor, op: String, _ f: (Element, Element) -> Element
     ) throws(TensorError) -> DenseTensor {
         if a.shape == b.shape {
-            var out = [Element](repeating: 0, count: a.count)
-            for i in 0..<a.count { out[i] = f(a.scalars[i], b.scalars[i]) }
-            return DenseTensor(shape: a.shape, scalars: out)
+            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
+                b.scalars.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
+            })
         }
         if b.isScalar {
             let s = b.scalar
@@ -121,40 +121,40 @@ extension DenseTensor {
         // A row added to every row of a matrix (the bias of a layer): no index tables.
         if a.rank == 2, b.rank == 1, b.shape[0] == a.shape[1] {
             let n = b.shape[0]
-            var out = a.scalars
-            out.withUnsafeMutableBufferPointer { o in
+            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
                 b.scalars.withUnsafeBufferPointer { row in
-                    for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
-                        for j in 0..<n { o[start + j] = f(o[start + j], row[j]) }
+                    filled(x.count) { o in
+                        for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
+                            for j in 0..<n { o[start + j] = f(x[start + j], row[j]) }
+                        }
                     }
                 }
-            }
-            return DenseTensor(shape: a.shape, scalars: out)
+            })
         }
         // A number per block (the bias of a feature map): raw buffers, a run per block.
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
-            var out = a.scalars
-            out.withUnsafeMutableBufferPointer { o in
+            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
                 b.scalars.withUnsafeBufferPointer { v in
-                    Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
-                        let s = v[k]
-                        for i in start..<start + inner { o[i] = f(o[i], s) }
+                    filled(x.count) { o in
+                        Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
+                            let s = v[k]
+                            for i in start..<start + inner { o[i] = f(x[i], s) }
+                        }
                     }
                 }
-            }
-            return DenseTensor(shape: a.shape, scalars: out)
+            })
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
-            var out = b.scalars
-            out.withUnsafeMutableBufferPointer { o in
+            return DenseTensor(shape: b.shape, scalars: b.scalars.withUnsafeBufferPointer { x in
                 a.scalars.withUnsafeBufferPointer { v in
-                    Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
-                        let s = v[k]
-                        for i in start..<start + inner { o[i] = f(s, o[i]) }
+                    filled(x.count) { o in
+                        Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
+                            let s = v[k]
+                            for i in start..<start + inner { o[i] = f(s, x[i]) }
+                        }
                     }
                 }
-            }
-            return DenseTensor(shape: b.shape, scalars: out)
+            })
         }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
@@ -231,15 +231,17 @@ extension DenseTensor {
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
     @inlinable
     public func zip(_ a: DenseTensor, _ b: DenseTensor, _ f: (Element, Element, Element) -> Element) -> DenseTensor {
-        var out = scalars
-        out.withUnsafeMutableBufferPointer { o in
+        DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
             a.scalars.withUnsafeBufferPointer { pa in
                 b.scalars.withUnsafeBufferPointer { pb in
-                    for i in 0..<o.count { o[i] = f(o[i], pa[i], pb[i]) }
+                    let n = Swift.min(x.count, pa.count, pb.count)
+                    return Self.filled(x.count) { o in
+                        for i in 0..<n { o[i] = f(x[i], pa[i], pb[i]) }
+                        for i in n..<o.count { o[i] = x[i] }
+                    }
                 }
             }
-        }
-        return DenseTensor(shape: shape, scalars: out)
+        })
     }
 
     /// `f(self, a, b, c)` element by element over tensors of this one's count (no broadcasting).
@@ -247,16 +249,18 @@ extension DenseTensor {
     public func zip(
         _ a: DenseTensor, _ b: DenseTensor, _ c: DenseTensor, _ f: (Element, Element, Element, Element) -> Element
     ) -> DenseTensor {
-        var out = scalars
-        out.withUnsafeMutableBufferPointer { o in
+        DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
             a.scalars.withUnsafeBufferPointer { pa in
                 b.scalars.withUnsafeBufferPointer { pb in
                     c.scalars.withUnsafeBufferPointer { pc in
-                        for i in 0..<o.count { o[i] = f(o[i], pa[i], pb[i], pc[i]) }
+                        let n = Swift.min(x.count, pa.count, pb.count, pc.count)
+                        return Self.filled(x.count) { o in
+                            for i in 0..<n { o[i] = f(x[i], pa[i], pb[i], pc[i]) }
+                            for i in n..<o.count { o[i] = x[i] }
+                        }
                     }
                 }
             }
-        }
-        return DenseTensor(shape: shape, scalars: out)
+        })
     }
 }

@@ -50,14 +50,38 @@ extension DenseTensor {
         _ a: [Element], _ transA: Bool, _ b: [Element], _ transB: Bool, into c: UnsafeMutableBufferPointer<Element>,
         m: Int, k: Int, n: Int, accumulate: Bool
     ) {
-        guard m > 0, n > 0, k > 0 else {
+        guard m > 0, n > 0, k > 0, a.count >= m * k, b.count >= k * n, c.count >= m * n,
+              let pc = c.baseAddress else {
             if !accumulate { for i in c.indices { c[i] = 0 } }
             return
         }
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
-                Element.gemm(transA: transA, transB: transB, m: m, n: n, k: k, pa.baseAddress, pb.baseAddress,
-                             beta: accumulate ? 1 : 0, c.baseAddress)
+                guard let pa = pa.baseAddress, let pb = pb.baseAddress else { return }
+                gemmInParts(pa, transA, pb, transB, into: pc, m: m, k: k, n: n, beta: accumulate ? 1 : 0)
+            }
+        }
+    }
+
+    /// A product big enough to pay for a thread (a million multiply-adds) is computed in
+    /// parts, one BLAS call per core: C's rows when it has more rows than columns (each part
+    /// reads its rows of op(A)), its columns otherwise (each part reads its columns of op(B)).
+    static func gemmInParts(
+        _ a: UnsafePointer<Element>, _ transA: Bool, _ b: UnsafePointer<Element>, _ transB: Bool,
+        into c: UnsafeMutablePointer<Element>, m: Int, k: Int, n: Int, beta: Element
+    ) {
+        let (lda, ldb) = (transA ? m : k, transB ? k : n)
+        if m >= n {
+            Parallel.forEachRange(m, cost: n * k, minimum: 1 << 20) { rows in
+                let first = rows.lowerBound
+                Element.gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k,
+                             a + (transA ? first : first * lda), lda: lda, b, ldb: ldb, beta: beta, c + first * n, ldc: n)
+            }
+        } else {
+            Parallel.forEachRange(n, cost: m * k, minimum: 1 << 20) { columns in
+                let first = columns.lowerBound
+                Element.gemm(transA: transA, transB: transB, m: m, n: columns.count, k: k,
+                             a, lda: lda, b + (transB ? first * ldb : first), ldb: ldb, beta: beta, c + first, ldc: n)
             }
         }
     }

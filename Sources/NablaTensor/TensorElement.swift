@@ -17,10 +17,12 @@ public protocol TensorElement: BinaryFloatingPoint, Sendable, LosslessStringConv
     static func cos(_ x: Self) -> Self
     /// C's `pow`: integer powers of negative numbers are defined, other powers of them are NaN.
     static func pow(_ x: Self, _ y: Self) -> Self
-    /// C = op(A) op(B) + beta C, row-major, m x n with inner size k (BLAS's gemm).
+    /// C = op(A) op(B) + beta C, row-major, m x n with inner size k (BLAS's gemm, on the
+    /// calling thread): lda, ldb and ldc are the strides between the rows of A, B and C as stored.
     static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        _ a: UnsafePointer<Self>?, _ b: UnsafePointer<Self>?, beta: Self, _ c: UnsafeMutablePointer<Self>?)
+        _ a: UnsafePointer<Self>?, lda: Int, _ b: UnsafePointer<Self>?, ldb: Int,
+        beta: Self, _ c: UnsafeMutablePointer<Self>?, ldc: Int)
     /// A name for messages: "float64" or "float32".
     static var precisionName: String { get }
 }
@@ -35,11 +37,13 @@ extension Double: TensorElement {
     @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        _ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, beta: Double, _ c: UnsafeMutablePointer<Double>?
+        _ a: UnsafePointer<Double>?, lda: Int, _ b: UnsafePointer<Double>?, ldb: Int,
+        beta: Double, _ c: UnsafeMutablePointer<Double>?, ldc: Int
     ) {
+        BLAS.oneThreadEach()
         cblas_dgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), 1, a, Int32(transA ? m : k), b, Int32(transB ? k : n), beta, c, Int32(n))
+            Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     public static var precisionName: String { "float64" }
 }
@@ -54,11 +58,13 @@ extension Float: TensorElement {
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, beta: Float, _ c: UnsafeMutablePointer<Float>?
+        _ a: UnsafePointer<Float>?, lda: Int, _ b: UnsafePointer<Float>?, ldb: Int,
+        beta: Float, _ c: UnsafeMutablePointer<Float>?, ldc: Int
     ) {
+        BLAS.oneThreadEach()
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), 1, a, Int32(transA ? m : k), b, Int32(transB ? k : n), beta, c, Int32(n))
+            Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     public static var precisionName: String { "float32" }
 }
