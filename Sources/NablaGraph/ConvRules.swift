@@ -113,6 +113,8 @@ extension ConvGeometry {
     /// stay in the core's cache between im2col and the product that reads them.
     func forEachImagePart<T: TensorElement>(_ body: (Int, Range<Int>, UnsafeMutablePointer<T>) -> Void) {
         let size = Swift.max(patchRows * oh * ow, 1)
+        // Each part calls BLAS on its own thread: OpenBLAS must not spread a call over the cores too.
+        BLAS.use(.nabla)
         Parallel.forEachPart(b, cost: f * size) { part, images in
             let cols = UnsafeMutablePointer<T>.allocate(capacity: size)
             cols.initialize(repeating: 0, count: size)

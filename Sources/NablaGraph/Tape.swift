@@ -34,6 +34,8 @@ public final class Tape32 {
     public let feeds: [NodeID]
     /// Why the last forward could not be computed (shapes that do not fit, a bad class), if it could not.
     public private(set) var problem: String?
+    /// True when the graph has a convolution or a pooling (see `forward`).
+    let convolves: Bool
 
     /// Compiles the graph below `root`. Every op compiles; nil only when the loss reads a
     /// value function (`grad`, `jacobian`), which the graph computes by running backward itself.
@@ -42,6 +44,7 @@ public final class Tape32 {
         self.params = params
         self.feeds = feeds
         let order = graph.topologicalOrder(from: root)
+        convolves = order.contains { graph[$0].op.isConvolutionOrPooling }
         var needed: Set<NodeID> = Set(params)
         for id in order where graph[id].inputs.contains(where: { needed.contains($0) }) { needed.insert(id) }
         for id in order {
@@ -136,6 +139,9 @@ public final class Tape32 {
     @discardableResult
     public func forward() -> T {
         problem = nil
+        // A convnet's kernels split the images over the cores themselves; an MLP's products are
+        // best split by OpenBLAS, whose workers wait spinning between them (see `BLAS`).
+        BLAS.use(convolves ? .nabla : .openBLAS)
         for ins in program {
             let x = ins.inputs.map { values[$0] }
             do throws(TensorError) {
@@ -183,5 +189,14 @@ extension DenseTensor {
         scalars.withUnsafeMutableBufferPointer { d in
             other.scalars.withUnsafeBufferPointer { o in for i in 0..<n { d[i] += o[i] } }
         }
+    }
+}
+
+extension Op {
+    /// A convolution or a pooling: an op whose kernel splits a batch of images over the cores.
+    var isConvolutionOrPooling: Bool {
+        if case .conv2d = self { return true }
+        if case .pool = self { return true }
+        return false
     }
 }

@@ -1,6 +1,7 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Work split over the machine's cores, for the loops BLAS does not run: im2col, col2im and
 /// pooling over images. Each part writes its own range of the output, so no two threads
@@ -33,18 +34,29 @@ public enum Parallel {
     }
 }
 
-/// OpenBLAS computes on the calling thread only. nabla splits its work over the cores itself
-/// (`Parallel`: a big matrix product in parts, a batch of images in parts); OpenBLAS's own
-/// workers, left on, spin in `sched_yield` for a while after each product and took a core
-/// from nabla's threads (a third of the convnet's time was the kernel's scheduler).
+/// Who spreads a matrix product over the cores. OpenBLAS's workers keep spinning in
+/// `sched_yield` for a while after each product: that makes a stream of products quick (an
+/// MLP's batches: a waiting worker starts at once) but takes a core from nabla's own threads
+/// when other work runs between the products (a convnet's im2col and pooling: a third of its
+/// time went to the kernel's scheduler). So a convolution asks for `.nabla`: OpenBLAS on the
+/// calling thread only, nabla's threads splitting the images (and a big product in parts);
+/// an MLP's training tape asks for `.openBLAS`. The choice stays until someone asks otherwise.
 public enum BLAS {
-    private static let configured: Bool = {
-        openblas_set_num_threads(1)
-        return true
-    }()
+    public enum Threads: Sendable { case openBLAS, nabla }
 
-    /// Called before every BLAS call; sets OpenBLAS to one thread the first time.
-    @inline(__always) public static func oneThreadEach() { _ = configured }
+    private static let current = Mutex<Threads?>(nil)
+
+    /// Makes `threads` the way products run from now on.
+    public static func use(_ threads: Threads) {
+        current.withLock { now in
+            guard now != threads else { return }
+            now = threads
+            openblas_set_num_threads(threads == .openBLAS ? Int32(Parallel.parts) : 1)
+        }
+    }
+
+    /// True when nabla splits a big product over the cores itself (OpenBLAS on one thread).
+    static var nablaSplits: Bool { current.withLock { $0 == .nabla } }
 }
 
 /// A value handed to the threads of `concurrentPerform`; each thread writes a disjoint range.

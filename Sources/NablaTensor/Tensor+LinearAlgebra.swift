@@ -63,15 +63,18 @@ extension DenseTensor {
         }
     }
 
-    /// A product big enough to pay for a thread (a million multiply-adds) is computed in
-    /// parts, one BLAS call per core: C's rows when it has more rows than columns (each part
-    /// reads its rows of op(A)), its columns otherwise (each part reads its columns of op(B)).
+    /// With OpenBLAS on one thread (`BLAS.use(.nabla)`), a product big enough to pay for a
+    /// thread (a million multiply-adds) is computed in parts, one BLAS call per core: C's rows
+    /// when it has more rows than columns (each part reads its rows of op(A)), its columns
+    /// otherwise (each part reads its columns of op(B)). Otherwise OpenBLAS splits it.
     static func gemmInParts(
         _ a: UnsafePointer<Element>, _ transA: Bool, _ b: UnsafePointer<Element>, _ transB: Bool,
         into c: UnsafeMutablePointer<Element>, m: Int, k: Int, n: Int, beta: Element
     ) {
         let (lda, ldb) = (transA ? m : k, transB ? k : n)
-        if m >= n {
+        if !BLAS.nablaSplits || m * n * k < 1 << 20 {
+            Element.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: n)
+        } else if m >= n {
             Parallel.forEachRange(m, cost: n * k, minimum: 1 << 20) { rows in
                 let first = rows.lowerBound
                 Element.gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k,

@@ -40,7 +40,6 @@ extension Double: TensorElement {
         _ a: UnsafePointer<Double>?, lda: Int, _ b: UnsafePointer<Double>?, ldb: Int,
         beta: Double, _ c: UnsafeMutablePointer<Double>?, ldc: Int
     ) {
-        BLAS.oneThreadEach()
         cblas_dgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -61,7 +60,6 @@ extension Float: TensorElement {
         _ a: UnsafePointer<Float>?, lda: Int, _ b: UnsafePointer<Float>?, ldb: Int,
         beta: Float, _ c: UnsafeMutablePointer<Float>?, ldc: Int
     ) {
-        BLAS.oneThreadEach()
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
