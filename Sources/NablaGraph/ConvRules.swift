@@ -45,6 +45,19 @@ struct ConvGeometry {
     /// (the padding skipped): the loops of im2col, a run at a time.
     @inline(__always)
     func forEachRun(_ body: (Int, Int, Int, Int) -> Void) {
+        if pad == 0 {
+            // Every run is a whole output row: no bounds to work out.
+            for r in 0..<patchRows {
+                let (ch, i, j) = (r / (kh * kw), r / kw % kh, r % kw)
+                var (p, s) = (0, (ch * h + i) * w + j)
+                for _ in 0..<oh {
+                    body(r, p, s, ow)
+                    p += ow
+                    s += stride * w
+                }
+            }
+            return
+        }
         for ch in 0..<c {
             for i in 0..<kh {
                 for j in 0..<kw {
@@ -72,7 +85,7 @@ extension ConvGeometry {
     /// input under kernel element r when the kernel sits at output position p. What falls in
     /// the padding is never written: `cols` keeps the zeros it was made with.
     @inline(__always)
-    func patches<T>(of image: UnsafePointer<T>, into cols: UnsafeMutablePointer<T>) {
+    func patches<T: TensorElement>(of image: UnsafePointer<T>, into cols: UnsafeMutablePointer<T>) {
         let positions = oh * ow
         forEachRun { r, p, s, n in
             let to = cols + r * positions + p, from = image + s
@@ -84,18 +97,35 @@ extension ConvGeometry {
         }
     }
 
-    /// Copies a short run (a row of a patch) four at a time: a plain loop becomes a call to
-    /// memmove per run, whose overhead on runs of 8 was a tenth of the convnet's time.
+    /// Copies a short run (a row of a patch) eight elements to an instruction: element by
+    /// element, or as a call to memmove (what a plain loop becomes), the copies of im2col
+    /// were a tenth of the convnet's time.
     @inline(__always)
-    static func copy<T>(_ from: UnsafePointer<T>, _ to: UnsafeMutablePointer<T>, _ n: Int) {
+    static func copy<T: TensorElement>(_ from: UnsafePointer<T>, _ to: UnsafeMutablePointer<T>, _ n: Int) {
         var t = 0
-        while t + 4 <= n {
-            (to[t], to[t + 1], to[t + 2], to[t + 3]) = (from[t], from[t + 1], from[t + 2], from[t + 3])
-            t += 4
+        while t + 8 <= n {
+            UnsafeMutableRawPointer(to + t).storeBytes(of: UnsafeRawPointer(from + t).loadUnaligned(as: SIMD8<T>.self), as: SIMD8<T>.self)
+            t += 8
         }
-        if t < n { to[t] = from[t] }
-        if t + 1 < n { to[t + 1] = from[t + 1] }
-        if t + 2 < n { to[t + 2] = from[t + 2] }
+        while t < n {
+            to[t] = from[t]
+            t += 1
+        }
+    }
+
+    /// Adds a short run into another, eight elements at a time (col2im).
+    @inline(__always)
+    static func add<T: TensorElement>(_ from: UnsafePointer<T>, into to: UnsafeMutablePointer<T>, _ n: Int) {
+        var t = 0
+        while t + 8 <= n {
+            let sum = UnsafeRawPointer(to + t).loadUnaligned(as: SIMD8<T>.self) + UnsafeRawPointer(from + t).loadUnaligned(as: SIMD8<T>.self)
+            UnsafeMutableRawPointer(to + t).storeBytes(of: sum, as: SIMD8<T>.self)
+            t += 8
+        }
+        while t < n {
+            to[t] += from[t]
+            t += 1
+        }
     }
 
     /// col2im: adds each element of a patch matrix back where `patches` took it from.
@@ -104,7 +134,11 @@ extension ConvGeometry {
         let positions = oh * ow
         forEachRun { r, p, s, n in
             let from = cols + r * positions + p, to = image + s
-            for t in 0..<n { to[t * stride] += from[t] }
+            if stride == 1 {
+                ConvGeometry.add(from, into: to, n)
+            } else {
+                for t in 0..<n { to[t * stride] += from[t] }
+            }
         }
     }
 
@@ -318,6 +352,17 @@ extension PoolGeometry {
     /// NaN as soon as one is met (it stays NaN, and its gradient goes to it).
     @inline(__always)
     func largest<T: TensorElement>(_ v: UnsafeBufferPointer<T>, _ top: Int) -> (value: T, at: Int) {
+        if size == 2 {
+            // The course's 2x2 windows, unrolled; with a NaN after the first, the loop below.
+            let (b, c, d) = (v[top + 1], v[top + w], v[top + w + 1])
+            if !(b.isNaN || c.isNaN || d.isNaN) {
+                var (best, at) = (v[top], top)
+                if b > best { (best, at) = (b, top + 1) }
+                if c > best { (best, at) = (c, top + w) }
+                if d > best { (best, at) = (d, top + w + 1) }
+                return (best, at)
+            }
+        }
         var (best, at) = (v[top], top)
         if best.isNaN { return (best, at) }
         for a in 0..<size {
