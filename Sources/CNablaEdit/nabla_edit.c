@@ -271,3 +271,7 @@ int nabla_finish_output(void) {
     if (fflush(stdout) != 0 || ferror(stdout)) return errno ? errno : EIO;
     return 0;
 }
+
+void nabla_output_by_lines(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}

@@ -120,6 +120,8 @@ public enum CommandLineTool {
 
     /// `nabla mnist`: the run as a script (`MNISTCommand.script`); the test accuracy last.
     static func mnist(_ c: MNISTCommand) -> Int32 {
+        // A long run's log (`nabla mnist ... > log`) shows each epoch as it ends.
+        nabla_output_by_lines()
         let session = Session(seed: c.seed)
         session.speaksCommandLine = true
         (session.width, session.rows) = Terminal.size

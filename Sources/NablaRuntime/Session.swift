@@ -199,7 +199,12 @@ public final class Session {
     /// Runs `body` with this session's limits bound (task-local values that the tensor
     /// builders and the parser read).
     public func withLimits<T>(_ body: () -> T) -> T {
-        TensorLimits.$maxElements.withValue(maxElements) {
+        // Binding a task-local allocates; a statement under the limits already bound (a
+        // session at its defaults, or inside its own statement) runs as it is.
+        if TensorLimits.maxElements == maxElements, Parser.maxNesting == maxNesting, Parser.maxHeight == maxHeight {
+            return body()
+        }
+        return TensorLimits.$maxElements.withValue(maxElements) {
             Parser.$maxNesting.withValue(maxNesting) {
                 Parser.$maxHeight.withValue(maxHeight, operation: body)
             }

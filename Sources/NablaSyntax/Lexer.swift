@@ -17,19 +17,40 @@ public struct Token: Equatable, Sendable {
 
 /// Splits a statement's text into tokens. Unicode aliases become their ASCII
 /// symbols here (`−` is `-`, `×` is `*`, `⋅` is `·`), so the parser sees one spelling.
+///
+/// The lexer reads a unit per character (a grapheme, as the columns of messages count): an
+/// ASCII character is its code, any other is `Lexer.other` plus its index in `others`. Every
+/// decision on ASCII (nearly every statement is all ASCII) is a comparison of integers;
+/// Unicode's properties are asked only of the others.
 public struct Lexer {
-    let chars: [Character]
-    /// The text's bytes when it is all ASCII (nearly every statement): a token's text is then
-    /// a copy of its bytes, not a string built a Character at a time.
+    let units: [UInt32]
+    /// The characters that are not ASCII, in order (their units point here).
+    let others: [Character]
+    /// The text's characters when it is not all ASCII (for the text of a token).
+    let chars: [Character]?
+    /// The text's bytes when it is all ASCII: a token's text is a copy of its bytes.
     let ascii: [UInt8]?
     var offset = 0
     var line: Int
     var column: Int
 
+    static let other: UInt32 = 0x8000_0000
+
     public init(_ text: String, line: Int = 1, column: Int = 1) {
-        chars = Array(text)
         let bytes = Array(text.utf8)
-        ascii = bytes.count == chars.count && bytes.allSatisfy { $0 < 0x80 } ? bytes : nil
+        if bytes.allSatisfy({ $0 < 0x80 }) && !bytes.contains(13) {
+            // ("\r\n" is one character: texts with a carriage return take the general path.)
+            (units, others, chars, ascii) = (bytes.map(UInt32.init), [], nil, bytes)
+        } else {
+            let chars = Array(text)
+            var others: [Character] = []
+            units = chars.map { c in
+                if let a = c.asciiValue, c.utf8.count == 1 { return UInt32(a) }
+                others.append(c)
+                return Lexer.other + UInt32(others.count - 1)
+            }
+            (self.others, self.chars, ascii) = (others, chars, nil)
+        }
         self.line = line
         self.column = column
     }
@@ -37,11 +58,16 @@ public struct Lexer {
     /// The text of the characters `range`.
     func text(_ range: Range<Int>) -> String {
         if let ascii { return String(decoding: ascii[range], as: UTF8.self) }
-        return String(chars[range])
+        return chars.map { String($0[range]) } ?? ""
+    }
+
+    /// The character a unit stands for.
+    func character(_ u: UInt32) -> Character {
+        u >= Lexer.other ? others[Int(u - Lexer.other)] : Character(Unicode.Scalar(UInt8(u)))
     }
 
     static let aliases: [Character: String] = ["−": "-", "×": "*", "⋅": "·", "∙": "·"]
-    static let symbols: Set<Character> = ["+", "-", "*", "/", "@", "^", "'", "·", "(", ")", "[", "]", ",", "=", ":", "∂"]
+    static let symbols: Set<Character> = ["·", "∂"]
 
     /// Every token up to and including `.end`, or the first lexical error.
     public static func tokenize(_ text: String, line: Int = 1, column: Int = 1) throws(Diagnostic) -> [Token] {
@@ -62,7 +88,7 @@ public struct Lexer {
     var location: SourceLocation { SourceLocation(line: line, column: column) }
 
     mutating func advance() {
-        if chars[offset] == "\n" {
+        if units[offset] == 10 {
             line += 1
             column = 1
         } else {
@@ -71,8 +97,8 @@ public struct Lexer {
         offset += 1
     }
 
-    func peek(_ ahead: Int = 0) -> Character? {
-        offset + ahead < chars.count ? chars[offset + ahead] : nil
+    func peek(_ ahead: Int = 0) -> UInt32? {
+        offset + ahead < units.count ? units[offset + ahead] : nil
     }
 
     /// The next token.
@@ -85,15 +111,15 @@ public struct Lexer {
                   text: typed ?? text(startOffset..<offset))
         }
         guard let c = peek() else { return token(.end) }
-        if Lexer.isDigit(c) || (c == "." && peek(1).map(Lexer.isDigit) ?? false) {
+        if Lexer.isDigit(c) || (c == 46 && peek(1).map(Lexer.isDigit) ?? false) {
             return try lexNumber(start: start, startOffset: startOffset)
         }
-        if Lexer.isIdentifierStart(c) {
-            while let d = peek(), Lexer.isIdentifierPart(d) { advance() }
+        if isIdentifierStart(c) {
+            while let d = peek(), isIdentifierPart(d) { advance() }
             let name = text(startOffset..<offset)
             return token(.identifier(name), text: name)
         }
-        if c == "=" && peek(1) == "=" {
+        if c == 61 && peek(1) == 61 {  // ==
             advance()
             advance()
             return token(.symbol("=="))
@@ -102,24 +128,25 @@ public struct Lexer {
             advance()
             return token(.symbol(symbol))
         }
-        if let alias = Lexer.aliases[c] {
+        let character = self.character(c)
+        if let alias = Lexer.aliases[character] {
             advance()
             return token(.symbol(alias))
         }
-        if Lexer.symbols.contains(c) {
+        if Lexer.symbols.contains(character) {
             advance()
-            return token(.symbol(String(c)))
+            return token(.symbol(String(character)))
         }
         advance()
         let range = SourceRange(start: start, end: location, offsets: startOffset..<offset)
-        throw Diagnostic(.error, SyntaxError.unexpectedCharacter(c).message, at: range)
+        throw Diagnostic(.error, SyntaxError.unexpectedCharacter(character).message, at: range)
     }
 
     mutating func skipBlanksAndComments() {
         while let c = peek() {
-            if c == "#" {
-                while let d = peek(), d != "\n" { advance() }
-            } else if c == " " || c == "\n" || c == "\t" || c.isWhitespace {
+            if c == 35 {  // # to the end of the line
+                while let d = peek(), d != 10 { advance() }
+            } else if c == 32 || (9...13).contains(c) || (c >= Lexer.other && character(c).isWhitespace) {
                 advance()
             } else {
                 return
@@ -130,14 +157,14 @@ public struct Lexer {
     mutating func lexNumber(start: SourceLocation, startOffset: Int) throws(Diagnostic) -> Token {
         func digits() { while let d = peek(), Lexer.isDigit(d) { advance() } }
         digits()
-        if peek() == ".", let d = peek(1), Lexer.isDigit(d) {
+        if peek() == 46, let d = peek(1), Lexer.isDigit(d) {  // .
             advance()
             digits()
-        } else if peek() == ".", !(peek(1).map(Lexer.isIdentifierStart) ?? false) {
+        } else if peek() == 46, !(peek(1).map(isIdentifierStart) ?? false) {
             advance()  // `2.` is 2.0
         }
-        if peek() == "e" || peek() == "E" {
-            let hasSign = peek(1) == "+" || peek(1) == "-"
+        if peek() == 101 || peek() == 69 {  // e E
+            let hasSign = peek(1) == 43 || peek(1) == 45
             if let d = peek(hasSign ? 2 : 1), Lexer.isDigit(d) {
                 advance()
                 if hasSign { advance() }
@@ -157,27 +184,36 @@ public struct Lexer {
         return Token(kind: .number(value), range: range, text: text)
     }
 
-    // ASCII first (what nearly every statement is made of): Unicode's properties only for the rest.
+    // ASCII by its code; Unicode's properties only for the rest.
 
-    static func isDigit(_ c: Character) -> Bool {
-        guard let a = c.asciiValue else { return false }
-        return a >= 48 && a <= 57
+    static func isDigit(_ u: UInt32) -> Bool { u >= 48 && u <= 57 }
+
+    static func isASCIILetterOrUnderscore(_ u: UInt32) -> Bool { u == 95 || (u | 32 >= 97 && u | 32 <= 122) }
+
+    func isIdentifierStart(_ u: UInt32) -> Bool {
+        if u < 0x80 { return Lexer.isASCIILetterOrUnderscore(u) }
+        return u >= Lexer.other && Lexer.isIdentifierStart(character(u))
+    }
+
+    func isIdentifierPart(_ u: UInt32) -> Bool {
+        if u < 0x80 { return Lexer.isASCIILetterOrUnderscore(u) || Lexer.isDigit(u) }
+        return u >= Lexer.other && Lexer.isIdentifierPart(character(u))
     }
 
     static func isIdentifierStart(_ c: Character) -> Bool {
-        if let a = c.asciiValue { return a == 95 || (a | 32 >= 97 && a | 32 <= 122) }
+        if let a = c.asciiValue { return isASCIILetterOrUnderscore(UInt32(a)) }
         return c.isLetter && c != "∂"
     }
 
     /// True for a character that can continue a name (letters, digits, `_`).
     public static func isIdentifierPart(_ c: Character) -> Bool {
-        if let a = c.asciiValue { return a == 95 || (a | 32 >= 97 && a | 32 <= 122) || (a >= 48 && a <= 57) }
+        if let a = c.asciiValue { return isASCIILetterOrUnderscore(UInt32(a)) || isDigit(UInt32(a)) }
         return isIdentifierStart(c) || c.isNumber
     }
 
     /// The symbol an ASCII character is, without hashing it.
-    static func asciiSymbol(_ c: Character) -> String? {
-        switch c.asciiValue {
+    static func asciiSymbol(_ u: UInt32) -> String? {
+        switch u {
         case 43: return "+"
         case 45: return "-"
         case 42: return "*"

@@ -44,4 +44,8 @@ void nabla_install_interrupt_handler(void);
 /// /dev/full): such a run must not exit 0.
 int nabla_finish_output(void);
 
+/// Standard output a line at a time even to a file or a pipe (`nabla mnist > log` shows each
+/// epoch as it ends; C's default holds 4 KB back).
+void nabla_output_by_lines(void);
+
 #endif
