@@ -28,7 +28,7 @@ public struct Lesson {
         var pending: [String] = []
         var start = 0
         var depth = 0
-        for (i, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+        for (i, raw) in Session.lines(text).enumerated() {
             let line = String(raw)
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if pending.isEmpty {

@@ -126,9 +126,32 @@ extension Session {
     /// Returns false when an error stopped it (failed `:expect`s do not stop it).
     @discardableResult
     public func runScript(_ text: String, file: String? = nil) -> Bool {
-        // Any newline ends a line: "\r\n" (a Windows file) is one Character in Swift.
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).makeIterator()
+        var lines = Session.lines(text).makeIterator()
         return runLines(file: file) { lines.next().map(String.init) }
+    }
+
+    /// A script's lines: any newline ends one ("\r\n", a Windows file's, is one newline). An
+    /// ASCII script is split on its bytes, without walking it a Character at a time.
+    static func lines(_ text: String) -> [Substring] {
+        let utf8 = text.utf8
+        guard utf8.allSatisfy({ $0 < 0x80 }) else {
+            return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        }
+        var lines: [Substring] = []
+        var start = utf8.startIndex, i = start
+        while i != utf8.endIndex {
+            let byte = utf8[i]
+            guard (10...13).contains(byte) else {
+                i = utf8.index(after: i)
+                continue
+            }
+            lines.append(text[start..<i])
+            i = utf8.index(after: i)
+            if byte == 13, i != utf8.endIndex, utf8[i] == 10 { i = utf8.index(after: i) }
+            start = i
+        }
+        lines.append(text[start..<i])
+        return lines
     }
 
     /// Runs the statements of lines as they come (standard input is read this way, a

@@ -8,11 +8,11 @@ import Darwin
 public enum Format {
     /// `printf`-style formatting of one Double (`"%g"`, `"%.3e"`, ...).
     public static func printf(_ format: String, _ value: Double) -> String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        _ = withVaList([value]) { args in
-            buffer.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, 64, format, args) }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+            let n = withVaList([value]) { vsnprintf(buffer.baseAddress, 64, format, $0) }
+            let length = Swift.max(0, Swift.min(Int(n), 63))
+            return buffer.baseAddress.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
         }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A number with `digits` significant digits: `-1.46212`, `2`, `1e-08`, `nan`, `inf`.
@@ -20,6 +20,10 @@ public enum Format {
         if value.isNaN { return "nan" }
         if value.isInfinite { return value < 0 ? "-inf" : "inf" }
         if value == 0 { return "0" }  // also turns -0 into 0
+        // A whole number with at most `digits` digits prints as itself (what %g gives), quickly.
+        if value.rounded() == value, digits >= 1, digits <= 15, Swift.abs(value) < pow(10, Double(digits)) {
+            return String(Int(value))
+        }
         return printf("%.\(digits)g", value)
     }
 
