@@ -142,20 +142,47 @@ extension ConvGeometry {
         }
     }
 
-    /// Runs `body(part, images, scratch)` on the batch split over the cores, each part with
-    /// its own patch matrix of one image (zeros where the padding is): the image's patches
-    /// stay in the core's cache between im2col and the product that reads them.
-    func forEachImagePart<T: TensorElement>(_ body: (Int, Range<Int>, UnsafeMutablePointer<T>) -> Void) {
+    /// Runs `body(part, groups, scratch)` on `count` groups of images split over the cores,
+    /// each part with its own patch matrix of one image (zeros where the padding is): the
+    /// image's patches stay in the core's cache between im2col and the product that reads them.
+    func forEachPart<T: TensorElement>(groups count: Int, _ body: (Int, Range<Int>, UnsafeMutablePointer<T>) -> Void) {
         let size = Swift.max(patchRows * oh * ow, 1)
         // Each part calls BLAS on its own thread: OpenBLAS must not spread a call over the cores too.
         BLAS.use(.nabla)
-        Parallel.forEachPart(b, cost: f * size) { part, images in
+        Parallel.forEachPart(count, cost: f * size * Swift.max(1, b / Swift.max(count, 1))) { part, groups in
             let cols = UnsafeMutablePointer<T>.allocate(capacity: size)
             cols.initialize(repeating: 0, count: size)
             defer { cols.deallocate() }
-            body(part, images, cols)
+            body(part, groups, cols)
         }
     }
+
+    /// One image's share of a convolution's VJP (G = `gy`, its output gradient [F, oh·ow]):
+    /// `sum` += G · patchesᵀ, and ∂patches = Kᵀ · G added back into `gx` (col2im).
+    @inline(__always)
+    func imageVJP<T: TensorElement>(
+        x: UnsafePointer<T>, k: UnsafePointer<T>, gy: UnsafePointer<T>, cols: UnsafeMutablePointer<T>,
+        gCols: UnsafeMutablePointer<T>, sum: UnsafeMutablePointer<T>?, gx: UnsafeMutablePointer<T>?
+    ) {
+        let positions = oh * ow
+        if let sum {
+            patches(of: x, into: cols)
+            T.gemm(transA: false, transB: true, m: f, n: patchRows, k: positions,
+                   gy, lda: positions, cols, ldb: positions, beta: 1, sum, ldc: patchRows)
+        }
+        if let gx {
+            T.gemm(transA: true, transB: false, m: patchRows, n: positions, k: f,
+                   k, lda: patchRows, gy, ldb: positions, beta: 0, gCols, ldc: positions)
+            addPatches(gCols, into: gx)
+        }
+    }
+
+    /// The kernel's gradient sums over the images in this many groups, each with its own sum,
+    /// added up in order at the end: the same digits on any number of cores.
+    var gradientGroups: Int { Swift.min(b, 16) }
+
+    /// The images of group `i` of `count`.
+    func images(ofGroup i: Int, of count: Int) -> Range<Int> { (b * i / count)..<(b * (i + 1) / count) }
 }
 
 extension Op {
@@ -173,8 +200,11 @@ extension Op {
         let out = [T](unsafeUninitializedCapacity: total) { o, initialized in
             x.scalars.withUnsafeBufferPointer { xs in
                 k.scalars.withUnsafeBufferPointer { ks in
-                    guard let xp = xs.baseAddress, let kp = ks.baseAddress, let op = o.baseAddress else { return }
-                    g.forEachImagePart { (_, images, cols: UnsafeMutablePointer<T>) in
+                    guard let xp = xs.baseAddress, let kp = ks.baseAddress, let op = o.baseAddress else {
+                        for i in o.indices { o[i] = 0 }
+                        return
+                    }
+                    g.forEachPart(groups: g.b) { (_, images, cols: UnsafeMutablePointer<T>) in
                         for j in images {
                             g.patches(of: xp + j * image, into: cols)
                             T.gemm(transA: false, transB: false, m: g.f, n: positions, k: g.patchRows,
@@ -190,7 +220,7 @@ extension Op {
 
     /// ∂L/∂x and ∂L/∂k of a convolution, image by image (G: the image's output gradient
     /// [F, oh·ow]): ∂k += G · patchesᵀ (the same kernel at every position and image: its
-    /// gradient sums over them; each core keeps its own sum, added up at the end) and
+    /// gradient sums over them, in `gradientGroups` sums added up in order at the end) and
     /// ∂patches = Kᵀ · G, added back where each patch element came from (col2im).
     static func conv2dVJP<T: TensorElement>(
         _ x: DenseTensor<T>, _ k: DenseTensor<T>, _ gOut: DenseTensor<T>, stride: Int, pad: Int, needs: [Bool]?
@@ -200,7 +230,8 @@ extension Op {
         let (wantX, wantK) = (needs?[0] != false, needs?[1] != false)
         let (positions, image, map, rows) = (g.oh * g.ow, g.c * g.h * g.w, g.f * g.oh * g.ow, g.patchRows)
         var gx = [T](repeating: 0, count: wantX ? x.count : 0)
-        var sums = [T](repeating: 0, count: wantK ? Parallel.parts * k.count : 0)
+        let groups = g.gradientGroups
+        var sums = [T](repeating: 0, count: wantK ? groups * k.count : 0)
         let gCols = UnsafeMutablePointer<T>.allocate(capacity: Parallel.parts * Swift.max(rows * positions, 1))
         defer { gCols.deallocate() }
         x.scalars.withUnsafeBufferPointer { xs in
@@ -209,19 +240,14 @@ extension Op {
                     gx.withUnsafeMutableBufferPointer { gxs in
                         sums.withUnsafeMutableBufferPointer { sumParts in
                             guard let xp = xs.baseAddress, let kp = ks.baseAddress, let gp = gs.baseAddress else { return }
-                            g.forEachImagePart { (part, images, cols: UnsafeMutablePointer<T>) in
-                                let mine = gCols + part * rows * positions
-                                for j in images {
-                                    let gy = gp + j * map
-                                    if wantK, let sum = sumParts.baseAddress {
-                                        g.patches(of: xp + j * image, into: cols)
-                                        T.gemm(transA: false, transB: true, m: g.f, n: rows, k: positions,
-                                               gy, lda: positions, cols, ldb: positions, beta: 1, sum + part * k.count, ldc: rows)
-                                    }
-                                    if wantX, let gxp = gxs.baseAddress {
-                                        T.gemm(transA: true, transB: false, m: rows, n: positions, k: g.f,
-                                               kp, lda: rows, gy, ldb: positions, beta: 0, mine, ldc: positions)
-                                        g.addPatches(mine, into: gxp + j * image)
+                            g.forEachPart(groups: groups) { (part, someGroups, cols: UnsafeMutablePointer<T>) in
+                                for group in someGroups {
+                                    for j in g.images(ofGroup: group, of: groups) {
+                                        g.imageVJP(x: xp + j * image, k: kp, gy: gp + j * map, cols: cols,
+                                                   gCols: gCols + part * rows * positions,
+                                                   // (an empty array's buffer may have an address: ask wantK and wantX)
+                                                   sum: wantK ? sumParts.baseAddress.map { $0 + group * k.count } : nil,
+                                                   gx: wantX ? gxs.baseAddress.map { $0 + j * image } : nil)
                                     }
                                 }
                             }
@@ -233,8 +259,8 @@ extension Op {
         var gk: [T]? = nil
         if wantK {
             var total = [T](repeating: 0, count: k.count)
-            for part in 0..<Parallel.parts {
-                for i in 0..<k.count { total[i] += sums[part * k.count + i] }
+            for group in 0..<groups {
+                for i in 0..<k.count { total[i] += sums[group * k.count + i] }
             }
             gk = total
         }

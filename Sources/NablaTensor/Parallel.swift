@@ -45,13 +45,17 @@ public enum BLAS {
     public enum Threads: Sendable { case openBLAS, nabla }
 
     private static let current = Mutex<Threads?>(nil)
+    /// OpenBLAS's own thread count as the process started (`OPENBLAS_NUM_THREADS` if set):
+    /// what `.openBLAS` gives back.
+    private static let openBLASThreads = Swift.max(1, openblas_get_num_threads())
 
     /// Makes `threads` the way products run from now on.
     public static func use(_ threads: Threads) {
         current.withLock { now in
             guard now != threads else { return }
+            let own = openBLASThreads  // read before the first change
             now = threads
-            openblas_set_num_threads(threads == .openBLAS ? Int32(Parallel.parts) : 1)
+            openblas_set_num_threads(threads == .openBLAS ? own : 1)
         }
     }
 

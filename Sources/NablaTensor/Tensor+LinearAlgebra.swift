@@ -58,21 +58,21 @@ extension DenseTensor {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 guard let pa = pa.baseAddress, let pb = pb.baseAddress else { return }
-                gemmInParts(pa, transA, pb, transB, into: pc, m: m, k: k, n: n, beta: accumulate ? 1 : 0)
+                gemmInParts(pa, transA, pb, transB, into: pc, m: m, k: k, n: n, beta: accumulate ? 1 : 0, split: BLAS.nablaSplits)
             }
         }
     }
 
-    /// With OpenBLAS on one thread (`BLAS.use(.nabla)`), a product big enough to pay for a
-    /// thread (a million multiply-adds) is computed in parts, one BLAS call per core: C's rows
-    /// when it has more rows than columns (each part reads its rows of op(A)), its columns
+    /// With `split` (OpenBLAS on one thread: `BLAS.use(.nabla)`), a product big enough to pay
+    /// for a thread (a million multiply-adds) is computed in parts, one BLAS call per core: C's
+    /// rows when it has more rows than columns (each part reads its rows of op(A)), its columns
     /// otherwise (each part reads its columns of op(B)). Otherwise OpenBLAS splits it.
     static func gemmInParts(
         _ a: UnsafePointer<Element>, _ transA: Bool, _ b: UnsafePointer<Element>, _ transB: Bool,
-        into c: UnsafeMutablePointer<Element>, m: Int, k: Int, n: Int, beta: Element
+        into c: UnsafeMutablePointer<Element>, m: Int, k: Int, n: Int, beta: Element, split: Bool
     ) {
         let (lda, ldb) = (transA ? m : k, transB ? k : n)
-        if !BLAS.nablaSplits || m * n * k < 1 << 20 {
+        if !split || m * n * k < 1 << 20 {
             Element.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: n)
         } else if m >= n {
             Parallel.forEachRange(m, cost: n * k, minimum: 1 << 20) { rows in

@@ -372,6 +372,7 @@ extension Session {
                 .error, "the architecture starts with \(layers[0]) inputs but \(input) has shape \(Shape.describe(inputShape)) "
                     + "(\(inputShape.last ?? 1) features)", at: archRange)
         }
+        adoptLeftovers(ofNet: name)
         try checkNetNames(name, layers: layers.count - 1, at: nameRange)
         var previous = input
         let outText = s.values["out"] == nil ? "\(out) output (\(why); out= to change)" : "\(out) output"
@@ -432,7 +433,7 @@ extension Session {
     /// that an earlier `:mlp NAME` did not make: `:mlp Y 2-4-1` must not eat the labels.
     func checkNetNames(_ name: String, layers: Int, at range: SourceRange) throws(Diagnostic) {
         let old = layerNames[name] ?? []
-        var own = Set(old)
+        var own = Set(old).union(leftovers(ofNet: name))
         for k in 0..<old.count { own.formUnion(["\(name)_W\(k + 1)", "\(name)_b\(k + 1)"]) }
         var names = [name]
         for k in 1...layers { names += ["\(name)_W\(k)", "\(name)_b\(k)", "\(name)_h\(k)"] }
@@ -441,6 +442,28 @@ extension Session {
             throw Diagnostic(
                 .error, "'\(n)' is already defined\(what); :mlp \(name) would replace it. Choose another name for the net", at: range)
         }
+    }
+
+    /// What an earlier `:mlp NAME` or `:cnn NAME` made and still holds after `:del NAME` (its
+    /// params and layers): a new net of that name may take them over.
+    func leftovers(ofNet name: String) -> Set<String> {
+        var names: Set<String> = []
+        for maker in makers {
+            let words = maker.text.split(separator: " ")
+            if words.count >= 2, words[0] == ":mlp" || words[0] == ":cnn", words[1] == name { names.formUnion(maker.names) }
+        }
+        return names
+    }
+
+    /// After `:del NAME`, the layers the earlier net left are its layers again, so a new
+    /// `:mlp NAME` or `:cnn NAME` rebuilds over them as over a net still there (each becomes a
+    /// constant of its new shape first, so no formula that reads them breaks).
+    func adoptLeftovers(ofNet name: String) {
+        guard layerNames[name] == nil else { return }
+        let layers = leftovers(ofNet: name).filter { definitions[$0].map { !$0.isParam } ?? false }
+        guard !layers.isEmpty else { return }
+        func number(_ s: String) -> Int { Int(s.split(separator: "_").last?.drop { !$0.isNumber } ?? "") ?? 0 }
+        layerNames[name] = layers.sorted { (number($0), $0) < (number($1), $1) }
     }
 
     /// `:mlp NAME` again with other sizes: each old layer first becomes a constant of its new

@@ -355,6 +355,24 @@ struct CommandTests {
         #expect(t.out.last == "6")
     }
 
+    @Test(":mlp and :cnn after :del NAME take over the params and layers the first one made; a user's own name is still refused")
+    func netAgainAfterDelete() throws {
+        let t = Transcript()
+        #expect(t.run(":data xor\n:mlp net 2-3-1\nkeep = sum(net_W1 * 0 + 1)\n:del net"), "\(t.stderr)")
+        #expect(t.session.definitions["net_W1"] != nil && t.session.definitions["net"] == nil)
+        #expect(t.run(":mlp net 2-4-1"), "\(t.stderr)")
+        // net_W1 is the new net's [2, 4]: the formula that read the old one follows it.
+        #expect(try #require(try? t.session.value("keep")).scalar == 8)
+        #expect(t.run("L = bce(net, Y)\n:train L epochs=2"), "\(t.stderr)")
+        let own = Transcript()
+        #expect(own.run(":data xor\nnet_W1 = 3"), "\(own.stderr)")
+        #expect(!own.run(":mlp net 2-3-1"))
+        #expect(own.stderr.contains("'net_W1' is already defined"), "\(own.stderr)")
+        let conv = Transcript()
+        #expect(conv.run("seed 4\nXi = randn(5, 16)\n:cnn net conv2x3-pool2-3 input=Xi\n:del net\n:cnn net conv3x3-pool2-3 input=Xi"), "\(conv.stderr)")
+        #expect(try conv.session.value("net_K1").shape == [3, 1, 3, 3])
+    }
+
     @Test(":help fits the terminal's width and, at a terminal, goes through the pager when taller than the screen (issue 13)")
     func helpFitsTheTerminal() throws {
         for width in [50, 80, 120] {

@@ -1,4 +1,4 @@
-import NablaTensor
+@testable import NablaTensor
 import Testing
 
 /// Matrix products split over the cores by nabla (`BLAS.use(.nabla)`: OpenBLAS on one thread,
@@ -22,16 +22,20 @@ struct ProductInPartsTests {
         (300, 40, 200), (20, 100, 700), (1, 2048, 600),
     ] as [(Int, Int, Int)])
     func parts(m: Int, k: Int, n: Int) {
-        BLAS.use(.nabla)
-        defer { BLAS.use(.openBLAS) }
         var random = RandomSource(seed: 7)
         let a = (0..<(m * k)).map { _ in random.normal() }, b = (0..<(k * n)).map { _ in random.normal() }
         let start = (0..<(m * n)).map { _ in random.normal() }
         for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
             for accumulate in [false, true] {
                 var c = start
-                c.withUnsafeMutableBufferPointer {
-                    Tensor.gemm(a, transA, b, transB, into: $0, m: m, k: k, n: n, accumulate: accumulate)
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            // split: true, whatever the process-wide choice is at the moment.
+                            Tensor.gemmInParts(pa.baseAddress!, transA, pb.baseAddress!, transB, into: pc.baseAddress!,
+                                               m: m, k: k, n: n, beta: accumulate ? 1 : 0, split: true)
+                        }
+                    }
                 }
                 let expected = reference(a, transA, b, transB, m: m, k: k, n: n, c: accumulate ? start : nil)
                 let worst = zip(c, expected).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
