@@ -501,7 +501,10 @@ extension Session {
     /// `trained 10 epochs in 1.2 s; training loss ...; test loss ...`; the test predictions.
     func saySummary(_ run: TrainRun, _ plan: TrainPlan, _ measure: (Dataset) -> (loss: Double, accuracy: Double?, predicted: [Int])?) -> [Int]? {
         let t = plan.training, e = run.finishedEpochs
-        var summary = "trained \(e) epoch\(e == 1 ? "" : "s") in \(Format.number(Date().timeIntervalSince(run.start), digits: 2)) s"
+        let elapsed = Date().timeIntervalSince(run.start)
+        // "1.3 s", "11 min 13 s" (a long run read "6.7e+02 s").
+        let took = elapsed < 60 ? "\(Format.number(elapsed, digits: 2)) s" : Session.duration(elapsed)
+        var summary = "trained \(e) epoch\(e == 1 ? "" : "s") in \(took)"
         if let (loss, acc, _) = measure(t.train) {
             summary += "; training loss \(Format.number(loss, digits: 4))" + (acc.map { ", accuracy \(Session.percent($0))" } ?? "")
         }
