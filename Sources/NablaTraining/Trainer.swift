@@ -343,7 +343,8 @@ extension Session {
             if let (path, range) = plan.checkpoint {
                 // The epoch's weights, atomically: a kill during the next epoch leaves this file whole.
                 do {
-                    _ = try saveWeights(to: path, at: range, values: run.theta)
+                    // The params this run trains (a committee's fifth net: its own, not all five).
+                    _ = try saveWeights(to: path, at: range, values: run.theta, only: paramNames.filter { run.theta[$0] != nil })
                 } catch let problem {
                     // A run whose checkpoints are lost is not a success: stop, keep the weights.
                     say(line)

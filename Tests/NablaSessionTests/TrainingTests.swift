@@ -368,6 +368,15 @@ struct TrainingEdgeTests {
         #expect(t.err.isEmpty, "\(t.stderr)")
         let trained = try t.session.value("net_W1")
         #expect(FileManager.default.fileExists(atPath: dir + "/ck.npz"))
+        // A checkpoint holds the params its run trains, not every net's (a committee's).
+        let two = Transcript()
+        #expect(two.run(":data xor\n:mlp a 2-3-1\n:mlp b 2-4-1\nLb = bce(b, Y)\n:train Lb epochs=2 checkpoint=\(dir)/b.npz"), "\(two.stderr)")
+        let only = Transcript()
+        #expect(only.run(":data xor\n:mlp a 2-3-1\n:mlp b 2-4-1\n:load \(dir)/b.npz"), "\(only.stderr)")
+        let said = (only.out + only.err).joined(separator: "\n")
+        // a's params are named as not in the file; b's are set.
+        #expect(said.contains("loaded b_W1, b_b1, b_W2, b_b2") && said.contains("not in the file, so unchanged: a_W1, a_b1, a_W2, a_b2"), "\(said)")
+        #expect(try only.session.value("b_W1") == two.session.value("b_W1"))
         let u = Transcript()
         u.run("seed 2\n:data xor\n:mlp net 2-4-1\n:load \(dir)/w.npz")
         #expect(u.err.isEmpty, "\(u.stderr)")
