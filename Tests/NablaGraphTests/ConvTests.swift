@@ -45,6 +45,19 @@ struct ConvTests {
         #expect(g[0]?.scalars == [0, 1, 0, 0], "the tie goes to the first in row-major order")
         let avg = Op.pool(.avg, size: 2, stride: 2).vjp([x], y, Tensor(shape: [1, 1], scalars: [1]))
         #expect(avg[0]?.scalars == [0.25, 0.25, 0.25, 0.25])
+        // A NaN anywhere in a window (2x2 or 3x3) gives NaN, and the gradient goes to the first NaN.
+        for (size, scalars, at) in [(2, [1.0, .nan, 5, .nan], 1), (3, [1, 2, 3, 4, 9, .nan, 7, 8, 0], 5), (3, [.nan, 2, 3, 4, 9, 1, 7, 8, 0], 0)] {
+            let n = Tensor(shape: [size, size], scalars: scalars)
+            let pool = Op.pool(.max, size: size, stride: size)
+            let m = try pool.forward([n])
+            #expect(m.scalar.isNaN)
+            let routed = try #require(pool.vjp([n], m, Tensor(shape: [1, 1], scalars: [1]))[0])
+            #expect(routed.scalars == (0..<size * size).map { $0 == at ? 1 : 0 }, "\(scalars)")
+        }
+        // Ties at 3x3 (the general loop) and at 2x2 (unrolled) go to the first largest.
+        let tie3 = Tensor(shape: [3, 3], scalars: [0, 7, 1, 7, 2, 7, 3, 4, 5])
+        let y3 = try Op.pool(.max, size: 3, stride: 3).forward([tie3])
+        #expect(Op.pool(.max, size: 3, stride: 3).vjp([tie3], y3, Tensor(shape: [1, 1], scalars: [2]))[0]?.scalars == [0, 2, 0, 0, 0, 0, 0, 0, 0])
     }
 
     @Test("bad shapes are refused with both shapes named")
