@@ -343,6 +343,8 @@ extension Session {
                 lines.append("param \(name) = \(Printer.literal(value))")
             }
         }
+        // X and Y as they are now (`:use test` before :save).
+        if let split = splitInUse() { lines += ["", "# X and Y held the \(split) split", ":use \(split)"] }
         // The random generator as it is now: draws after :load go on as they would have.
         lines += ["", "# the random generator where the session left it", Session.seedLine(random.snapshot)]
         do { try SafeFile.write(lines.joined(separator: "\n") + "\n", to: resolvePath(file)) } catch {

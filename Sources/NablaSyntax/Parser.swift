@@ -170,13 +170,16 @@ public struct Parser {
     }
 
     func isSymbol(_ s: String, _ token: Token? = nil) -> Bool {
-        (token ?? current).kind == .symbol(s)
+        // The current token is looked at in place (no copy of it per question).
+        if let token { return token.kind == .symbol(s) }
+        if case let .symbol(t) = tokens[position].kind { return t == s }
+        return false
     }
 
     mutating func match(_ s: String) -> Token? {
         guard isSymbol(s) else { return nil }
-        defer { position += 1 }
-        return current
+        position += 1
+        return tokens[position - 1]
     }
 
     /// How a token is named in messages: `'x'`, `'2'`, `end of line`.

@@ -133,6 +133,20 @@ extension Session {
         return (x, y)
     }
 
+    /// The split X and Y hold now when it is not the training split (after `:use val` or
+    /// `:use test`), for `:save` to write its `:use` again.
+    package func splitInUse() -> String? {
+        guard let training = data, let x = valueLeaf(training.xName), let y = valueLeaf(training.yName) else { return nil }
+        let (xs, ys) = (graph.value(x), graph.value(y))
+        guard xs != training.heldTrain.x || ys != training.heldTrain.y else { return nil }
+        for (name, part) in [("val", training.validation), ("test", training.test)] {
+            guard let part else { continue }
+            let h = held(part, numbers: heldSplitNumbers)
+            if xs == h.x && ys == h.y { return name }
+        }
+        return nil
+    }
+
     /// The dropout nodes' hidden seeds under `root`.
     func dropoutSeeds(under root: NodeID) -> [NodeID] {
         graph.topologicalOrder(from: root).compactMap { id in

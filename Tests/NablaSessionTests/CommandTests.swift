@@ -128,6 +128,20 @@ struct CommandTests {
             // The generator goes on where the saved session left it.
             #expect(try a.session.value("randn(2)") == b.session.value("randn(2)"), "\(script)")
         }
+        // :use test (and :use val) come back; a session on its training split writes no :use.
+        for split in ["test", "val"] {
+            let u = Transcript()
+            #expect(u.run("seed 2\n:data moons 200 val=0.2 test=0.2\n:use \(split)\n:save \(file)"), "\(u.stderr)")
+            let v = Transcript()
+            #expect(v.run(":load \(file)"), "\(v.stderr)")
+            #expect(try v.session.value("X") == u.session.value("X") && v.session.value("Y") == u.session.value("Y"), "\(split)")
+            let train = Transcript()
+            #expect(train.run("seed 2\n:data moons 200 val=0.2 test=0.2"))
+            #expect(try v.session.value("X") != train.session.value("X"), "the \(split) split, not the training one")
+        }
+        let plain = Transcript()
+        #expect(plain.run(":data moons 100\n:save \(file)"), "\(plain.stderr)")
+        #expect(try !String(contentsOfFile: file, encoding: .utf8).contains(":use"))
         let gone = Transcript()
         #expect(gone.run(":data moons 100\n:mlp net 2-4-1\n:del net\n:save \(file)\n:reset\n:load \(file)"), "\(gone.stderr)")
         #expect(gone.session.definitions["net"] == nil && gone.session.definitions["net_h1"] != nil)
