@@ -3,9 +3,9 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Work split over the machine's cores, for the loops BLAS does not run: im2col, col2im and
-/// pooling over images. Each part writes its own range of the output, so no two threads
-/// touch the same element.
+/// Work split over the machine's cores: a convolution's images (im2col, the product, col2im),
+/// pooling's planes, and with `BLAS.use(.nabla)` a big product's rows or columns. Each part
+/// writes its own range of the output, so no two threads touch the same element.
 public enum Parallel {
     /// The parts a loop is split into: one per core (2 on the machines nabla is measured on).
     public static let parts = Swift.max(1, Swift.min(activeProcessorCount(), 8))
