@@ -45,9 +45,13 @@ public enum BLAS {
     public enum Threads: Sendable { case openBLAS, nabla }
 
     private static let current = Mutex<Threads?>(nil)
-    /// OpenBLAS's own thread count as the process started (`OPENBLAS_NUM_THREADS` if set):
-    /// what `.openBLAS` gives back.
-    private static let openBLASThreads = Swift.max(1, openblas_get_num_threads())
+    /// What `.openBLAS` gives back: `OPENBLAS_NUM_THREADS` when set, else OpenBLAS's own
+    /// count capped at `Parallel.parts` (OpenBLAS counts the host's CPUs; a container's quota
+    /// of 2 on a 64-core host would get 64 spinning workers).
+    private static let openBLASThreads: Int32 = {
+        let own = Swift.max(1, openblas_get_num_threads())
+        return getenv("OPENBLAS_NUM_THREADS") != nil ? own : Swift.min(own, Int32(Parallel.parts))
+    }()
 
     /// Makes `threads` the way products run from now on.
     public static func use(_ threads: Threads) {

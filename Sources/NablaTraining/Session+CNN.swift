@@ -82,8 +82,8 @@ extension Session {
                 plan.lines[i] = plan.lines[i].replacingOccurrences(of: " = \(body)", with: " = dropout(\(body), \(Format.number(dropout)))")
             }
         }
-        adoptLeftovers(ofNet: name)
-        try checkCNNNames(name, plan: plan, at: nameRange)
+        let adopted = adoptLeftovers(ofNet: name, input: input)
+        try checkCNNNames(name, plan: plan, adopted: adopted, at: nameRange)
         try unhookOldNet(name, sizes: [features, plan.outputs], inputShape: graph.value(inputDef.slot).shape, at: archRange)
         // The old layers stay this net's own until the new one is complete (as :mlp keeps them).
         let oldLayers = layerNames[name] ?? []
@@ -100,10 +100,11 @@ extension Session {
     }
 
     /// Refuses a net whose names would replace definitions an earlier `:cnn NAME` did not make.
-    func checkCNNNames(_ name: String, plan: CNNPlan, at range: SourceRange) throws(Diagnostic) {
+    func checkCNNNames(_ name: String, plan: CNNPlan, adopted: Bool = false, at range: SourceRange) throws(Diagnostic) {
         let old = layerNames[name], left = leftovers(ofNet: name)
         for n in plan.params.map(\.0) + plan.layers.map(\.0) where definitions[n] != nil {
-            let own = left.contains(n) || (old.map { $0.contains(n) || n.hasPrefix(name + "_") } ?? false)
+            // After :del NAME only what the first net left is its own.
+            let own = adopted ? left.contains(n) : (old.map { $0.contains(n) || n.hasPrefix(name + "_") } ?? false)
             guard own else {
                 let what = data.map { n == $0.xName || n == $0.yName } == true ? " (it holds the data of :data)" : ""
                 throw Diagnostic(.error, "'\(n)' is already defined\(what); :cnn \(name) would replace it. Choose another name for the net", at: range)

@@ -372,8 +372,8 @@ extension Session {
                 .error, "the architecture starts with \(layers[0]) inputs but \(input) has shape \(Shape.describe(inputShape)) "
                     + "(\(inputShape.last ?? 1) features)", at: archRange)
         }
-        adoptLeftovers(ofNet: name)
-        try checkNetNames(name, layers: layers.count - 1, at: nameRange)
+        let adopted = adoptLeftovers(ofNet: name, input: input)
+        try checkNetNames(name, layers: layers.count - 1, adopted: adopted, at: nameRange)
         var previous = input
         let outText = s.values["out"] == nil ? "\(out) output (\(why); out= to change)" : "\(out) output"
         var lines = ["\(name): \(arch), \(act) hidden layers, \(outText), weights \(initializer.description)"]
@@ -431,10 +431,12 @@ extension Session {
 
     /// Refuses a net whose names (NAME, NAME_Wk, NAME_bk, NAME_hk) would replace a definition
     /// that an earlier `:mlp NAME` did not make: `:mlp Y 2-4-1` must not eat the labels.
-    func checkNetNames(_ name: String, layers: Int, at range: SourceRange) throws(Diagnostic) {
+    func checkNetNames(_ name: String, layers: Int, adopted: Bool = false, at range: SourceRange) throws(Diagnostic) {
         let old = layerNames[name] ?? []
-        var own = Set(old).union(leftovers(ofNet: name))
-        for k in 0..<old.count { own.formUnion(["\(name)_W\(k + 1)", "\(name)_b\(k + 1)"]) }
+        // After :del NAME only what the first net left is its own (a param the user has
+        // redefined since is the user's); otherwise its layers and their W and b.
+        var own = adopted ? leftovers(ofNet: name) : Set(old)
+        if !adopted { for k in 0..<old.count { own.formUnion(["\(name)_W\(k + 1)", "\(name)_b\(k + 1)"]) } }
         var names = [name]
         for k in 1...layers { names += ["\(name)_W\(k)", "\(name)_b\(k)", "\(name)_h\(k)"] }
         for n in names where definitions[n] != nil && !own.contains(n) {
@@ -456,14 +458,20 @@ extension Session {
     }
 
     /// After `:del NAME`, the layers the earlier net left are its layers again, so a new
-    /// `:mlp NAME` or `:cnn NAME` rebuilds over them as over a net still there (each becomes a
-    /// constant of its new shape first, so no formula that reads them breaks).
-    func adoptLeftovers(ofNet name: String) {
-        guard layerNames[name] == nil else { return }
-        let layers = leftovers(ofNet: name).filter { definitions[$0].map { !$0.isParam } ?? false }
-        guard !layers.isEmpty else { return }
+    /// `:mlp NAME` or `:cnn NAME` rebuilds over them as over a net still there. Only when
+    /// nothing else reads those layers and the new net does not start from them: a new head
+    /// on the old features (`input=net_h2`) or a formula reading `net_h1` would otherwise see
+    /// them replaced (a formula reading a param follows the new one). True when it adopted.
+    func adoptLeftovers(ofNet name: String, input: String) -> Bool {
+        guard layerNames[name] == nil else { return false }
+        let left = leftovers(ofNet: name)
+        let layers = left.filter { definitions[$0].map { !$0.isParam } ?? false }
+        guard !layers.isEmpty, !left.contains(input),
+              !definitions.values.contains(where: { !left.contains($0.name) && !$0.dependencies.isDisjoint(with: layers) })
+        else { return false }
         func number(_ s: String) -> Int { Int(s.split(separator: "_").last?.drop { !$0.isNumber } ?? "") ?? 0 }
         layerNames[name] = layers.sorted { (number($0), $0) < (number($1), $1) }
+        return true
     }
 
     /// `:mlp NAME` again with other sizes: each old layer first becomes a constant of its new
