@@ -215,7 +215,7 @@ public struct Graph: Sendable {
             let op = self[id].op
             if self[id].value.isScalar, let v = scalarNumber(op, self[id].inputs) {
                 // A scalar node stays a scalar: its number is replaced in place, nothing allocated.
-                nodes[id.raw].value.scalars[0] = v
+                nodes[id.raw].value[flat: 0] = v
                 noteIfNonFinite(id)
                 continue
             }
@@ -301,10 +301,10 @@ public struct Graph: Sendable {
         switch inputs.count {
         case 1:
             guard self[inputs[0]].value.isScalar else { return nil }
-            return op.unaryRule(UnaryScalar(x: self[inputs[0]].value.scalars[0]))
+            return op.unaryRule(UnaryScalar(x: self[inputs[0]].value.scalar))
         case 2:
             guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar else { return nil }
-            return op.binaryRule(BinaryScalar(a: self[inputs[0]].value.scalars[0], b: self[inputs[1]].value.scalars[0]))
+            return op.binaryRule(BinaryScalar(a: self[inputs[0]].value.scalar, b: self[inputs[1]].value.scalar))
         default:
             return nil
         }
@@ -345,7 +345,7 @@ public struct Graph: Sendable {
     /// The VJP of an elementwise op on true scalars, from its rule's partials on plain numbers.
     private func scalarVJP(_ id: NodeID, _ g: Tensor) -> [Tensor?]? {
         guard g.isScalar, let (da, db) = scalarPartials(id) else { return nil }
-        let gv = g.scalars[0]
+        let gv = g.scalar
         if self[id].inputs.count == 1 { return [Tensor(gv * da)] }
         return [Tensor(gv * da), db.map { Tensor(gv * $0) }]
     }
@@ -354,15 +354,15 @@ public struct Graph: Sendable {
     /// or for a written exponent ((y - t)^2), which gets no gradient, as on the tensor path).
     func scalarPartials(_ id: NodeID) -> (Double, Double?)? {
         guard self[id].value.isScalar else { return nil }
-        let y = self[id].value.scalars[0], op = self[id].op, inputs = self[id].inputs
+        let y = self[id].value.scalar, op = self[id].op, inputs = self[id].inputs
         switch inputs.count {
         case 1:
             guard self[inputs[0]].value.isScalar,
-                  let d = op.unaryRule(UnaryScalarSlope(x: self[inputs[0]].value.scalars[0], y: y)) else { return nil }
+                  let d = op.unaryRule(UnaryScalarSlope(x: self[inputs[0]].value.scalar, y: y)) else { return nil }
             return (d, nil)
         case 2:
             guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar,
-                  let (da, db) = op.binaryRule(BinaryScalarSlopes(a: self[inputs[0]].value.scalars[0], b: self[inputs[1]].value.scalars[0], y: y))
+                  let (da, db) = op.binaryRule(BinaryScalarSlopes(a: self[inputs[0]].value.scalar, b: self[inputs[1]].value.scalar, y: y))
             else { return nil }
             if case .pow = op, case .constant = self[inputs[1]].op { return (da, nil) }
             return (da, db)
@@ -491,7 +491,8 @@ extension Tensor {
 
     /// Adds `other` (same shape) into this tensor in place.
     mutating func accumulate(_ other: Tensor) {
-        for i in 0..<Swift.min(count, other.count) { scalars[i] += other.scalars[i] }
+        let n = Swift.min(count, other.count)
+        other.withUnsafeBufferPointer { o in withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] += o[i] } } }
     }
 }
 
@@ -557,7 +558,7 @@ public struct BackwardWalk: Sendable {
         if gradients.byNode[input.raw] == nil {
             gradients.byNode[input.raw] = Tensor(v)
         } else {
-            gradients.byNode[input.raw]?.scalars[0] += v
+            gradients.byNode[input.raw]?[flat: 0] += v
         }
         received[input.raw] += 1
     }
@@ -572,7 +573,7 @@ public struct BackwardWalk: Sendable {
             if inputs.isEmpty { continue }
             if record == nil, g.isScalar, let (da, db) = graph.scalarPartials(id) {
                 // A scalar node, unrecorded: its partials go straight into the inputs' sums.
-                let gv = g.scalars[0]
+                let gv = g.scalar
                 for (i, input) in inputs.enumerated() where needed?[input.raw] ?? true {
                     guard let d = i == 0 ? da : db else { continue }
                     add(gv * d, to: input)

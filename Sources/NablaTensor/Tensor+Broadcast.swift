@@ -105,9 +105,12 @@ extension DenseTensor {
     public static func zip(
         _ a: DenseTensor, _ b: DenseTensor, op: String, _ f: (Element, Element) -> Element
     ) throws(TensorError) -> DenseTensor {
+        if case .one(let x) = a.storage, case .one(let y) = b.storage, a.shape == b.shape {
+            return DenseTensor(single: f(x, y), shape: a.shape)
+        }
         if a.shape == b.shape {
-            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
+            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
             })
         }
         if b.isScalar {
@@ -121,8 +124,8 @@ extension DenseTensor {
         // A row added to every row of a matrix (the bias of a layer): no index tables.
         if a.rank == 2, b.rank == 1, b.shape[0] == a.shape[1] {
             let n = b.shape[0]
-            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { row in
+            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { row in
                     filled(x.count) { o in
                         for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
                             for j in 0..<n { o[start + j] = f(x[start + j], row[j]) }
@@ -133,8 +136,8 @@ extension DenseTensor {
         }
         // A number per block (the bias of a feature map): raw buffers, a run per block.
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
-            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { v in
+            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { v in
                     filled(x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
@@ -145,8 +148,8 @@ extension DenseTensor {
             })
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
-            return DenseTensor(shape: b.shape, scalars: b.scalars.withUnsafeBufferPointer { x in
-                a.scalars.withUnsafeBufferPointer { v in
+            return DenseTensor(shape: b.shape, scalars: b.withUnsafeBufferPointer { x in
+                a.withUnsafeBufferPointer { v in
                     filled(x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
@@ -160,7 +163,9 @@ extension DenseTensor {
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
         var out = [Element](repeating: 0, count: ia.count)
-        for i in 0..<ia.count { out[i] = f(a.scalars[ia[i]], b.scalars[ib[i]]) }
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in for i in 0..<ia.count { out[i] = f(x[ia[i]], y[ib[i]]) } }
+        }
         return DenseTensor(shape: shape, scalars: out)
     }
 
@@ -169,16 +174,15 @@ extension DenseTensor {
     @inlinable
     public func sumTo(_ target: [Int]) -> DenseTensor {
         if shape == target { return self }
-        var out = [Element](repeating: 0, count: Shape.count(target))
-        if target.isEmpty || out.count == 1 {
-            out[0] = scalars.reduce(0, +)
-            return DenseTensor(shape: target, scalars: out)
+        let n = Shape.count(target)
+        if n == 1 {
+            return DenseTensor(single: withUnsafeBufferPointer { $0.reduce(0, +) }, shape: target)
         }
-        // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
-        let n = out.count
+        var out = [Element](repeating: 0, count: n)
         if n == 0 { return DenseTensor(shape: target, scalars: []) }
+        // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
         if Broadcast.isTrailing(target, of: shape) {
-            scalars.withUnsafeBufferPointer { g in
+            withUnsafeBufferPointer { g in
                 out.withUnsafeMutableBufferPointer { o in
                     for start in stride(from: 0, to: g.count, by: n) { for j in 0..<n { o[j] += g[start + j] } }
                 }
@@ -186,7 +190,7 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         if let (inner, blocks) = Broadcast.block(target, in: shape), blocks == n {
-            scalars.withUnsafeBufferPointer { g in
+            withUnsafeBufferPointer { g in
                 out.withUnsafeMutableBufferPointer { o in
                     Broadcast.forEachRun(count: g.count, inner: inner, n: n) { start, k in
                         o[k] += Self.sum(g, start..<start + inner)
@@ -196,7 +200,7 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(target, to: shape)
-        for i in 0..<count { out[src[i]] += scalars[i] }
+        withUnsafeBufferPointer { g in for i in 0..<g.count { out[src[i]] += g[i] } }
         return DenseTensor(shape: target, scalars: out)
     }
 
@@ -254,9 +258,9 @@ extension DenseTensor {
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
     @inlinable
     public func zip(_ a: DenseTensor, _ b: DenseTensor, _ f: (Element, Element, Element) -> Element) -> DenseTensor {
-        DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
-            a.scalars.withUnsafeBufferPointer { pa in
-                b.scalars.withUnsafeBufferPointer { pb in
+        DenseTensor(shape: shape, scalars: withUnsafeBufferPointer { x in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
                     let n = Swift.min(x.count, pa.count, pb.count)
                     return Self.filled(x.count) { o in
                         for i in 0..<n { o[i] = f(x[i], pa[i], pb[i]) }
@@ -272,10 +276,10 @@ extension DenseTensor {
     public func zip(
         _ a: DenseTensor, _ b: DenseTensor, _ c: DenseTensor, _ f: (Element, Element, Element, Element) -> Element
     ) -> DenseTensor {
-        DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
-            a.scalars.withUnsafeBufferPointer { pa in
-                b.scalars.withUnsafeBufferPointer { pb in
-                    c.scalars.withUnsafeBufferPointer { pc in
+        DenseTensor(shape: shape, scalars: withUnsafeBufferPointer { x in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeBufferPointer { pc in
                         let n = Swift.min(x.count, pa.count, pb.count, pc.count)
                         return Self.filled(x.count) { o in
                             for i in 0..<n { o[i] = f(x[i], pa[i], pb[i], pc[i]) }

@@ -3,23 +3,107 @@
 ///
 /// Generic in its element: `Tensor` (float64) is what the live graph and every view hold,
 /// `Tensor32` (float32) what the training tape holds; every op is written once for both.
-/// Storage is contiguous and row-major; a value type with copy-on-write storage.
+/// Storage is contiguous and row-major; a value type with copy-on-write storage. A tensor of
+/// one element (a scalar, `[1]`, `[1, 1]`) holds its number inline: the live graph's scalar
+/// nodes and their gradients never allocate (`shape` `[]` is Swift's shared empty array).
 public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// The extent of each axis; `[]` for a scalar.
     public private(set) var shape: [Int]
-    /// The elements in row-major order.
-    public var scalars: [Element]
+    /// The elements: inline when there is exactly one, else an array.
+    @usableFromInline var storage: Storage
+
+    @usableFromInline
+    enum Storage: Sendable, Equatable {
+        case one(Element)
+        case many([Element])
+
+        @inlinable
+        init(_ scalars: [Element]) {
+            self = scalars.count == 1 ? .one(scalars[0]) : .many(scalars)
+        }
+    }
+
+    /// The elements in row-major order (for a single element, an array made on demand:
+    /// hot paths use `scalar`, `count`, `self[flat:]` or `withUnsafeBufferPointer`).
+    @inlinable
+    public var scalars: [Element] {
+        get {
+            switch storage {
+            case .one(let v): return [v]
+            case .many(let a): return a
+            }
+        }
+        set { storage = Storage(newValue) }
+        _modify {
+            var a: [Element]
+            switch storage {
+            case .one(let v): a = [v]
+            case .many(let x): a = x
+            }
+            storage = .many([])  // the array's only reference while it is changed in place
+            defer { storage = Storage(a) }
+            yield &a
+        }
+    }
 
     /// Makes a tensor from a shape and its row-major elements; the counts must agree.
     public init(shape: [Int], scalars: [Element]) {
         precondition(shape.allSatisfy { $0 >= 0 } && Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
         self.shape = shape
-        self.scalars = scalars
+        self.storage = Storage(scalars)
     }
 
-    /// A scalar.
+    /// A scalar (no allocation).
     public init(_ value: Element) {
-        self.init(shape: [], scalars: [value])
+        shape = []
+        storage = .one(value)
+    }
+
+    /// A tensor of one element under `shape` (`[]`, `[1]`, `[1, 1]`, ...), no allocation.
+    @usableFromInline
+    init(single value: Element, shape: [Int]) {
+        self.shape = shape
+        storage = .one(value)
+    }
+
+    /// Element `i` in row-major order.
+    @inlinable
+    public subscript(flat i: Int) -> Element {
+        get {
+            switch storage {
+            case .one(let v): precondition(i == 0, "index \(i) of a single element"); return v
+            case .many(let a): return a[i]
+            }
+        }
+        set {
+            switch storage {
+            case .one: precondition(i == 0, "index \(i) of a single element"); storage = .one(newValue)
+            case .many: scalars[i] = newValue
+            }
+        }
+    }
+
+    /// Calls `body` with the elements, without copying them (nor allocating for one element).
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+        switch storage {
+        case .one(var v):
+            return try withUnsafePointer(to: &v) { try body(UnsafeBufferPointer(start: $0, count: 1)) }
+        case .many(let a):
+            return try a.withUnsafeBufferPointer(body)
+        }
+    }
+
+    /// Calls `body` with the elements to change in place.
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+        switch storage {
+        case .one(var v):
+            defer { storage = .one(v) }
+            return try withUnsafeMutablePointer(to: &v) { try body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        case .many:
+            return try scalars.withUnsafeMutableBufferPointer { try body($0) }
+        }
     }
 
     /// A vector.
@@ -43,44 +127,60 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// A tensor of zeros; the shape must already be known to fit the size limit.
     @inlinable
     public static func zeros(_ shape: [Int]) -> DenseTensor {
-        DenseTensor(shape: shape, scalars: Array(repeating: 0, count: Shape.count(shape)))
+        if shape.isEmpty { return DenseTensor(0) }
+        return DenseTensor(shape: shape, scalars: Array(repeating: 0, count: Shape.count(shape)))
     }
 
     /// The one-hot tensor: zeros with a 1 at flat position `index`.
     public static func unit(_ shape: [Int], _ index: Int) -> DenseTensor {
         var t = zeros(shape)
-        t.scalars[index] = 1
+        t[flat: index] = 1
         return t
     }
 
     // MARK: - Shape queries
 
     public var rank: Int { shape.count }
-    public var count: Int { scalars.count }
+    @inlinable
+    public var count: Int {
+        switch storage {
+        case .one: return 1
+        case .many(let a): return a.count
+        }
+    }
     public var isScalar: Bool { shape.isEmpty }
     /// True for a tensor with exactly one element (a scalar, `[1]` or `[1, 1]`).
-    public var isSingleElement: Bool { scalars.count == 1 }
+    public var isSingleElement: Bool { count == 1 }
     /// The first element; the value of a scalar.
-    public var scalar: Element { scalars[0] }
+    @inlinable
+    public var scalar: Element {
+        switch storage {
+        case .one(let v): return v
+        case .many(let a): return a[0]
+        }
+    }
     /// Number of rows of a matrix, 1 for lower ranks.
     public var rows: Int { rank == 2 ? shape[0] : 1 }
     /// Number of columns of a matrix, the length of a vector, 1 for a scalar.
     public var cols: Int { rank == 0 ? 1 : shape[rank - 1] }
 
     /// The same elements under another shape with the same count.
-    @inlinable
     public func reshaped(_ newShape: [Int]) -> DenseTensor {
-        DenseTensor(shape: newShape, scalars: scalars)
+        precondition(Shape.count(newShape) == count, "shape \(newShape) does not hold \(count) elements")
+        var t = self
+        t.shape = newShape
+        return t
     }
 
     /// True when every element is finite (no NaN, no infinity).
-    public var isFinite: Bool { scalars.allSatisfy { $0.isFinite } }
+    public var isFinite: Bool { withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } } }
 
     /// Applies `f` to every element (a loop over raw buffers the compiler can vectorize;
     /// Array's own `map` appends one element at a time).
     @inlinable
     public func map(_ f: (Element) -> Element) -> DenseTensor {
-        DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
+        if case .one(let v) = storage { return DenseTensor(single: f(v), shape: shape) }
+        return DenseTensor(shape: shape, scalars: withUnsafeBufferPointer { x in
             Self.filled(x.count) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
         })
     }
