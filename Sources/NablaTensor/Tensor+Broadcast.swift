@@ -105,13 +105,13 @@ extension DenseTensor {
     public static func zip(
         _ a: DenseTensor, _ b: DenseTensor, op: String, _ f: (Element, Element) -> Element
     ) throws(TensorError) -> DenseTensor {
-        if case .one(let x) = a.storage, case .one(let y) = b.storage, a.shape == b.shape {
-            return DenseTensor(single: f(x, y), shape: a.shape)
+        if case .single(let x) = a.storage, case .single(let y) = b.storage, a.shape == b.shape {
+            return DenseTensor(single: f(Element(inlineBits: x), Element(inlineBits: y)), shape: a.shape)
         }
         if a.shape == b.shape {
-            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
-                b.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
-            })
+            return a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { y in DenseTensor(shape: a.shape) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
+            }
         }
         if b.isScalar {
             let s = b.scalar
@@ -258,17 +258,17 @@ extension DenseTensor {
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
     @inlinable
     public func zip(_ a: DenseTensor, _ b: DenseTensor, _ f: (Element, Element, Element) -> Element) -> DenseTensor {
-        DenseTensor(shape: shape, scalars: withUnsafeBufferPointer { x in
+        withUnsafeBufferPointer { x in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     let n = Swift.min(x.count, pa.count, pb.count)
-                    return Self.filled(x.count) { o in
+                    return DenseTensor(shape: shape) { o in
                         for i in 0..<n { o[i] = f(x[i], pa[i], pb[i]) }
                         for i in n..<o.count { o[i] = x[i] }
                     }
                 }
             }
-        })
+        }
     }
 
     /// `f(self, a, b, c)` element by element over tensors of this one's count (no broadcasting).
@@ -276,18 +276,18 @@ extension DenseTensor {
     public func zip(
         _ a: DenseTensor, _ b: DenseTensor, _ c: DenseTensor, _ f: (Element, Element, Element, Element) -> Element
     ) -> DenseTensor {
-        DenseTensor(shape: shape, scalars: withUnsafeBufferPointer { x in
+        withUnsafeBufferPointer { x in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeBufferPointer { pc in
                         let n = Swift.min(x.count, pa.count, pb.count, pc.count)
-                        return Self.filled(x.count) { o in
+                        return DenseTensor(shape: shape) { o in
                             for i in 0..<n { o[i] = f(x[i], pa[i], pb[i], pc[i]) }
                             for i in n..<o.count { o[i] = x[i] }
                         }
                     }
                 }
             }
-        })
+        }
     }
 }

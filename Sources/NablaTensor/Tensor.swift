@@ -8,19 +8,30 @@
 /// nodes and their gradients never allocate (`shape` `[]` is Swift's shared empty array).
 public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// The extent of each axis; `[]` for a scalar.
-    public private(set) var shape: [Int]
+    @inlinable public var shape: [Int] { _shape }
+    @usableFromInline var _shape: [Int]
     /// The elements: inline when there is exactly one, else an array.
     @usableFromInline var storage: Storage
 
     @usableFromInline
-    enum Storage: Sendable, Equatable {
-        case one(Element)
+    enum Storage: Sendable {
+        /// One element, as its bits (`Element.inlineBits`).
+        case single(UInt64)
         case many([Element])
 
         @inlinable
         init(_ scalars: [Element]) {
             self = scalars.count == 1 ? .one(scalars[0]) : .many(scalars)
         }
+
+        @inlinable
+        static func one(_ v: Element) -> Storage { .single(v.inlineBits) }
+    }
+
+    /// Same shape and equal elements (as arrays compare: NaN is unequal to itself, -0 equals 0).
+    @inlinable
+    public static func == (a: DenseTensor, b: DenseTensor) -> Bool {
+        a.shape == b.shape && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.elementsEqual(y) } }
     }
 
     /// The elements in row-major order (for a single element, an array made on demand:
@@ -29,7 +40,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     public var scalars: [Element] {
         get {
             switch storage {
-            case .one(let v): return [v]
+            case .single(let b): return [Element(inlineBits: b)]
             case .many(let a): return a
             }
         }
@@ -37,7 +48,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
         _modify {
             var a: [Element]
             switch storage {
-            case .one(let v): a = [v]
+            case .single(let b): a = [Element(inlineBits: b)]
             case .many(let x): a = x
             }
             storage = .many([])  // the array's only reference while it is changed in place
@@ -49,21 +60,44 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// Makes a tensor from a shape and its row-major elements; the counts must agree.
     public init(shape: [Int], scalars: [Element]) {
         precondition(shape.allSatisfy { $0 >= 0 } && Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
-        self.shape = shape
+        self._shape = shape
         self.storage = Storage(scalars)
     }
 
     /// A scalar (no allocation).
     public init(_ value: Element) {
-        shape = []
+        _shape = []
         storage = .one(value)
     }
 
     /// A tensor of one element under `shape` (`[]`, `[1]`, `[1, 1]`, ...), no allocation.
     @usableFromInline
     init(single value: Element, shape: [Int]) {
-        self.shape = shape
+        self._shape = shape
         storage = .one(value)
+    }
+
+    /// A tensor of `shape` whose elements are written by `body` (nothing is zeroed first);
+    /// a single element is written in place, no array allocated.
+    @inlinable
+    public init(shape: [Int], writing body: (UnsafeMutableBufferPointer<Element>) -> Void) {
+        let n = Shape.count(shape)
+        _shape = shape
+        if n == 1 {
+            var v: Element = 0
+            withUnsafeMutablePointer(to: &v) { body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+            storage = .one(v)
+        } else {
+            storage = .many(Self.filled(n, body))
+        }
+    }
+
+    /// True when the element is held inline (a tensor of one element), not in an array.
+    public var isInline: Bool {
+        switch storage {
+        case .single: return true
+        case .many: return false
+        }
     }
 
     /// Element `i` in row-major order.
@@ -71,13 +105,13 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     public subscript(flat i: Int) -> Element {
         get {
             switch storage {
-            case .one(let v): precondition(i == 0, "index \(i) of a single element"); return v
+            case .single(let b): precondition(i == 0, "index \(i) of a single element"); return Element(inlineBits: b)
             case .many(let a): return a[i]
             }
         }
         set {
             switch storage {
-            case .one: precondition(i == 0, "index \(i) of a single element"); storage = .one(newValue)
+            case .single: precondition(i == 0, "index \(i) of a single element"); storage = .one(newValue)
             case .many: scalars[i] = newValue
             }
         }
@@ -87,7 +121,8 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     @inlinable
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         switch storage {
-        case .one(var v):
+        case .single(let b):
+            var v = Element(inlineBits: b)
             return try withUnsafePointer(to: &v) { try body(UnsafeBufferPointer(start: $0, count: 1)) }
         case .many(let a):
             return try a.withUnsafeBufferPointer(body)
@@ -98,7 +133,8 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     @inlinable
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
         switch storage {
-        case .one(var v):
+        case .single(let b):
+            var v = Element(inlineBits: b)
             defer { storage = .one(v) }
             return try withUnsafeMutablePointer(to: &v) { try body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
         case .many:
@@ -144,7 +180,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     @inlinable
     public var count: Int {
         switch storage {
-        case .one: return 1
+        case .single: return 1
         case .many(let a): return a.count
         }
     }
@@ -155,7 +191,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     @inlinable
     public var scalar: Element {
         switch storage {
-        case .one(let v): return v
+        case .single(let b): return Element(inlineBits: b)
         case .many(let a): return a[0]
         }
     }
@@ -168,7 +204,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     public func reshaped(_ newShape: [Int]) -> DenseTensor {
         precondition(Shape.count(newShape) == count, "shape \(newShape) does not hold \(count) elements")
         var t = self
-        t.shape = newShape
+        t._shape = newShape
         return t
     }
 
@@ -179,10 +215,10 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// Array's own `map` appends one element at a time).
     @inlinable
     public func map(_ f: (Element) -> Element) -> DenseTensor {
-        if case .one(let v) = storage { return DenseTensor(single: f(v), shape: shape) }
-        return DenseTensor(shape: shape, scalars: withUnsafeBufferPointer { x in
-            Self.filled(x.count) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
-        })
+        if case .single(let b) = storage { return DenseTensor(single: f(Element(inlineBits: b)), shape: shape) }
+        return withUnsafeBufferPointer { x in
+            DenseTensor(shape: shape) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
+        }
     }
 
     /// A new array of `count` elements, each written by `body` (nothing is zeroed first).

@@ -68,10 +68,30 @@ for r in 0..<repeats {
     forward.append(try time { try graph.setValue(x, Tensor(0.5 + Double(r) * 1e-3)) })
     backward.append(try time { gradient = try graph.backward(from: node)[x]?.scalar ?? .nan })
 }
+// 4. Tiny tensors: the same chain on 3-vectors (held inline: no array per op).
+var tiny = Graph()
+let tx = tiny.addLeaf(.param, value: Tensor(vector: [0.5, -0.25, 1]), label: "x")
+var tnode = tx
+for i in 0..<layers {
+    let w = tiny.addLeaf(.constant, value: Tensor(vector: [1, 1, 1]), label: "w\(i)")
+    let b = tiny.addLeaf(.constant, value: Tensor(vector: [0.1, 0.1, 0.1]), label: "b\(i)")
+    let wx = try tiny.add(.mul, [w, tnode], label: "w*x")
+    tnode = try tiny.add(.relu, [try tiny.add(.add, [wx, b], label: "w*x+b")], label: "relu")
+}
+let tloss = try tiny.add(.sum(axis: nil), [tnode], label: "sum")
+var tinyTimes: [Double] = []
+for r in 0..<repeats {
+    tinyTimes.append(try time {
+        try tiny.setValue(tx, Tensor(vector: [0.5 + Double(r) * 1e-3, -0.25, 1]))
+        _ = try tiny.backward(from: tloss)
+    })
+}
+
 print("nodes \(nodes)")
 print("nabla parse+build+backward (script of \(layers) definitions) µs \(Int(median(parseAndBuild)))")
 print("nabla exam-sized neuron script (8 definitions, :backward, :grad) µs \(Int(median(exam)))")
 print("nabla forward µs \(Int(median(forward)))")
 print("nabla backward µs \(Int(median(backward)))")
 print("nabla forward+backward µs \(Int(median(forward) + median(backward)))")
+print("nabla 3-vector chain (same layers) forward+backward µs \(Int(median(tinyTimes)))")
 print("check dout/dx \(gradient)")
