@@ -24,7 +24,51 @@ public enum Format {
         if value.rounded() == value, digits >= 1, digits <= 15, Swift.abs(value) < pow(10, Double(digits)) {
             return String(Int(value))
         }
+        if let short = shortG(value, digits: digits) { return short }
         return printf("%.\(digits)g", value)
+    }
+
+    /// `%.<digits>g` of a normal number whose shortest round-trip digits (Swift's `description`)
+    /// are at most `digits`: then the correctly rounded `digits`-digit decimal is that same
+    /// number (the two differ by less than half an ulp, far below a unit in the sixth digit),
+    /// so only the layout is %g's: fixed for exponents -4 up to digits-1, else `d.ddde±XX`.
+    /// `nil` when the number needs more digits (printf rounds it) or is subnormal.
+    public static func shortG(_ value: Double, digits: Int) -> String? {
+        guard value.isNormal, digits >= 1, digits <= 17 else { return nil }
+        var significant: [UInt8] = []
+        significant.reserveCapacity(17)
+        var point = 0, exponent = 0, exponentSign = 1, inExponent = false, seenPoint = false
+        for c in value.description.utf8 {
+            switch c {
+            case UInt8(ascii: "-") where inExponent: exponentSign = -1
+            case UInt8(ascii: "-"), UInt8(ascii: "+"): continue
+            case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
+            case UInt8(ascii: "."): seenPoint = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if inExponent { exponent = exponent * 10 + Int(c - 48); continue }
+                if !seenPoint { point += 1 }
+                if significant.isEmpty && c == UInt8(ascii: "0") { point -= 1; continue }
+                significant.append(c)
+            default: return nil
+            }
+        }
+        while significant.last == UInt8(ascii: "0") { significant.removeLast() }
+        guard !significant.isEmpty, significant.count <= digits else { return nil }
+        let x = point + exponentSign * exponent - 1  // the decimal exponent: d.ddd × 10^x
+        var out: [UInt8] = value < 0 ? [UInt8(ascii: "-")] : []
+        if x < -4 || x >= digits {
+            out.append(significant[0])
+            if significant.count > 1 { out.append(UInt8(ascii: ".")); out += significant[1...] }
+            out += Array((x < 0 ? "e-" : "e+").utf8)
+            if Swift.abs(x) < 10 { out.append(UInt8(ascii: "0")) }
+            out += Array(String(Swift.abs(x)).utf8)
+        } else if x >= 0 {
+            for i in 0...x { out.append(i < significant.count ? significant[i] : UInt8(ascii: "0")) }
+            if significant.count > x + 1 { out.append(UInt8(ascii: ".")); out += significant[(x + 1)...] }
+        } else {
+            out += Array("0.".utf8) + Array(repeating: UInt8(ascii: "0"), count: -x - 1) + significant
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A count with thousands separators: `10,000,000,000`.
