@@ -28,11 +28,14 @@ public enum Format {
         return printf("%.\(digits)g", value)
     }
 
-    /// `%.<digits>g` of a normal number whose shortest round-trip digits (Swift's `description`)
-    /// are at most `digits`: then the correctly rounded `digits`-digit decimal is that same
-    /// number (the two differ by less than half an ulp, far below a unit in the sixth digit),
-    /// so only the layout is %g's: fixed for exponents -4 up to digits-1, else `d.ddde±XX`.
-    /// `nil` when the number needs more digits (printf rounds it) or is subnormal.
+    /// `%.<digits>g` of a normal number, from Swift's shortest round-trip digits (`description`)
+    /// instead of printf. When they are at most `digits`, the number printed is those digits (the
+    /// correctly rounded decimal differs from them by less than half an ulp). When there are at
+    /// least two more, rounding them half up gives printf's digits: a tie at the rounding place
+    /// would be a decimal of `digits + 1` digits inside the number's round-trip interval, and the
+    /// shortest digits would have been that short. Exactly one more digit, or a subnormal, is
+    /// left to printf (`nil`). The layout is %g's: fixed for exponents -4 up to digits-1, else
+    /// `d.ddde±XX`, trailing zeros dropped.
     public static func shortG(_ value: Double, digits: Int) -> String? {
         guard value.isNormal, digits >= 1, digits <= 17 else { return nil }
         var significant: [UInt8] = []
@@ -53,8 +56,14 @@ public enum Format {
             }
         }
         while significant.last == UInt8(ascii: "0") { significant.removeLast() }
-        guard !significant.isEmpty, significant.count <= digits else { return nil }
-        let x = point + exponentSign * exponent - 1  // the decimal exponent: d.ddd × 10^x
+        guard !significant.isEmpty, significant.count != digits + 1 else { return nil }
+        var x = point + exponentSign * exponent - 1  // the decimal exponent: d.ddd × 10^x
+        if significant.count > digits {
+            let up = significant[digits] >= UInt8(ascii: "5")
+            significant.removeLast(significant.count - digits)
+            if up && !roundUp(&significant) { x += 1 }
+            while significant.last == UInt8(ascii: "0") { significant.removeLast() }
+        }
         var out: [UInt8] = value < 0 ? [UInt8(ascii: "-")] : []
         if x < -4 || x >= digits {
             out.append(significant[0])
@@ -69,6 +78,21 @@ public enum Format {
             out += Array("0.".utf8) + Array(repeating: UInt8(ascii: "0"), count: -x - 1) + significant
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Adds one in the last place of decimal digits; false when it carried out of the first
+    /// (999 became 000: the caller puts the 1 in front by raising the exponent).
+    private static func roundUp(_ digits: inout [UInt8]) -> Bool {
+        for i in digits.indices.reversed() {
+            if digits[i] == UInt8(ascii: "9") {
+                digits[i] = UInt8(ascii: "0")
+            } else {
+                digits[i] += 1
+                return true
+            }
+        }
+        if !digits.isEmpty { digits[0] = UInt8(ascii: "1") }
+        return false
     }
 
     /// A count with thousands separators: `10,000,000,000`.

@@ -45,13 +45,17 @@ struct ShortFormatTests {
         #expect(Format.shortG(-2.5e-7, digits: 6) == "-2.5e-07")
         #expect(Format.shortG(1234.5, digits: 6) == "1234.5")
         #expect(Format.shortG(1.5e6, digits: 6) == "1.5e+06")
-        #expect(Format.shortG(0.1 + 0.2, digits: 6) == nil)  // 0.30000000000000004: printf rounds it
+        #expect(Format.shortG(0.1 + 0.2, digits: 6) == "0.3")  // 0.30000000000000004, rounded
+        #expect(Format.shortG(1 / 3, digits: 6) == "0.333333")
+        #expect(Format.shortG(9.9999996, digits: 6) == "10")  // the carry raises the exponent
+        #expect(Format.shortG(1.234565, digits: 6) == nil)  // one digit more: a tie is possible, printf decides
         #expect(Format.shortG(5e-324, digits: 6) == nil)
     }
 
     @Test("subnormals and the edges go to printf")
     func edges() {
-        for v in [5e-324, 2.2250738585072014e-308, Double.greatestFiniteMagnitude, 1e-5, 123456.0, 999999.5, 1e6, 0.0001, 0.00001] {
+        for v in [5e-324, 2.2250738585072014e-308, Double.greatestFiniteMagnitude, 1e-5, 123456.0, 999999.5, 1e6, 0.0001, 0.00001,
+                  0.1234565, 2.675, 1.0000005, 9.9999995, 999999.4999999, 0.000099999951, 0.731058578630074, -0.2689414213699951] {
             #expect(Format.number(v) == Self.printfG(v, 6), "\(v)")
         }
     }
