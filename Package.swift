@@ -5,6 +5,11 @@ import PackageDescription
 // modules that use them get their code specialized (the op table, in NablaGraph, is specialized
 // there: the graph runs it in Double, the tape in Float).
 let specialize: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+// The session is a class whose properties every statement reads and writes many times; the
+// release build skips the runtime's dynamic exclusivity checks on them (6% of an exam-sized
+// script: swift_beginAccess and its thread-local bookkeeping). Debug builds, which run the
+// tests, keep the checks, so an overlapping access still traps there.
+let unchecked: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "nabla",
@@ -21,19 +26,19 @@ let package = Package(
     targets: [
         // MARK: - Libraries (dependencies point down)
         .target(name: "NablaTensor", dependencies: ["CBLAS"], swiftSettings: specialize),
-        .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"]),
-        .target(name: "NablaSyntax"),
+        .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"], swiftSettings: unchecked),
+        .target(name: "NablaSyntax", swiftSettings: unchecked),
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
         .target(name: "NablaFetch"),
         // The session's parts, one job each: the workspace (definitions, compile, limits); the
         // teaching views; training; the self-check; and the session that dispatches commands.
-        .target(name: "NablaRuntime", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
-        .target(name: "NablaTeaching", dependencies: ["NablaRuntime", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
+        .target(name: "NablaRuntime", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"], swiftSettings: unchecked),
+        .target(name: "NablaTeaching", dependencies: ["NablaRuntime", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"], swiftSettings: unchecked),
         .target(name: "NablaTraining", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
         .target(name: "NablaSelfCheck", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax"]),
         .target(name: "NablaSession", dependencies: [
             "NablaRuntime", "NablaTeaching", "NablaTraining", "NablaSelfCheck", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN",
-        ]),
+        ], swiftSettings: unchecked),
         .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "NablaFuzz", dependencies: ["NablaSession", "NablaNN", "NablaTensor"]),
 

@@ -7,6 +7,8 @@ import NablaTensor
 /// The nodes one compilation has made so far, removed again if it fails.
 final class CreatedNodes {
     var ids: [NodeID] = []
+
+    init() { ids.reserveCapacity(16) }
 }
 
 extension Session {

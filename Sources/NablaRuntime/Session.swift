@@ -220,6 +220,10 @@ public final class Session {
     public init(output: SessionOutput = .standard, seed: UInt64? = nil) {
         self.output = output
         random = RandomSource(seed: seed ?? Terminal.entropy())
+        // Room for an exercise's worth of names and nodes: growing from empty rehashed both
+        // tables several times in a short script's first statements.
+        definitions.reserveCapacity(64)
+        origins.reserveCapacity(256)
     }
 
     // MARK: - Output
