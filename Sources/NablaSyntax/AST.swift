@@ -67,23 +67,29 @@ public struct Expr: Sendable, Equatable {
         return out
     }
 
-    /// Every name this expression reads (function names excluded).
+    /// Every name this expression reads (function names excluded), in the order written.
     public var names: [String] {
         var out: [String] = []
-        var stack = [self]
-        while let e = stack.popLast() {
-            switch e.kind {
-            case .number, .numbers: break
-            case let .name(n): out.append(n)
-            case let .array(items): stack.append(contentsOf: items)
-            case let .negate(x), let .transpose(x): stack.append(x)
-            case let .binary(_, a, b): stack.append(contentsOf: [a, b])
-            case let .call(_, args, _): stack.append(contentsOf: args)
-            case let .index(x, idx): stack.append(x); stack.append(contentsOf: idx)
-            case let .partial(of, wrt): stack.append(contentsOf: [of, wrt])
-            }
-        }
+        collectNames(into: &out)
         return out
+    }
+
+    /// Appends the names read, without copying subexpressions (the depth is bounded by the
+    /// parser's height limit).
+    func collectNames(into out: inout [String]) {
+        switch kind {
+        case .number, .numbers: break
+        case let .name(n): out.append(n)
+        case let .array(items): for item in items { item.collectNames(into: &out) }
+        case let .negate(x), let .transpose(x): x.collectNames(into: &out)
+        case let .binary(_, a, b), let .partial(a, b):
+            a.collectNames(into: &out)
+            b.collectNames(into: &out)
+        case let .call(_, args, _): for arg in args { arg.collectNames(into: &out) }
+        case let .index(x, idx):
+            x.collectNames(into: &out)
+            for i in idx { i.collectNames(into: &out) }
+        }
     }
 }
 

@@ -115,6 +115,12 @@ public struct Parser {
     }
 
     static func parseCommand(_ text: String, line: Int) throws(Diagnostic) -> Statement {
+        if let command = parseASCIICommand(text, line: line) { return command }
+        return try parseCommandByCharacters(text, line: line)
+    }
+
+    /// `parseCommand` for any text, a character at a time.
+    static func parseCommandByCharacters(_ text: String, line: Int) throws(Diagnostic) -> Statement {
         let chars = Array(text)
         var i = 0
         while chars[i] != ":" { i += 1 }
@@ -135,6 +141,53 @@ public struct Parser {
         while arguments.last?.isWhitespace == true { arguments.removeLast() }
         return .command(name: name, nameRange: range, arguments: arguments, argumentsStart: argumentsStart)
     }
+
+    /// `parseCommand` on bytes, for the usual all-ASCII line without a carriage return (the same
+    /// columns: a byte is a character there); `nil` for any other line or a missing name, which
+    /// the general path reads (and words the error for).
+    static func parseASCIICommand(_ text: String, line: Int) -> Statement? {
+        let bytes = Array(text.utf8)
+        guard bytes.allSatisfy({ $0 < 128 && $0 != 13 }), let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        var i = colon + 1
+        while i < bytes.count, Lexer.isASCIILetterOrUnderscore(UInt32(bytes[i])) || Lexer.isDigit(UInt32(bytes[i])) || bytes[i] == UInt8(ascii: "-") {
+            i += 1
+        }
+        guard i > colon + 1 else { return nil }
+        let name = String(decoding: bytes[(colon + 1)..<i], as: UTF8.self)
+        let range = SourceRange(
+            start: SourceLocation(line: line, column: colon + 1),
+            end: SourceLocation(line: line, column: i + 1), offsets: colon..<i)
+        while i < bytes.count, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i += 1 }
+        let argumentsStart = SourceLocation(line: line, column: i + 1)
+        var end = commentStart(bytes, from: i)
+        while end > i, isASCIISpace(bytes[end - 1]) { end -= 1 }
+        let arguments = String(decoding: bytes[i..<end], as: UTF8.self)
+        return .command(name: name, nameRange: range, arguments: arguments, argumentsStart: argumentsStart)
+    }
+
+    /// Where `withoutComment` cuts ASCII bytes: the index of the comment's `#`, else the end.
+    static func commentStart(_ bytes: [UInt8], from start: Int) -> Int {
+        var quote: UInt8?
+        var previous = UInt8(ascii: " ")
+        var escaped = false
+        for i in start..<bytes.count {
+            let c = bytes[i]
+            defer { previous = c }
+            if escaped { escaped = false; continue }
+            if c == UInt8(ascii: "\\") { escaped = true; continue }
+            if let q = quote {
+                if c == q { quote = nil }
+                continue
+            }
+            if c == UInt8(ascii: "\"") || (c == UInt8(ascii: "'") && (isASCIISpace(previous) || previous == UInt8(ascii: "="))) { quote = c; continue }
+            if c == UInt8(ascii: "#") && isASCIISpace(previous) { return i }
+        }
+        return bytes.count
+    }
+
+    /// Character.isWhitespace on ASCII without a carriage return: tab, line feed, vertical tab,
+    /// form feed, space.
+    static func isASCIISpace(_ b: UInt8) -> Bool { b == 32 || (b >= 9 && b <= 12) }
 
     /// A command's arguments without a trailing comment: `#` at the start or after a space, and
     /// not inside a quoted path (`"a # b"`, or '...' that begins a word: `W'` is a transpose).

@@ -257,4 +257,21 @@ struct BigLiteralTests {
         #expect(!NumericLiteral.isOpenPrefix("W = " + body))
         #expect(!NumericLiteral.isOpenPrefix("W = [[x, " + String(body.dropFirst(2).dropLast(3))))
     }
+
+    @Test("a command read from bytes is what reading it a character at a time gives", arguments: [
+        ":backward L", ":grad w1", "  :train lr=0.1 epochs=5   ", ":plot L # the loss", ":load \"a # b.nabla\"",
+        ":expect x == 2 # two", ":mlp net 2-3-1\t", ":dot 'my file#1.dot'", ":check W'", "x = 1 :vars",
+        ":data csv a\\ b.csv # c", ":limits elements=10", ":help", ":show-all", ":q", ":", ": train", ":#",
+        ":expect s == \"#\" # quoted", "\t:vars\t\t# tabs",
+    ])
+    func commandFromBytes(text: String) {
+        let fast = Parser.parseASCIICommand(text, line: 3)
+        let general = Result { () throws(Diagnostic) -> Statement in try Parser.parseCommandByCharacters(text, line: 3) }
+        if let fast {
+            #expect(general.map { "\($0)" } == .success("\(fast)"))
+        } else {
+            #expect(throws: Diagnostic.self) { try general.get() }  // only a missing name is left to the general path
+        }
+    }
 }
+
