@@ -198,8 +198,8 @@ extension Op {
         let (positions, image, map) = (g.oh * g.ow, g.c * g.h * g.w, g.f * g.oh * g.ow)
         guard total > 0, x.count > 0, k.count > 0 else { return DenseTensor(shape: g.outputShape, scalars: [T](repeating: 0, count: total)) }
         let out = [T](unsafeUninitializedCapacity: total) { o, initialized in
-            x.withUnsafeBufferPointer { xs in
-                k.withUnsafeBufferPointer { ks in
+            x.scalars.withUnsafeBufferPointer { xs in
+                k.scalars.withUnsafeBufferPointer { ks in
                     guard let xp = xs.baseAddress, let kp = ks.baseAddress, let op = o.baseAddress else {
                         for i in o.indices { o[i] = 0 }
                         return
@@ -234,9 +234,9 @@ extension Op {
         var sums = [T](repeating: 0, count: wantK ? groups * k.count : 0)
         let gCols = UnsafeMutablePointer<T>.allocate(capacity: Parallel.parts * Swift.max(rows * positions, 1))
         defer { gCols.deallocate() }
-        x.withUnsafeBufferPointer { xs in
-            k.withUnsafeBufferPointer { ks in
-                gOut.withUnsafeBufferPointer { gs in
+        x.scalars.withUnsafeBufferPointer { xs in
+            k.scalars.withUnsafeBufferPointer { ks in
+                gOut.scalars.withUnsafeBufferPointer { gs in
                     gx.withUnsafeMutableBufferPointer { gxs in
                         sums.withUnsafeMutableBufferPointer { sumParts in
                             guard let xp = xs.baseAddress, let kp = ks.baseAddress, let gp = gs.baseAddress else { return }
@@ -315,7 +315,7 @@ extension Op {
         let g = try PoolGeometry(x.shape, size: size, stride: stride, op: "\(kind.rawValue)pool")
         let total = g.planes * g.oh * g.ow
         let out = [T](unsafeUninitializedCapacity: total) { out, initialized in
-            x.withUnsafeBufferPointer { v in
+            x.scalars.withUnsafeBufferPointer { v in
                 // One loop per kind, so none decides the kind per element.
                 g.forEachPlanePart { planes in
                     switch kind {
@@ -340,9 +340,9 @@ extension Op {
         var gx = [T](repeating: 0, count: x.count)
         let n = T(size * size)
         gx.withUnsafeMutableBufferPointer { gx in
-            x.withUnsafeBufferPointer { v in
-                gOut.withUnsafeBufferPointer { gOut in
-                    y.withUnsafeBufferPointer { y in
+            x.scalars.withUnsafeBufferPointer { v in
+                gOut.scalars.withUnsafeBufferPointer { gOut in
+                    y.scalars.withUnsafeBufferPointer { y in
                         g.forEachPlanePart { planes in
                             switch kind {
                             case .max:

@@ -187,7 +187,7 @@ extension DenseTensor {
     mutating func add(_ other: DenseTensor) {
         let n = Swift.min(count, other.count)
         scalars.withUnsafeMutableBufferPointer { d in
-            other.withUnsafeBufferPointer { o in for i in 0..<n { d[i] += o[i] } }
+            other.scalars.withUnsafeBufferPointer { o in for i in 0..<n { d[i] += o[i] } }
         }
     }
 }

@@ -105,13 +105,13 @@ extension DenseTensor {
     public static func zip(
         _ a: DenseTensor, _ b: DenseTensor, op: String, _ f: (Element, Element) -> Element
     ) throws(TensorError) -> DenseTensor {
-        if case .single(let x) = a.storage, case .single(let y) = b.storage, a.shape == b.shape {
-            return DenseTensor(single: f(Element(inlineBits: x), Element(inlineBits: y)), shape: a.shape)
+        if a._isSingle, b._isSingle, a.shape == b.shape {
+            return DenseTensor(single: f(a.scalar, b.scalar), shape: a.shape)
         }
         if a.shape == b.shape {
-            return a.withUnsafeBufferPointer { x in
-                b.withUnsafeBufferPointer { y in DenseTensor(shape: a.shape) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
-            }
+            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
+                b.scalars.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
+            })
         }
         if b.isScalar {
             let s = b.scalar
@@ -124,8 +124,8 @@ extension DenseTensor {
         // A row added to every row of a matrix (the bias of a layer): no index tables.
         if a.rank == 2, b.rank == 1, b.shape[0] == a.shape[1] {
             let n = b.shape[0]
-            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
-                b.withUnsafeBufferPointer { row in
+            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
+                b.scalars.withUnsafeBufferPointer { row in
                     filled(x.count) { o in
                         for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
                             for j in 0..<n { o[start + j] = f(x[start + j], row[j]) }
@@ -136,8 +136,8 @@ extension DenseTensor {
         }
         // A number per block (the bias of a feature map): raw buffers, a run per block.
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
-            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
-                b.withUnsafeBufferPointer { v in
+            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
+                b.scalars.withUnsafeBufferPointer { v in
                     filled(x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
@@ -148,8 +148,8 @@ extension DenseTensor {
             })
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
-            return DenseTensor(shape: b.shape, scalars: b.withUnsafeBufferPointer { x in
-                a.withUnsafeBufferPointer { v in
+            return DenseTensor(shape: b.shape, scalars: b.scalars.withUnsafeBufferPointer { x in
+                a.scalars.withUnsafeBufferPointer { v in
                     filled(x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
@@ -163,8 +163,8 @@ extension DenseTensor {
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
         var out = [Element](repeating: 0, count: ia.count)
-        a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in for i in 0..<ia.count { out[i] = f(x[ia[i]], y[ib[i]]) } }
+        a.scalars.withUnsafeBufferPointer { x in
+            b.scalars.withUnsafeBufferPointer { y in for i in 0..<ia.count { out[i] = f(x[ia[i]], y[ib[i]]) } }
         }
         return DenseTensor(shape: shape, scalars: out)
     }
@@ -182,7 +182,7 @@ extension DenseTensor {
         if n == 0 { return DenseTensor(shape: target, scalars: []) }
         // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
         if Broadcast.isTrailing(target, of: shape) {
-            withUnsafeBufferPointer { g in
+            scalars.withUnsafeBufferPointer { g in
                 out.withUnsafeMutableBufferPointer { o in
                     for start in stride(from: 0, to: g.count, by: n) { for j in 0..<n { o[j] += g[start + j] } }
                 }
@@ -190,7 +190,7 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         if let (inner, blocks) = Broadcast.block(target, in: shape), blocks == n {
-            withUnsafeBufferPointer { g in
+            scalars.withUnsafeBufferPointer { g in
                 out.withUnsafeMutableBufferPointer { o in
                     Broadcast.forEachRun(count: g.count, inner: inner, n: n) { start, k in
                         o[k] += Self.sum(g, start..<start + inner)
@@ -200,7 +200,7 @@ extension DenseTensor {
             return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(target, to: shape)
-        withUnsafeBufferPointer { g in for i in 0..<g.count { out[src[i]] += g[i] } }
+        scalars.withUnsafeBufferPointer { g in for i in 0..<g.count { out[src[i]] += g[i] } }
         return DenseTensor(shape: target, scalars: out)
     }
 
@@ -258,17 +258,21 @@ extension DenseTensor {
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
     @inlinable
     public func zip(_ a: DenseTensor, _ b: DenseTensor, _ f: (Element, Element, Element) -> Element) -> DenseTensor {
-        withUnsafeBufferPointer { x in
-            a.withUnsafeBufferPointer { pa in
-                b.withUnsafeBufferPointer { pb in
+        if count == 1 {
+            let x = scalar
+            return DenseTensor(single: a.count >= 1 && b.count >= 1 ? f(x, a.scalar, b.scalar) : x, shape: shape)
+        }
+        return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
                     let n = Swift.min(x.count, pa.count, pb.count)
-                    return DenseTensor(shape: shape) { o in
+                    return Self.filled(x.count) { o in
                         for i in 0..<n { o[i] = f(x[i], pa[i], pb[i]) }
                         for i in n..<o.count { o[i] = x[i] }
                     }
                 }
             }
-        }
+        })
     }
 
     /// `f(self, a, b, c)` element by element over tensors of this one's count (no broadcasting).
@@ -276,18 +280,22 @@ extension DenseTensor {
     public func zip(
         _ a: DenseTensor, _ b: DenseTensor, _ c: DenseTensor, _ f: (Element, Element, Element, Element) -> Element
     ) -> DenseTensor {
-        withUnsafeBufferPointer { x in
-            a.withUnsafeBufferPointer { pa in
-                b.withUnsafeBufferPointer { pb in
-                    c.withUnsafeBufferPointer { pc in
+        if count == 1 {
+            let x = scalar
+            return DenseTensor(single: a.count >= 1 && b.count >= 1 && c.count >= 1 ? f(x, a.scalar, b.scalar, c.scalar) : x, shape: shape)
+        }
+        return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
+                    c.scalars.withUnsafeBufferPointer { pc in
                         let n = Swift.min(x.count, pa.count, pb.count, pc.count)
-                        return DenseTensor(shape: shape) { o in
+                        return Self.filled(x.count) { o in
                             for i in 0..<n { o[i] = f(x[i], pa[i], pb[i], pc[i]) }
                             for i in n..<o.count { o[i] = x[i] }
                         }
                     }
                 }
             }
-        }
+        })
     }
 }

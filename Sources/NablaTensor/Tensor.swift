@@ -10,71 +10,67 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// The extent of each axis; `[]` for a scalar.
     @inlinable public var shape: [Int] { _shape }
     @usableFromInline var _shape: [Int]
-    /// The elements: inline when there is exactly one, else an array.
-    @usableFromInline var storage: Storage
-
-    @usableFromInline
-    enum Storage: Sendable {
-        /// One element, as its bits (`Element.inlineBits`).
-        case single(UInt64)
-        case many([Element])
-
-        @inlinable
-        init(_ scalars: [Element]) {
-            self = scalars.count == 1 ? .one(scalars[0]) : .many(scalars)
-        }
-
-        @inlinable
-        static func one(_ v: Element) -> Storage { .single(v.inlineBits) }
-    }
-
-    /// Same shape and equal elements (as arrays compare: NaN is unequal to itself, -0 equals 0).
-    @inlinable
-    public static func == (a: DenseTensor, b: DenseTensor) -> Bool {
-        a.shape == b.shape && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.elementsEqual(y) } }
-    }
+    /// The elements when there are not exactly one (empty while `isSingle`).
+    @usableFromInline var _many: [Element]
+    /// The one element's bits (`Element.inlineBits`) while `isSingle`. Plain fields, not an
+    /// enum: a copy is two retains and a few words, with a layout that does not depend on the
+    /// element (so no runtime type metadata per copy).
+    @usableFromInline var _single: UInt64
+    @usableFromInline var _isSingle: Bool
 
     /// The elements in row-major order (for a single element, an array made on demand:
     /// hot paths use `scalar`, `count`, `self[flat:]` or `withUnsafeBufferPointer`).
     @inlinable
     public var scalars: [Element] {
-        get {
-            switch storage {
-            case .single(let b): return [Element(inlineBits: b)]
-            case .many(let a): return a
+        get { _isSingle ? [Element(inlineBits: _single)] : _many }
+        set { store(newValue) }
+        _modify {
+            if _isSingle {
+                var a = [Element(inlineBits: _single)]
+                defer { store(a) }
+                yield &a
+            } else {
+                defer { if _many.count == 1 { store(_many) } }
+                yield &_many
             }
         }
-        set { storage = Storage(newValue) }
-        _modify {
-            var a: [Element]
-            switch storage {
-            case .single(let b): a = [Element(inlineBits: b)]
-            case .many(let x): a = x
-            }
-            storage = .many([])  // the array's only reference while it is changed in place
-            defer { storage = Storage(a) }
-            yield &a
+    }
+
+    /// Keeps `scalars`, inline when there is one.
+    @inlinable
+    mutating func store(_ scalars: [Element]) {
+        if scalars.count == 1 {
+            _single = scalars[0].inlineBits
+            _isSingle = true
+            _many = []
+        } else {
+            _isSingle = false
+            _many = scalars
         }
     }
 
     /// Makes a tensor from a shape and its row-major elements; the counts must agree.
     public init(shape: [Int], scalars: [Element]) {
         precondition(shape.allSatisfy { $0 >= 0 } && Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
-        self._shape = shape
-        self.storage = Storage(scalars)
+        _shape = shape
+        _many = []
+        _single = 0
+        _isSingle = false
+        store(scalars)
     }
 
     /// A scalar (no allocation).
     public init(_ value: Element) {
-        _shape = []
-        storage = .one(value)
+        self.init(single: value, shape: [])
     }
 
     /// A tensor of one element under `shape` (`[]`, `[1]`, `[1, 1]`, ...), no allocation.
     @usableFromInline
     init(single value: Element, shape: [Int]) {
-        self._shape = shape
-        storage = .one(value)
+        _shape = shape
+        _many = []
+        _single = value.inlineBits
+        _isSingle = true
     }
 
     /// A tensor of `shape` whose elements are written by `body` (nothing is zeroed first);
@@ -82,37 +78,34 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     @inlinable
     public init(shape: [Int], writing body: (UnsafeMutableBufferPointer<Element>) -> Void) {
         let n = Shape.count(shape)
-        _shape = shape
         if n == 1 {
             var v: Element = 0
             withUnsafeMutablePointer(to: &v) { body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
-            storage = .one(v)
+            self.init(single: v, shape: shape)
         } else {
-            storage = .many(Self.filled(n, body))
+            self.init(shape: shape, scalars: Self.filled(n, body))
         }
     }
 
     /// True when the element is held inline (a tensor of one element), not in an array.
-    public var isInline: Bool {
-        switch storage {
-        case .single: return true
-        case .many: return false
-        }
-    }
+    public var isInline: Bool { _isSingle }
 
     /// Element `i` in row-major order.
     @inlinable
     public subscript(flat i: Int) -> Element {
         get {
-            switch storage {
-            case .single(let b): precondition(i == 0, "index \(i) of a single element"); return Element(inlineBits: b)
-            case .many(let a): return a[i]
+            if _isSingle {
+                precondition(i == 0, "index \(i) of a single element")
+                return Element(inlineBits: _single)
             }
+            return _many[i]
         }
         set {
-            switch storage {
-            case .single: precondition(i == 0, "index \(i) of a single element"); storage = .one(newValue)
-            case .many: scalars[i] = newValue
+            if _isSingle {
+                precondition(i == 0, "index \(i) of a single element")
+                _single = newValue.inlineBits
+            } else {
+                _many[i] = newValue
             }
         }
     }
@@ -120,26 +113,28 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// Calls `body` with the elements, without copying them (nor allocating for one element).
     @inlinable
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
-        switch storage {
-        case .single(let b):
-            var v = Element(inlineBits: b)
+        if _isSingle {
+            var v = Element(inlineBits: _single)
             return try withUnsafePointer(to: &v) { try body(UnsafeBufferPointer(start: $0, count: 1)) }
-        case .many(let a):
-            return try a.withUnsafeBufferPointer(body)
         }
+        return try _many.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with the elements to change in place.
     @inlinable
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
-        switch storage {
-        case .single(let b):
-            var v = Element(inlineBits: b)
-            defer { storage = .one(v) }
+        if _isSingle {
+            var v = Element(inlineBits: _single)
+            defer { _single = v.inlineBits }
             return try withUnsafeMutablePointer(to: &v) { try body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
-        case .many:
-            return try scalars.withUnsafeMutableBufferPointer { try body($0) }
         }
+        return try _many.withUnsafeMutableBufferPointer { try body($0) }
+    }
+
+    /// Same shape and equal elements (as arrays compare: NaN is unequal to itself, -0 equals 0).
+    @inlinable
+    public static func == (a: DenseTensor, b: DenseTensor) -> Bool {
+        a.shape == b.shape && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.elementsEqual(y) } }
     }
 
     /// A vector.
@@ -178,23 +173,13 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
 
     public var rank: Int { shape.count }
     @inlinable
-    public var count: Int {
-        switch storage {
-        case .single: return 1
-        case .many(let a): return a.count
-        }
-    }
+    public var count: Int { _isSingle ? 1 : _many.count }
     public var isScalar: Bool { shape.isEmpty }
     /// True for a tensor with exactly one element (a scalar, `[1]` or `[1, 1]`).
     public var isSingleElement: Bool { count == 1 }
     /// The first element; the value of a scalar.
     @inlinable
-    public var scalar: Element {
-        switch storage {
-        case .single(let b): return Element(inlineBits: b)
-        case .many(let a): return a[0]
-        }
-    }
+    public var scalar: Element { _isSingle ? Element(inlineBits: _single) : _many[0] }
     /// Number of rows of a matrix, 1 for lower ranks.
     public var rows: Int { rank == 2 ? shape[0] : 1 }
     /// Number of columns of a matrix, the length of a vector, 1 for a scalar.
@@ -215,10 +200,10 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// Array's own `map` appends one element at a time).
     @inlinable
     public func map(_ f: (Element) -> Element) -> DenseTensor {
-        if case .single(let b) = storage { return DenseTensor(single: f(Element(inlineBits: b)), shape: shape) }
-        return withUnsafeBufferPointer { x in
-            DenseTensor(shape: shape) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
-        }
+        if _isSingle { return DenseTensor(single: f(Element(inlineBits: _single)), shape: shape) }
+        return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
+            Self.filled(x.count) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
+        })
     }
 
     /// A new array of `count` elements, each written by `body` (nothing is zeroed first).

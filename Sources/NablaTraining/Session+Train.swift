@@ -227,7 +227,7 @@ extension Session {
         for (leaf, t) in set.bytes == nil || set.bytes?.count != set.count * set.features ? [(leaves.0, set.x), (leaves.1, set.y)] : [(leaves.1, set.y)] {
             let w = t.rank == 2 ? t.shape[1] : 1
             tape.fill(leaf, shape: [rows.count] + Array(t.shape.dropFirst())) { dst in
-                t.withUnsafeBufferPointer { src in
+                t.scalars.withUnsafeBufferPointer { src in
                     guard let base = src.baseAddress, var to = dst.baseAddress else { return }
                     for i in rows {
                         let from = base + i * w
