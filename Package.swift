@@ -5,10 +5,11 @@ import PackageDescription
 // modules that use them get their code specialized (the op table, in NablaGraph, is specialized
 // there: the graph runs it in Double, the tape in Float).
 let specialize: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
-// The session is a class whose properties every statement reads and writes many times; the
-// release build skips the runtime's dynamic exclusivity checks on them (6% of an exam-sized
-// script: swift_beginAccess and its thread-local bookkeeping). Debug builds, which run the
-// tests, keep the checks, so an overlapping access still traps there.
+// The session is a class whose properties every statement reads and writes many times, and
+// the graph and the parser run inside each statement; the release build skips the runtime's
+// dynamic exclusivity checks in those modules (7% of an exam-sized script: swift_beginAccess
+// and its thread-local bookkeeping). Debug builds, which run the tests, keep the checks, so
+// an overlapping access still traps there.
 let unchecked: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -34,8 +35,8 @@ let package = Package(
         // teaching views; training; the self-check; and the session that dispatches commands.
         .target(name: "NablaRuntime", dependencies: ["NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"], swiftSettings: unchecked),
         .target(name: "NablaTeaching", dependencies: ["NablaRuntime", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"], swiftSettings: unchecked),
-        .target(name: "NablaTraining", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"]),
-        .target(name: "NablaSelfCheck", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax"]),
+        .target(name: "NablaTraining", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN"], swiftSettings: unchecked),
+        .target(name: "NablaSelfCheck", dependencies: ["NablaRuntime", "NablaTeaching", "NablaTensor", "NablaGraph", "NablaSyntax"], swiftSettings: unchecked),
         .target(name: "NablaSession", dependencies: [
             "NablaRuntime", "NablaTeaching", "NablaTraining", "NablaSelfCheck", "NablaTensor", "NablaGraph", "NablaSyntax", "NablaNN",
         ], swiftSettings: unchecked),

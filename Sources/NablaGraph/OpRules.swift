@@ -30,15 +30,15 @@ extension Op {
         let n = T(Swift.max(p.count, 1)), scale = g.scalar / n
         var gp = DenseTensor<T>.zeros(p.shape)
         for i in 0..<p.count {
-            let zi = z.scalars[i], di = d.count == 1 ? d.scalars[0] : d.scalars[i]
+            let zi = z[flat: i], di = d.count == 1 ? d[flat: 0] : d[flat: i]
             let residual = (1 - di) * T.logistic(zi) - di * T.logistic(-zi)
-            gp.scalars[i] = scale * residual / Swift.max(T.logisticSlope(zi), T.leastNormalMagnitude)
+            gp[flat: i] = scale * residual / Swift.max(T.logisticSlope(zi), T.leastNormalMagnitude)
         }
         var gd = DenseTensor<T>.zeros(d.shape)
         for i in 0..<p.count {
-            let zi = z.scalars[i]
+            let zi = z[flat: i]
             let v = -zi * scale
-            if d.count == 1 { gd.scalars[0] += v } else { gd.scalars[i] = v }
+            if d.count == 1 { gd[flat: 0] += v } else { gd[flat: i] = v }
         }
         return [gp, gd]
     }

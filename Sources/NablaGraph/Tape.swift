@@ -130,7 +130,7 @@ public final class Tape32 {
         return program.first { !values[$0.output].isFinite }?.node
     }
 
-    public var loss: T { slotOf[root].flatMap { values[$0].scalars.first } ?? .nan }
+    public var loss: T { slotOf[root].flatMap { values[$0].count > 0 ? values[$0][flat: 0] : nil } ?? .nan }
 
     // MARK: - Forward and backward: the op table's rules
 

@@ -356,7 +356,7 @@ extension Session {
         guard let root = graph[d.slot].inputs.first else { return "" }
         let aliases = self.aliases
         let parts = graph[root].inputs.filter { id in
-            !graph[id].value.scalars.isEmpty && !(graph[id].op == .constant && aliases[id] == nil)
+            graph[id].value.count > 0 && !(graph[id].op == .constant && aliases[id] == nil)
         }.map { id -> String in
             let v = graph.value(id)
             return "\(graph[id].label) = \(v.count <= 4 ? Printer.value(v) : Shape.describe(v.shape))"

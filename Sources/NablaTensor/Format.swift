@@ -37,7 +37,8 @@ public enum Format {
     /// left to printf (`nil`). The layout is %g's: fixed for exponents -4 up to digits-1, else
     /// `d.ddde±XX`, trailing zeros dropped.
     public static func shortG(_ value: Double, digits: Int) -> String? {
-        guard value.isNormal, digits >= 1, digits <= 17 else { return nil }
+        // Past 15 digits a unit in the last place printed is below half an ulp: printf decides.
+        guard value.isNormal, digits >= 1, digits <= 15 else { return nil }
         var significant: [UInt8] = []
         significant.reserveCapacity(17)
         var point = 0, exponent = 0, exponentSign = 1, inExponent = false, seenPoint = false

@@ -234,25 +234,27 @@ extension DenseTensor {
     public func broadcast(to target: [Int]) -> DenseTensor {
         if shape == target { return self }
         let total = Shape.count(target)
+        if _isSingle { return DenseTensor(shape: target, scalars: Array(repeating: scalar, count: total)) }
+        let values = scalars  // read once: the property is computed
         if count > 0, total % count == 0, Broadcast.isTrailing(shape, of: target) {
             // Repeated whole (a bias down the rows, a single number): copies, no index tables.
             var out: [Element] = []
             out.reserveCapacity(total)
-            for _ in 0..<total / count { out.append(contentsOf: scalars) }
+            for _ in 0..<total / count { out.append(contentsOf: values) }
             return DenseTensor(shape: target, scalars: out)
         }
         if let (inner, n) = Broadcast.block(shape, in: target), n == count {
             var out = [Element](repeating: 0, count: total)
             out.withUnsafeMutableBufferPointer { o in
                 Broadcast.forEachRun(count: total, inner: inner, n: n) { start, k in
-                    let v = scalars[k]
+                    let v = values[k]
                     for i in start..<start + inner { o[i] = v }
                 }
             }
             return DenseTensor(shape: target, scalars: out)
         }
         let src = Broadcast.sourceIndices(shape, to: target)
-        return DenseTensor(shape: target, scalars: src.map { scalars[$0] })
+        return DenseTensor(shape: target, scalars: src.map { values[$0] })
     }
 
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).

@@ -79,6 +79,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     public init(shape: [Int], writing body: (UnsafeMutableBufferPointer<Element>) -> Void) {
         let n = Shape.count(shape)
         if n == 1 {
+            precondition(shape.allSatisfy { $0 >= 0 }, "shape \(shape) has a negative extent")
             var v: Element = 0
             withUnsafeMutablePointer(to: &v) { body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
             self.init(single: v, shape: shape)
@@ -131,7 +132,9 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
         return try _many.withUnsafeMutableBufferPointer { try body($0) }
     }
 
-    /// Same shape and equal elements (as arrays compare: NaN is unequal to itself, -0 equals 0).
+    /// Same shape and equal elements, element by element: NaN is unequal to itself (even a
+    /// tensor compared with itself, which Array's `==` calls equal when the storage is shared),
+    /// -0 equals 0.
     @inlinable
     public static func == (a: DenseTensor, b: DenseTensor) -> Bool {
         a.shape == b.shape && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.elementsEqual(y) } }
@@ -187,7 +190,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
 
     /// The same elements under another shape with the same count.
     public func reshaped(_ newShape: [Int]) -> DenseTensor {
-        precondition(Shape.count(newShape) == count, "shape \(newShape) does not hold \(count) elements")
+        precondition(newShape.allSatisfy { $0 >= 0 } && Shape.count(newShape) == count, "shape \(newShape) does not hold \(count) elements")
         var t = self
         t._shape = newShape
         return t

@@ -60,6 +60,9 @@ struct InlineStorageTests {
         #expect(try Tensor.zip(m, Tensor(vector: [10, 20]), op: "+", +).scalars == [11, 22, 13, 24])
         #expect(m.sumTo([2]).scalars == [4, 6])
         #expect(Tensor.zeros([]).isInline && Tensor.zeros([3]).scalars == [0, 0, 0])
+        #expect(Tensor(2).broadcast(to: [2, 3]).scalars == Array(repeating: 2, count: 6))
+        #expect(Tensor(shape: [1], scalars: [4]).broadcast(to: [3]) == Tensor(vector: [4, 4, 4]))
+        #expect(Tensor(vector: [1, 2]).broadcast(to: [2, 2]).scalars == [1, 2, 1, 2])
         #expect(try Tensor.zip(Tensor(shape: [1, 1], scalars: [2]), Tensor(3), op: "*", *) == Tensor(shape: [1, 1], scalars: [6]))
     }
 

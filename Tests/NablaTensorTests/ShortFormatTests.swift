@@ -50,6 +50,8 @@ struct ShortFormatTests {
         #expect(Format.shortG(9.9999996, digits: 6) == "10")  // the carry raises the exponent
         #expect(Format.shortG(1.234565, digits: 6) == nil)  // one digit more: a tie is possible, printf decides
         #expect(Format.shortG(5e-324, digits: 6) == nil)
+        #expect(Format.shortG(0.1, digits: 17) == nil)  // %.17g is 0.10000000000000001
+        #expect(Format.number(0.1, digits: 17) == "0.10000000000000001")
     }
 
     @Test("subnormals and the edges go to printf")
