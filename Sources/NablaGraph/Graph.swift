@@ -301,6 +301,7 @@ public struct Graph: Sendable {
         switch inputs.count {
         case 1:
             guard self[inputs[0]].value.isScalar else { return nil }
+            if case .name = op { return self[inputs[0]].value.scalar }  // a name is its definition
             return op.unaryRule(UnaryScalar(x: self[inputs[0]].value.scalar))
         case 2:
             guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar else { return nil }
@@ -357,8 +358,9 @@ public struct Graph: Sendable {
         let y = self[id].value.scalar, op = self[id].op, inputs = self[id].inputs
         switch inputs.count {
         case 1:
-            guard self[inputs[0]].value.isScalar,
-                  let d = op.unaryRule(UnaryScalarSlope(x: self[inputs[0]].value.scalar, y: y)) else { return nil }
+            guard self[inputs[0]].value.isScalar else { return nil }
+            if case .name = op { return (1, nil) }  // the identity: the gradient passes through
+            guard let d = op.unaryRule(UnaryScalarSlope(x: self[inputs[0]].value.scalar, y: y)) else { return nil }
             return (d, nil)
         case 2:
             guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar,

@@ -89,16 +89,19 @@ public struct StatementReader {
 
     /// Opening minus closing brackets of a line, up to a comment.
     static func bracketBalance(_ line: String) -> Int {
-        var balance = 0
-        for c in line.utf8 {
-            switch c {
-            case UInt8(ascii: "#"): return balance
-            case UInt8(ascii: "("), UInt8(ascii: "["): balance += 1
-            case UInt8(ascii: ")"), UInt8(ascii: "]"): balance -= 1
-            default: break
+        var line = line
+        return line.withUTF8 { bytes in  // a buffer, not the view's iterator: a line is read often
+            var balance = 0
+            for c in bytes {
+                switch c {
+                case UInt8(ascii: "#"): return balance
+                case UInt8(ascii: "("), UInt8(ascii: "["): balance += 1
+                case UInt8(ascii: ")"), UInt8(ascii: "]"): balance -= 1
+                default: break
+                }
             }
+            return balance
         }
-        return balance
     }
 
     /// At the end of the input: the error for a statement left open, if any.
@@ -133,24 +136,32 @@ extension Session {
     /// A script's lines: any newline ends one ("\r\n", a Windows file's, is one newline). An
     /// ASCII script is split on its bytes, without walking it a Character at a time.
     static func lines(_ text: String) -> [Substring] {
-        let utf8 = text.utf8
-        guard utf8.allSatisfy({ $0 < 0x80 }) else {
-            return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-        }
-        var lines: [Substring] = []
-        var start = utf8.startIndex, i = start
-        while i != utf8.endIndex {
-            let byte = utf8[i]
-            guard (10...13).contains(byte) else {
-                i = utf8.index(after: i)
-                continue
+        var text = text
+        // Where each line ends, from the bytes (nil when not all ASCII: then by Characters).
+        let ends: [(end: Int, next: Int)]? = text.withUTF8 { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+            var ends: [(end: Int, next: Int)] = []
+            var i = 0
+            while i < bytes.count {
+                let byte = bytes[i]
+                i += 1
+                guard (10...13).contains(byte) else { continue }
+                let end = i - 1
+                if byte == 13, i < bytes.count, bytes[i] == 10 { i += 1 }
+                ends.append((end, i))
             }
-            lines.append(text[start..<i])
-            i = utf8.index(after: i)
-            if byte == 13, i != utf8.endIndex, utf8[i] == 10 { i = utf8.index(after: i) }
-            start = i
+            return ends
         }
-        lines.append(text[start..<i])
+        guard let ends else { return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) }
+        let utf8 = text.utf8
+        var lines: [Substring] = []
+        lines.reserveCapacity(ends.count + 1)
+        var start = 0
+        for (end, next) in ends {
+            lines.append(text[utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: end)])
+            start = next
+        }
+        lines.append(text[utf8.index(utf8.startIndex, offsetBy: start)...])
         return lines
     }
 
