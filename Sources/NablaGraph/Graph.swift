@@ -56,6 +56,12 @@ public struct Graph: Sendable {
 
     public init() {}
 
+    /// Makes room for `n` nodes (a session's graph starts with room for an exercise).
+    public mutating func reserveCapacity(_ n: Int) {
+        nodes.reserveCapacity(n)
+        alive.reserveCapacity(n)
+    }
+
     private static func counted(_ node: Node) -> Int {
         if case .name = node.op { return 0 }
         return node.value.count

@@ -224,6 +224,7 @@ public final class Session {
         // tables several times in a short script's first statements.
         definitions.reserveCapacity(64)
         origins.reserveCapacity(256)
+        graph.reserveCapacity(256)
     }
 
     // MARK: - Output

@@ -111,7 +111,7 @@ public struct Lexer {
             Token(kind: kind, range: SourceRange(start: start, end: location, offsets: startOffset..<offset),
                   text: typed ?? text(startOffset..<offset))
         }
-        guard let c = peek() else { return token(.end) }
+        guard let c = peek() else { return token(.end, text: "") }
         if Lexer.isDigit(c) || (c == 46 && peek(1).map(Lexer.isDigit) ?? false) {
             return try lexNumber(start: start, startOffset: startOffset)
         }
@@ -123,11 +123,11 @@ public struct Lexer {
         if c == 61 && peek(1) == 61 {  // ==
             advance()
             advance()
-            return token(.symbol("=="))
+            return token(.symbol("=="), text: "==")
         }
         if let symbol = Lexer.asciiSymbol(c) {
             advance()
-            return token(.symbol(symbol))
+            return token(.symbol(symbol), text: symbol)  // an ASCII symbol is typed as itself
         }
         let character = self.character(c)
         if let alias = Lexer.aliases[character] {

@@ -39,61 +39,62 @@ public enum Format {
     public static func shortG(_ value: Double, digits: Int) -> String? {
         // Past 15 digits a unit in the last place printed is below half an ulp: printf decides.
         guard value.isNormal, digits >= 1, digits <= 15 else { return nil }
-        var significant: [UInt8] = []
-        significant.reserveCapacity(17)
-        var point = 0, exponent = 0, exponentSign = 1, inExponent = false, seenPoint = false
-        for c in value.description.utf8 {
-            switch c {
-            case UInt8(ascii: "-") where inExponent: exponentSign = -1
-            case UInt8(ascii: "-"), UInt8(ascii: "+"): continue
-            case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
-            case UInt8(ascii: "."): seenPoint = true
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                if inExponent { exponent = exponent * 10 + Int(c - 48); continue }
-                if !seenPoint { point += 1 }
-                if significant.isEmpty && c == UInt8(ascii: "0") { point -= 1; continue }
-                significant.append(c)
-            default: return nil
+        // On the stack: bytes 0..<24 hold the significant digits, 24..<64 the text.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf -> String? in
+            let zero = UInt8(ascii: "0")
+            var n = 0, point = 0, exponent = 0, exponentSign = 1, inExponent = false, seenPoint = false
+            for c in value.description.utf8 {
+                switch c {
+                case UInt8(ascii: "-") where inExponent: exponentSign = -1
+                case UInt8(ascii: "-"), UInt8(ascii: "+"): continue
+                case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true
+                case UInt8(ascii: "."): seenPoint = true
+                case zero...UInt8(ascii: "9"):
+                    if inExponent { exponent = exponent * 10 + Int(c - zero); continue }
+                    if !seenPoint { point += 1 }
+                    if n == 0 && c == zero { point -= 1; continue }
+                    guard n < 24 else { return nil }
+                    buf[n] = c
+                    n += 1
+                default: return nil
+                }
             }
-        }
-        while significant.last == UInt8(ascii: "0") { significant.removeLast() }
-        guard !significant.isEmpty, significant.count != digits + 1 else { return nil }
-        var x = point + exponentSign * exponent - 1  // the decimal exponent: d.ddd × 10^x
-        if significant.count > digits {
-            let up = significant[digits] >= UInt8(ascii: "5")
-            significant.removeLast(significant.count - digits)
-            if up && !roundUp(&significant) { x += 1 }
-            while significant.last == UInt8(ascii: "0") { significant.removeLast() }
-        }
-        var out: [UInt8] = value < 0 ? [UInt8(ascii: "-")] : []
-        if x < -4 || x >= digits {
-            out.append(significant[0])
-            if significant.count > 1 { out.append(UInt8(ascii: ".")); out += significant[1...] }
-            out += Array((x < 0 ? "e-" : "e+").utf8)
-            if Swift.abs(x) < 10 { out.append(UInt8(ascii: "0")) }
-            out += Array(String(Swift.abs(x)).utf8)
-        } else if x >= 0 {
-            for i in 0...x { out.append(i < significant.count ? significant[i] : UInt8(ascii: "0")) }
-            if significant.count > x + 1 { out.append(UInt8(ascii: ".")); out += significant[(x + 1)...] }
-        } else {
-            out += Array("0.".utf8) + Array(repeating: UInt8(ascii: "0"), count: -x - 1) + significant
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Adds one in the last place of decimal digits; false when it carried out of the first
-    /// (999 became 000: the caller puts the 1 in front by raising the exponent).
-    private static func roundUp(_ digits: inout [UInt8]) -> Bool {
-        for i in digits.indices.reversed() {
-            if digits[i] == UInt8(ascii: "9") {
-                digits[i] = UInt8(ascii: "0")
+            while n > 0 && buf[n - 1] == zero { n -= 1 }
+            guard n > 0, n != digits + 1 else { return nil }
+            var x = point + exponentSign * exponent - 1  // the decimal exponent: d.ddd × 10^x
+            if n > digits {
+                let up = buf[digits] >= UInt8(ascii: "5")
+                n = digits
+                if up {  // one in the last place, carried; out of the first: 999 → 1, a power up
+                    var i = n - 1
+                    while i >= 0 && buf[i] == UInt8(ascii: "9") { buf[i] = zero; i -= 1 }
+                    if i >= 0 { buf[i] += 1 } else { buf[0] = UInt8(ascii: "1"); x += 1 }
+                }
+                while n > 0 && buf[n - 1] == zero { n -= 1 }
+            }
+            var o = 24
+            func put(_ b: UInt8) { buf[o] = b; o += 1 }
+            if value < 0 { put(UInt8(ascii: "-")) }
+            if x < -4 || x >= digits {
+                put(buf[0])
+                if n > 1 { put(UInt8(ascii: ".")); for i in 1..<n { put(buf[i]) } }
+                put(UInt8(ascii: "e"))
+                put(x < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+                let e = Swift.abs(x)
+                if e >= 100 { put(zero + UInt8(e / 100)) }
+                put(zero + UInt8(e / 10 % 10))
+                put(zero + UInt8(e % 10))
+            } else if x >= 0 {
+                for i in 0...x { put(i < n ? buf[i] : zero) }
+                if n > x + 1 { put(UInt8(ascii: ".")); for i in (x + 1)..<n { put(buf[i]) } }
             } else {
-                digits[i] += 1
-                return true
+                put(zero)
+                put(UInt8(ascii: "."))
+                for _ in 0..<(-x - 1) { put(zero) }
+                for i in 0..<n { put(buf[i]) }
             }
+            return String(decoding: UnsafeBufferPointer(rebasing: buf[24..<o]), as: UTF8.self)
         }
-        if !digits.isEmpty { digits[0] = UInt8(ascii: "1") }
-        return false
     }
 
     /// A count with thousands separators: `10,000,000,000`.
