@@ -400,7 +400,10 @@ public struct Graph: Sendable {
     public func topologicalOrder(from root: NodeID) -> [NodeID] {
         var seen = [Bool](repeating: false, count: nodes.count)
         var order: [NodeID] = []
-        var stack: [(NodeID, Int)] = [(root, 0)]
+        order.reserveCapacity(nodes.count)  // at most every node: no regrowth
+        var stack: [(NodeID, Int)] = []
+        stack.reserveCapacity(32)
+        stack.append((root, 0))
         seen[root.raw] = true
         while let (id, next) = stack.last {
             let inputs = self[id].inputs

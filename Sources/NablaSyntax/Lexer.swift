@@ -78,7 +78,7 @@ public struct Lexer {
     static func tokenize(_ start: Lexer) throws(Diagnostic) -> [Token] {
         var lexer = start
         var tokens: [Token] = []
-        tokens.reserveCapacity(Swift.min(start.units.count / 2 + 2, 256))  // room for most statements: no regrowth
+        tokens.reserveCapacity(Swift.min(start.units.count + 1, 256))  // a unit or more a token, and the end
         while true {
             let token = try lexer.next()
             tokens.append(token)

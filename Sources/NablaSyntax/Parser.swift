@@ -66,6 +66,8 @@ public struct Parser {
     let lexer: Lexer
     /// Brackets still open, innermost last, for the "to close" message.
     var openBrackets: [Token] = []
+    /// The limits in force, read once per statement (a task-local read is not free).
+    let nestingLimit = Parser.maxNesting, heightLimit = Parser.maxHeight
 
     init(_ text: String, line: Int, column: Int) throws(Diagnostic) {
         let lexer = Lexer(text, line: line, column: column)
@@ -287,7 +289,7 @@ public struct Parser {
     /// Counts one level of nesting; refuses to go past `maxNesting`.
     mutating func enter(_ token: Token) throws(Diagnostic) {
         depth += 1
-        if depth > Parser.maxNesting { throw error(.tooDeep(limit: Parser.maxNesting), at: token) }
+        if depth > nestingLimit { throw error(.tooDeep(limit: nestingLimit), at: token) }
     }
 
     mutating func leave() { depth -= 1 }
@@ -299,9 +301,10 @@ public struct Parser {
     /// Builds an expression spanning `from` to `to`, checking the height limit.
     func make(_ kind: Expr.Kind, from: SourceRange, to: SourceRange, children: [Expr]) throws(Diagnostic) -> Expr {
         let range = from.union(to)
-        let height = (children.map(\.height).max() ?? 0) + 1
-        if height > Parser.maxHeight {
-            throw Diagnostic(.error, SyntaxError.tooLong(limit: Parser.maxHeight).message, at: range)
+        var height = 1
+        for child in children { height = Swift.max(height, child.height + 1) }
+        if height > heightLimit {
+            throw Diagnostic(.error, SyntaxError.tooLong(limit: heightLimit).message, at: range)
         }
         return Expr(kind, range: range, text: text(range), height: height)
     }
