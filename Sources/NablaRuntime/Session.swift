@@ -225,6 +225,7 @@ public final class Session {
         definitions.reserveCapacity(64)
         origins.reserveCapacity(256)
         graph.reserveCapacity(256)
+        log.reserveCapacity(64)
     }
 
     // MARK: - Output

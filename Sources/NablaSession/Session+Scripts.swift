@@ -73,16 +73,16 @@ public struct StatementReader {
         // is parsed again only at its 2nd, 4th, 8th, ... line, so a literal over 10,000 lines
         // costs O(n log n), and a mistake inside it is still reported within twice its line.
         if buffer.count > 1 && depth > 0 && buffer.count & (buffer.count - 1) != 0 { return .needMore }
-        let source = SourceText(file: file, text: buffer.joined(separator: "\n"), firstLine: firstLine)
+        let source = SourceText(file: file, text: buffer.count == 1 ? buffer[0] : buffer.joined(separator: "\n"), firstLine: firstLine)
         // A big literal of plain numbers still open: wait without the general parser's re-read.
         if depth > 0 && NumericLiteral.isOpenPrefix(source.text) { return .needMore }
         do {
             let statement = try Parser.parseStatement(source.text, line: firstLine)
-            buffer = []
+            buffer.removeAll(keepingCapacity: true)  // the next statement's line goes here
             return .statement(statement, source)
         } catch {
             if error.isIncomplete { return .needMore }
-            buffer = []
+            buffer.removeAll(keepingCapacity: true)
             return .failure(error, source)
         }
     }
@@ -141,6 +141,7 @@ extension Session {
         let ends: [(end: Int, next: Int)]? = text.withUTF8 { bytes in
             guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
             var ends: [(end: Int, next: Int)] = []
+            ends.reserveCapacity(32)
             var i = 0
             while i < bytes.count {
                 let byte = bytes[i]

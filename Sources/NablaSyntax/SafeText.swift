@@ -5,7 +5,7 @@ public enum SafeText {
     /// `\r`, `\u{9B}`. With `allowColor`, nabla's own colour sequences (`ESC [ digits ; m`)
     /// pass; anything else that starts with ESC is escaped.
     public static func escaped(_ text: String, allowColor: Bool = false) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        guard hasControl(text) else { return text }
         let scalars = Array(text.unicodeScalars)
         var out = String.UnicodeScalarView()
         var i = 0
@@ -30,6 +30,20 @@ public enum SafeText {
     public static func clipped(_ line: Substring, limit: Int = 200) -> String {
         guard line.count > limit + 40 else { return String(line) }
         return "\(line.prefix(limit))… (\(line.count - limit) more characters)"
+    }
+
+    /// True when `text` holds a control character (`isControl`), read from its UTF-8 bytes:
+    /// a byte below 0x20 (but newline and tab) or 0x7F, or 0xC2 before 0x80...0x9F (the C1
+    /// controls); no other sequence encodes them.
+    static func hasControl(_ text: String) -> Bool {
+        let found = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for (i, b) in bytes.enumerated() {
+                if b < 0x20 { if b != 10 && b != 9 { return true } } else if b == 0x7F { return true }
+                if b == 0xC2, i + 1 < bytes.count, (0x80...0x9F).contains(bytes[i + 1]) { return true }
+            }
+            return false
+        }
+        return found ?? text.unicodeScalars.contains(where: isControl)
     }
 
     static func isControl(_ c: Unicode.Scalar) -> Bool {
