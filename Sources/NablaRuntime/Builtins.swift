@@ -116,6 +116,7 @@ package enum Builtins {
 
     package static let byName: [String: Builtin] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
-    /// Words that cannot be used as names.
-    package static let keywords: Set<String> = ["param", "seed"]
+    /// True for the words that cannot be used as names (`param`, `seed`); compared, not
+    /// hashed: it is asked at every definition.
+    package static func isKeyword(_ word: String) -> Bool { word == "param" || word == "seed" }
 }

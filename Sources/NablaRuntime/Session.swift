@@ -297,8 +297,8 @@ public final class Session {
     /// Defines (or redefines) `name`. Redefinition keeps the name's node, so
     /// everything that reads it is recomputed; if that fails, nothing changes.
     package func define(_ name: String, nameRange: SourceRange, isParam: Bool, _ expr: Expr) throws(Diagnostic) {
-        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
-            let what = Builtins.keywords.contains(name) ? "a keyword" : "a built-in function"
+        if Builtins.byName[name] != nil || Builtins.isKeyword(name) {
+            let what = Builtins.isKeyword(name) ? "a keyword" : "a built-in function"
             throw Diagnostic(.error, "'\(name)' is \(what); choose another name", at: nameRange)
         }
         // `_` reads `ans` unless `_` is defined.

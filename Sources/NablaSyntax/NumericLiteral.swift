@@ -13,8 +13,9 @@ public enum NumericLiteral {
 
     /// `[param] name = [ ... ]` of numbers only, as a definition; nil to use the general parser.
     static func definition(_ text: String, line: Int) -> Statement? {
+        guard text.utf8.count >= threshold else { return nil }  // a short statement: no copy of its bytes
         let b = Array(text.utf8)
-        guard b.count >= threshold, let (name, nameStart, isParam, literalStart) = header(b) else { return nil }
+        guard let (name, nameStart, isParam, literalStart) = header(b) else { return nil }
         guard case let .complete(values, shape, end) = numbers(b, from: literalStart) else { return nil }
         var i = end
         while i < b.count, b[i] == 32 || b[i] == 9 || b[i] == 10 { i += 1 }
@@ -30,8 +31,9 @@ public enum NumericLiteral {
     /// statement reader then waits for more lines without running the general parser (which
     /// would cost 170 bytes a byte on each of its re-reads of a literal written a row a line).
     public static func isOpenPrefix(_ text: String) -> Bool {
+        guard text.utf8.count >= threshold else { return false }
         let b = Array(text.utf8)
-        guard b.count >= threshold, let (_, _, _, literalStart) = header(b), case .open = numbers(b, from: literalStart) else { return false }
+        guard let (_, _, _, literalStart) = header(b), case .open = numbers(b, from: literalStart) else { return false }
         return true
     }
 

@@ -54,7 +54,7 @@ extension Session {
     /// Defines (or redefines) `name` as a stored value: an input, or a param when `isParam`.
     /// `text` is how `:vars` describes it; `:save` writes the value itself.
     package func defineValue(_ name: String, _ value: Tensor, isParam: Bool, text: String, at range: SourceRange) throws(Diagnostic) {
-        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
+        if Builtins.byName[name] != nil || Builtins.isKeyword(name) {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
         }
         let leaf = graph.addLeaf(isParam ? .param : .constant, value: value, label: isParam ? name : text)
@@ -334,7 +334,7 @@ extension Session {
         guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw Diagnostic(.error, "'\(name)' is not a name (letters, digits and _)", at: range)
         }
-        if Builtins.byName[name] != nil || Builtins.keywords.contains(name) {
+        if Builtins.byName[name] != nil || Builtins.isKeyword(name) {
             throw Diagnostic(.error, "'\(name)' is a built-in name; choose another", at: range)
         }
     }
