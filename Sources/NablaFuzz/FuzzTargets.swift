@@ -30,7 +30,7 @@ public enum FuzzTargets {
 
     /// Runs a target with the fuzzing limits bound (loaders outside a session read them too).
     public static func run(_ target: String, _ bytes: [UInt8]) {
-        TensorLimits.$maxElements.withValue(elements) {
+        TensorLimits.withMaxElements(elements) {
             switch target {
             case "data": data(bytes)
             case "npz": npz(bytes)

@@ -204,10 +204,8 @@ public final class Session {
         if TensorLimits.maxElements == maxElements, Parser.maxNesting == maxNesting, Parser.maxHeight == maxHeight {
             return body()
         }
-        return TensorLimits.$maxElements.withValue(maxElements) {
-            Parser.$maxNesting.withValue(maxNesting) {
-                Parser.$maxHeight.withValue(maxHeight, operation: body)
-            }
+        return TensorLimits.withMaxElements(maxElements) {
+            Parser.withLimits(nesting: maxNesting, height: maxHeight, body)
         }
     }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The syntax errors, detected by the lexer and parser; `message` formats them.
 public enum SyntaxError: Equatable, Sendable {
     case unexpectedCharacter(Character)
@@ -49,15 +51,27 @@ public enum SyntaxError: Equatable, Sendable {
 public struct Parser {
     /// Deepest bracket or operator nesting accepted (keeps recursion far from the stack's end).
     /// A session's `:limits nesting=N` binds it (up to `nestingCeiling`) while the session
-    /// runs a statement: task-local, so two sessions never see each other's limit.
-    @TaskLocal public static var maxNesting = 64
+    /// runs a statement (`withLimits`): task-local, so two sessions never see each other's
+    /// limit; while nothing is bound anywhere, the default, read without asking the task-local.
+    public static var maxNesting: Int { bindings.load(ordering: .relaxed) == 0 ? defaultMaxNesting : boundNesting }
     public static let defaultMaxNesting = 64
     public static let nestingCeiling = 256
     /// Tallest expression tree accepted (a long chain `a+b+c+...` counts one level per operator).
-    /// A session's `:limits height=N` binds it (up to `heightCeiling`), task-local as above.
-    @TaskLocal public static var maxHeight = 256
+    /// A session's `:limits height=N` binds it (up to `heightCeiling`), as above.
+    public static var maxHeight: Int { bindings.load(ordering: .relaxed) == 0 ? defaultMaxHeight : boundHeight }
     public static let defaultMaxHeight = 256
     public static let heightCeiling = 1000
+    @TaskLocal private static var boundNesting = 64
+    @TaskLocal private static var boundHeight = 256
+    /// How many bindings are in force on any thread (0: every task sees the defaults).
+    private static let bindings = Atomic<Int>(0)
+
+    /// Runs `body` with `maxNesting` and `maxHeight` bound for this task and the tasks it starts.
+    public static func withLimits<T>(nesting: Int, height: Int, _ body: () throws -> T) rethrows -> T {
+        bindings.add(1, ordering: .relaxed)
+        defer { bindings.subtract(1, ordering: .relaxed) }
+        return try $boundNesting.withValue(nesting) { try $boundHeight.withValue(height, operation: body) }
+    }
 
     var tokens: [Token]
     var position = 0

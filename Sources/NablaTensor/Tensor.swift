@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A dense tensor of any rank (up to `Shape.maxRank`): scalar (shape `[]`), vector (`[n]`),
 /// matrix (`[m, n]`), a batch of images (`[N, C, H, W]`), ...
 ///
@@ -237,9 +239,23 @@ public enum TensorLimits {
     /// Builders and ops check against it before allocating, so a typo like
     /// `zeros(100000, 100000)` is refused with a message, not an out-of-memory crash.
     /// A session's `:limits elements=N` binds it (up to `elementsCeiling`) while the session
-    /// runs a statement: task-local, so two sessions never see each other's limit.
-    @TaskLocal public static var maxElements = 100_000_000
+    /// runs a statement (`withMaxElements`): task-local, so two sessions never see each
+    /// other's limit. While nothing anywhere is bound it is the default, read without asking
+    /// the task-local (a read is not free, and builders ask at every op).
+    public static var maxElements: Int {
+        bindings.load(ordering: .relaxed) == 0 ? defaultMaxElements : bound
+    }
     public static let defaultMaxElements = 100_000_000
+    @TaskLocal private static var bound = 100_000_000
+    /// How many bindings are in force on any thread (0: every task sees the default).
+    private static let bindings = Atomic<Int>(0)
+
+    /// Runs `body` with `maxElements` bound to `limit` for this task and the tasks it starts.
+    public static func withMaxElements<T>(_ limit: Int, _ body: () throws -> T) rethrows -> T {
+        bindings.add(1, ordering: .relaxed)
+        defer { bindings.subtract(1, ordering: .relaxed) }
+        return try $bound.withValue(limit, operation: body)
+    }
     /// The most `:limits` allows: 2 billion numbers (16 GB).
     public static let elementsCeiling = 2_000_000_000
 }

@@ -89,7 +89,7 @@ for r in 0..<repeats {
 
 print("nodes \(nodes)")
 print("nabla parse+build+backward (script of \(layers) definitions) µs \(Int(median(parseAndBuild)))")
-print("nabla exam-sized neuron script (8 definitions, :backward, :grad) µs \(Int(median(exam)))")
+print("nabla exam-sized neuron script (8 definitions, :backward, :grad) µs \((median(exam) * 10).rounded() / 10)")
 print("nabla forward µs \(Int(median(forward)))")
 print("nabla backward µs \(Int(median(backward)))")
 print("nabla forward+backward µs \(Int(median(forward) + median(backward)))")

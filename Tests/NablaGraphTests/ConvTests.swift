@@ -72,7 +72,7 @@ struct ConvTests {
         #expect(message(.conv2d(stride: 1, pad: 0), [Tensor.zeros([3, 3]), k]).contains("conv2d needs an image [C, H, W] or a batch"))
         #expect(message(.pool(.max, size: 4, stride: 4), [image]).contains("a 4x4 window is larger than the 3x3 map"))
         #expect(message(.pool(.avg, size: 2, stride: 2), [Tensor.zeros([3])]).contains("maps with at least two axes"))
-        let huge = TensorLimits.$maxElements.withValue(1000) { message(.conv2d(stride: 1, pad: 0), [Tensor.zeros([1, 1, 40, 40]), Tensor.zeros([2, 1, 1, 1])]) }
+        let huge = TensorLimits.withMaxElements(1000) { message(.conv2d(stride: 1, pad: 0), [Tensor.zeros([1, 1, 40, 40]), Tensor.zeros([2, 1, 1, 1])]) }
         #expect(huge.contains("would hold 3,200 numbers"), "\(huge)")
     }
 
