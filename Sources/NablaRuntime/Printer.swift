@@ -10,16 +10,18 @@ public enum Printer {
 
     /// A value, its continuation lines indented by `indent` spaces (to sit under `name = `);
     /// a matrix with at most `whole` columns is never summarised across (`:jacobian`).
-    public static func value(_ t: Tensor, indent: Int = 0, whole: Int = summaryThreshold) -> String {
+    /// (`indent` is evaluated only for a matrix or more: counting a prefix's characters is
+    /// not free, and most values printed are numbers.)
+    public static func value(_ t: Tensor, indent: @autoclosure () -> Int = 0, whole: Int = summaryThreshold) -> String {
         switch t.rank {
         case 0:
             return Format.number(t.scalar)
         case 1:
             return "[" + items(t.scalars, limit: whole).joined(separator: ", ") + "]"
         case 2:
-            return matrix(t, indent: indent, limit: whole)
+            return matrix(t, indent: indent(), limit: whole)
         default:
-            return stack(t, indent: indent)
+            return stack(t, indent: indent())
         }
     }
 
