@@ -80,9 +80,8 @@ public struct Lexer {
         var tokens: [Token] = []
         tokens.reserveCapacity(Swift.min(start.units.count + 1, 256))  // a unit or more a token, and the end
         while true {
-            let token = try lexer.next()
-            tokens.append(token)
-            if token.kind == .end { return tokens }
+            tokens.append(try lexer.next())  // moved in, not copied
+            if case .end = tokens[tokens.count - 1].kind { return tokens }
         }
     }
 

@@ -232,7 +232,8 @@ public struct Parser {
 
     // MARK: - Helpers
 
-    var current: Token { tokens[position] }
+    /// The current token, read in place (no copy when only a field is asked for).
+    var current: Token { _read { yield tokens[position] } }
 
     func peek(_ ahead: Int = 1) -> Token {
         tokens[Swift.min(position + ahead, tokens.count - 1)]
