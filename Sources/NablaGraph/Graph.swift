@@ -476,7 +476,7 @@ public struct Graph: Sendable {
         for i in 0..<m {
             let grads = backward(order: order, seed: Tensor.unit(yValue.shape, i))
             if let gx = grads[x] {
-                for j in 0..<n { rows[i * n + j] = gx.scalars[j] }
+                gx.withUnsafeBufferPointer { g in for j in 0..<n { rows[i * n + j] = g[j] } }
             }
         }
         return Tensor(shape: [m, n], scalars: rows)

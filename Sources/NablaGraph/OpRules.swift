@@ -19,7 +19,7 @@ extension Op {
     /// rounds to 0 or 1 (bce(sigmoid(40), 1) is 4.2e-18, not NaN), as frameworks' "with logits".
     static func bceFromLogits<T: TensorElement>(_ z: DenseTensor<T>, _ d: DenseTensor<T>) throws(TensorError) -> DenseTensor<T> {
         let l = try DenseTensor.zip(z, d, op: "bce") { z, d in d * T.softplus(-z) + (1 - d) * T.softplus(z) }
-        return DenseTensor(l.scalars.reduce(0, +) / T(Swift.max(l.count, 1)))
+        return DenseTensor(l.withUnsafeBufferPointer { $0.reduce(0, +) } / T(Swift.max(l.count, 1)))
     }
 
     /// The VJP of bce toward p = σ(z), from z: (σ(z) - d)/σ'(z) per element (mean-scaled),
@@ -151,11 +151,11 @@ extension Op {
         case .mse:
             try Op.checkLossShapes("mse", x)
             let d = try DenseTensor<T>.zip(x[0], x[1], op: "mse") { $0 - $1 }
-            return d.scalars.reduce(0) { $0 + $1 * $1 } / T(Swift.max(d.count, 1))
+            return d.withUnsafeBufferPointer { $0.reduce(0) { $0 + $1 * $1 } } / T(Swift.max(d.count, 1))
         case .bce:
             try Op.checkLossShapes("bce", x)
             let l = try DenseTensor<T>.zip(x[0], x[1], op: "bce", Op.bceTerm)
-            return l.scalars.reduce(0, +) / T(Swift.max(l.count, 1))
+            return l.withUnsafeBufferPointer { $0.reduce(0, +) } / T(Swift.max(l.count, 1))
         case .crossEntropy:
             let target = try CrossEntropyTarget(logits: x[0], target: x[1])
             let ls = x[0].logSoftmax
@@ -163,11 +163,11 @@ extension Op {
         case .logisticLoss:
             try Op.checkLossShapes("logistic_loss", x)
             let l = try DenseTensor<T>.zip(x[0], x[1], op: "logistic_loss") { z, y in T.softplus(-y * z) }
-            return l.scalars.reduce(0, +) / T(Swift.max(l.count, 1))
+            return l.withUnsafeBufferPointer { $0.reduce(0, +) } / T(Swift.max(l.count, 1))
         case .hinge:
             try Op.checkLossShapes("hinge", x)
             let l = try DenseTensor<T>.zip(x[0], x[1], op: "hinge") { z, y in Swift.max(0, 1 - y * z) }
-            return l.scalars.reduce(0, +) / T(Swift.max(l.count, 1))
+            return l.withUnsafeBufferPointer { $0.reduce(0, +) } / T(Swift.max(l.count, 1))
         case .constant, .param, .name, .neg, .exp, .log, .sqrt, .abs, .sigmoid, .tanh, .relu, .softplus, .step, .sin, .cos,
             .scaledTanh, .add, .sub, .mul, .div, .pow, .maximum, .minimum, .leakyRelu, .dropout, .matmul, .dot, .transpose,
             .sum, .mean, .max, .min, .vec, .reshape, .index, .stack, .softmax, .logSoftmax, .accuracy, .gradient, .jacobian,
@@ -450,12 +450,13 @@ extension Op {
         dotOf: (T, T) -> T
     ) -> DenseTensor<T> {
         let n = y.cols
-        var out = g.scalars
         guard n > 0 else { return g }
+        let ys = y.scalars, gs = g.scalars  // read once: the property is computed
+        var out = gs
         for start in stride(from: 0, to: y.count, by: n) {
             var s: T = 0
-            for j in start..<start + n { s += dotOf(y.scalars[j], g.scalars[j]) }
-            for j in start..<start + n { out[j] = f(y.scalars[j], g.scalars[j], s) }
+            for j in start..<start + n { s += dotOf(ys[j], gs[j]) }
+            for j in start..<start + n { out[j] = f(ys[j], gs[j], s) }
         }
         return DenseTensor<T>(shape: y.shape, scalars: out)
     }
@@ -468,9 +469,10 @@ extension Op {
         let shape = (try? Broadcast.shape(x[0].shape, x[1].shape, op: "")) ?? x[0].shape
         let a = x[0].broadcast(to: shape), b = x[1].broadcast(to: shape)
         let n = T(Swift.max(a.count, 1))
-        var ga = a.scalars, gb = b.scalars
+        let xa = a.scalars, xb = b.scalars  // read once: the property is computed
+        var ga = xa, gb = xb
         for i in 0..<a.count {
-            let (da, db) = partials(a.scalars[i], b.scalars[i])
+            let (da, db) = partials(xa[i], xb[i])
             ga[i] = da * g.scalar / n
             gb[i] = db * g.scalar / n
         }

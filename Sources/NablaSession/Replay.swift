@@ -40,7 +40,7 @@ public struct Lesson {
                 start = i + 1
             }
             pending.append(line)
-            depth += Lesson.bracketBalance(line)
+            depth += StatementReader.bracketBalance(String(line))
             if depth <= 0 {
                 steps.append(Step(narration: narration, text: pending.joined(separator: "\n"), line: start))
                 narration = []
@@ -50,17 +50,6 @@ public struct Lesson {
         }
         if !pending.isEmpty { steps.append(Step(narration: narration, text: pending.joined(separator: "\n"), line: start)) }
         self.steps = steps
-    }
-
-    /// Opening minus closing brackets outside a comment.
-    static func bracketBalance(_ line: String) -> Int {
-        var depth = 0
-        for c in line {
-            if c == "#" { break }
-            if c == "(" || c == "[" { depth += 1 }
-            if c == ")" || c == "]" { depth -= 1 }
-        }
-        return depth
     }
 }
 

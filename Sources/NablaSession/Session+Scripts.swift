@@ -136,34 +136,29 @@ extension Session {
     /// A script's lines: any newline ends one ("\r\n", a Windows file's, is one newline). An
     /// ASCII script is split on its bytes, without walking it a Character at a time.
     static func lines(_ text: String) -> [Substring] {
-        var text = text
-        // Where each line ends, from the bytes (nil when not all ASCII: then by Characters).
-        let ends: [(end: Int, next: Int)]? = text.withUTF8 { bytes in
-            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-            var ends: [(end: Int, next: Int)] = []
-            ends.reserveCapacity(32)
-            var i = 0
+        let utf8 = text.utf8
+        // One pass over the bytes of an ASCII text; nil (then Characters) at the first other byte.
+        let ascii: [Substring]?? = utf8.withContiguousStorageIfAvailable { bytes in
+            func piece(_ a: Int, _ b: Int) -> Substring {
+                text[utf8.index(utf8.startIndex, offsetBy: a)..<utf8.index(utf8.startIndex, offsetBy: b)]
+            }
+            var lines: [Substring] = []
+            lines.reserveCapacity(32)
+            var start = 0, i = 0
             while i < bytes.count {
                 let byte = bytes[i]
+                guard byte < 0x80 else { return nil }
                 i += 1
                 guard (10...13).contains(byte) else { continue }
-                let end = i - 1
+                lines.append(piece(start, i - 1))
                 if byte == 13, i < bytes.count, bytes[i] == 10 { i += 1 }
-                ends.append((end, i))
+                start = i
             }
-            return ends
+            lines.append(piece(start, bytes.count))
+            return lines
         }
-        guard let ends else { return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) }
-        let utf8 = text.utf8
-        var lines: [Substring] = []
-        lines.reserveCapacity(ends.count + 1)
-        var start = 0
-        for (end, next) in ends {
-            lines.append(text[utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: end)])
-            start = next
-        }
-        lines.append(text[utf8.index(utf8.startIndex, offsetBy: start)...])
-        return lines
+        if let ascii = ascii ?? nil { return ascii }
+        return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
     }
 
     /// Runs the statements of lines as they come (standard input is read this way, a

@@ -186,9 +186,11 @@ public struct Lexer {
 
     // ASCII by its code; Unicode's properties only for the rest.
 
-    static func isDigit(_ u: UInt32) -> Bool { u >= 48 && u <= 57 }
+    /// True for the code of an ASCII digit.
+    public static func isDigit(_ u: UInt32) -> Bool { u >= 48 && u <= 57 }
 
-    static func isASCIILetterOrUnderscore(_ u: UInt32) -> Bool { u == 95 || (u | 32 >= 97 && u | 32 <= 122) }
+    /// True for the code of an ASCII letter or `_`.
+    public static func isASCIILetterOrUnderscore(_ u: UInt32) -> Bool { u == 95 || (u | 32 >= 97 && u | 32 <= 122) }
 
     func isIdentifierStart(_ u: UInt32) -> Bool {
         if u < 0x80 { return Lexer.isASCIILetterOrUnderscore(u) }

@@ -52,7 +52,7 @@ extension Session {
     /// `L` for a name, `(a*b)` for a compound expression: how ∂·/∂· prints it.
     package static func partialName(_ label: String) -> String {
         // ASCII letters, digits and _ decided on bytes; anything else by Character.
-        let plain = label.utf8.allSatisfy { b in b == 95 || (b >= 48 && b <= 57) || (b | 32 >= 97 && b | 32 <= 122) }
+        let plain = label.utf8.allSatisfy { Lexer.isASCIILetterOrUnderscore(UInt32($0)) || Lexer.isDigit(UInt32($0)) }
         return plain || label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) ? label : "(\(label))"
     }
 

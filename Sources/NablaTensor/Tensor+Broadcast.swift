@@ -109,8 +109,8 @@ extension DenseTensor {
             return DenseTensor(single: f(a.scalar, b.scalar), shape: a.shape)
         }
         if a.shape == b.shape {
-            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
+            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
             })
         }
         if b.isScalar {
@@ -124,8 +124,8 @@ extension DenseTensor {
         // A row added to every row of a matrix (the bias of a layer): no index tables.
         if a.rank == 2, b.rank == 1, b.shape[0] == a.shape[1] {
             let n = b.shape[0]
-            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { row in
+            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { row in
                     filled(x.count) { o in
                         for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
                             for j in 0..<n { o[start + j] = f(x[start + j], row[j]) }
@@ -136,8 +136,8 @@ extension DenseTensor {
         }
         // A number per block (the bias of a feature map): raw buffers, a run per block.
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
-            return DenseTensor(shape: a.shape, scalars: a.scalars.withUnsafeBufferPointer { x in
-                b.scalars.withUnsafeBufferPointer { v in
+            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { v in
                     filled(x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
@@ -148,8 +148,8 @@ extension DenseTensor {
             })
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
-            return DenseTensor(shape: b.shape, scalars: b.scalars.withUnsafeBufferPointer { x in
-                a.scalars.withUnsafeBufferPointer { v in
+            return DenseTensor(shape: b.shape, scalars: b.withUnsafeBufferPointer { x in
+                a.withUnsafeBufferPointer { v in
                     filled(x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
@@ -163,8 +163,8 @@ extension DenseTensor {
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
         var out = [Element](repeating: 0, count: ia.count)
-        a.scalars.withUnsafeBufferPointer { x in
-            b.scalars.withUnsafeBufferPointer { y in for i in 0..<ia.count { out[i] = f(x[ia[i]], y[ib[i]]) } }
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in for i in 0..<ia.count { out[i] = f(x[ia[i]], y[ib[i]]) } }
         }
         return DenseTensor(shape: shape, scalars: out)
     }
@@ -265,8 +265,8 @@ extension DenseTensor {
             return DenseTensor(single: a.count >= 1 && b.count >= 1 ? f(x, a.scalar, b.scalar) : x, shape: shape)
         }
         return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
-            a.scalars.withUnsafeBufferPointer { pa in
-                b.scalars.withUnsafeBufferPointer { pb in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
                     let n = Swift.min(x.count, pa.count, pb.count)
                     return Self.filled(x.count) { o in
                         for i in 0..<n { o[i] = f(x[i], pa[i], pb[i]) }
@@ -287,9 +287,9 @@ extension DenseTensor {
             return DenseTensor(single: a.count >= 1 && b.count >= 1 && c.count >= 1 ? f(x, a.scalar, b.scalar, c.scalar) : x, shape: shape)
         }
         return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
-            a.scalars.withUnsafeBufferPointer { pa in
-                b.scalars.withUnsafeBufferPointer { pb in
-                    c.scalars.withUnsafeBufferPointer { pc in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeBufferPointer { pc in
                         let n = Swift.min(x.count, pa.count, pb.count, pc.count)
                         return Self.filled(x.count) { o in
                             for i in 0..<n { o[i] = f(x[i], pa[i], pb[i], pc[i]) }

@@ -75,21 +75,6 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
         _isSingle = true
     }
 
-    /// A tensor of `shape` whose elements are written by `body` (nothing is zeroed first);
-    /// a single element is written in place, no array allocated.
-    @inlinable
-    public init(shape: [Int], writing body: (UnsafeMutableBufferPointer<Element>) -> Void) {
-        let n = Shape.count(shape)
-        if n == 1 {
-            precondition(shape.allSatisfy { $0 >= 0 }, "shape \(shape) has a negative extent")
-            var v: Element = 0
-            withUnsafeMutablePointer(to: &v) { body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
-            self.init(single: v, shape: shape)
-        } else {
-            self.init(shape: shape, scalars: Self.filled(n, body))
-        }
-    }
-
     /// True when the element is held inline (a tensor of one element), not in an array.
     public var isInline: Bool { _isSingle }
 
@@ -163,8 +148,9 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// A tensor of zeros; the shape must already be known to fit the size limit.
     @inlinable
     public static func zeros(_ shape: [Int]) -> DenseTensor {
-        if shape.isEmpty { return DenseTensor(0) }
-        return DenseTensor(shape: shape, scalars: Array(repeating: 0, count: Shape.count(shape)))
+        let n = Shape.count(shape)
+        if n == 1 { return DenseTensor(single: 0, shape: shape) }  // `[]`, `[1]`, `[1, 1]`: inline
+        return DenseTensor(shape: shape, scalars: Array(repeating: 0, count: n))
     }
 
     /// The one-hot tensor: zeros with a 1 at flat position `index`.
