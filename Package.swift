@@ -26,7 +26,7 @@ let package = Package(
     ],
     targets: [
         // MARK: - Libraries (dependencies point down)
-        .target(name: "NablaTensor", dependencies: ["CBLAS"], swiftSettings: specialize),
+        .target(name: "NablaTensor", dependencies: ["CBLAS", "CNablaKernels"], swiftSettings: specialize),
         .target(name: "NablaGraph", dependencies: ["NablaTensor", "CBLAS"], swiftSettings: unchecked),
         .target(name: "NablaSyntax", swiftSettings: unchecked),
         .target(name: "NablaNN", dependencies: ["NablaTensor", "CZlib"]),
@@ -43,8 +43,11 @@ let package = Package(
         .target(name: "NablaREPL", dependencies: ["NablaSession", "CNablaEdit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "NablaFuzz", dependencies: ["NablaSession", "NablaNN", "NablaTensor"]),
 
-        // MARK: - C, walled off: libedit's variadic API and the SIGINT flag; zlib; BLAS
+        // MARK: - C, walled off: libedit's variadic API and the SIGINT flag; sparse kernels; zlib; BLAS
         .target(name: "CNablaEdit", linkerSettings: [.linkedLibrary("edit")]),
+        // Products whose left operand is mostly zeros (MNIST's pixels), one body per vector
+        // width; optimized in debug builds too (the tests train on it).
+        .target(name: "CNablaKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -57,7 +60,7 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "NablaTestSupport", dependencies: ["NablaTensor", "NablaGraph"], path: "Tests/NablaTestSupport"),
-        .testTarget(name: "NablaTensorTests", dependencies: ["NablaTensor", "NablaTestSupport"]),
+        .testTarget(name: "NablaTensorTests", dependencies: ["NablaTensor", "CNablaKernels", "NablaTestSupport"]),
         .testTarget(name: "NablaGraphTests", dependencies: ["NablaGraph", "NablaTestSupport"]),
         .testTarget(name: "NablaSyntaxTests", dependencies: ["NablaSyntax"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "NablaTestSupport"]),

@@ -429,19 +429,27 @@ extension Op {
     /// distribution target gets -log_softmax / rows, class indices no gradient.
     static func crossEntropyVJP<T: TensorElement>(_ x: [DenseTensor<T>], _ g: DenseTensor<T>) -> [DenseTensor<T>?] {
         guard let target = try? CrossEntropyTarget(logits: x[0], target: x[1]) else { return [nil, nil] }
-        let p = x[0].softmax
-        let t = target.dense(like: x[0])
-        let rows = T(target.rows)
-        var gl = p.scalars
-        let k = x[0].cols
-        for r in 0..<target.rows {
-            var mass: T = 0
-            for j in 0..<k { mass += t.scalars[r * k + j] }
-            for j in 0..<k { gl[r * k + j] = (p.scalars[r * k + j] * mass - t.scalars[r * k + j]) * g.scalar / rows }
+        let rows = T(target.rows), gs = g.scalar, k = x[0].cols
+        var gl = x[0].softmax.scalars
+        if let classes = target.classes {
+            // One-hot rows: Σt = 1, so (p · 1 - t) is p, less 1 at the row's class.
+            gl.withUnsafeMutableBufferPointer { out in
+                for r in 0..<target.rows {
+                    let c = r * k + classes[r]
+                    for i in r * k..<(r + 1) * k { out[i] = (out[i] - (i == c ? 1 : 0)) * gs / rows }
+                }
+            }
+            return [DenseTensor<T>(shape: x[0].shape, scalars: gl), nil]
         }
-        let gLogits = DenseTensor<T>(shape: x[0].shape, scalars: gl)
-        if target.classes != nil { return [gLogits, nil] }
-        return [gLogits, x[0].logSoftmax.map { -$0 * g.scalar / rows }]
+        let t = target.dense(like: x[0]).scalars  // read once: the property is computed
+        gl.withUnsafeMutableBufferPointer { out in
+            for r in 0..<target.rows {
+                var mass: T = 0
+                for j in 0..<k { mass += t[r * k + j] }
+                for j in 0..<k { out[r * k + j] = (out[r * k + j] * mass - t[r * k + j]) * gs / rows }
+            }
+        }
+        return [DenseTensor<T>(shape: x[0].shape, scalars: gl), x[0].logSoftmax.map { -$0 * gs / rows }]
     }
 
     /// Applies `f(y, g, Σ_row dotOf(y, g))` elementwise, row by row along the last axis.

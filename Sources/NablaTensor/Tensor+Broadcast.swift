@@ -258,7 +258,7 @@ extension DenseTensor {
     }
 
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
-    @inlinable
+    @inlinable @inline(__always)
     public func zip(_ a: DenseTensor, _ b: DenseTensor, _ f: (Element, Element, Element) -> Element) -> DenseTensor {
         if count == 1 {
             let x = scalar
@@ -278,7 +278,7 @@ extension DenseTensor {
     }
 
     /// `f(self, a, b, c)` element by element over tensors of this one's count (no broadcasting).
-    @inlinable
+    @inlinable @inline(__always)
     public func zip(
         _ a: DenseTensor, _ b: DenseTensor, _ c: DenseTensor, _ f: (Element, Element, Element, Element) -> Element
     ) -> DenseTensor {

@@ -99,7 +99,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     }
 
     /// Calls `body` with the elements, without copying them (nor allocating for one element).
-    @inlinable
+    @inlinable @inline(__always)
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
         if _isSingle {
             var v = Element(inlineBits: _single)
@@ -109,7 +109,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     }
 
     /// Calls `body` with the elements to change in place.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
         if _isSingle {
             var v = Element(inlineBits: _single)
@@ -189,7 +189,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
 
     /// Applies `f` to every element (a loop over raw buffers the compiler can vectorize;
     /// Array's own `map` appends one element at a time).
-    @inlinable
+    @inlinable @inline(__always)
     public func map(_ f: (Element) -> Element) -> DenseTensor {
         if _isSingle { return DenseTensor(single: f(Element(inlineBits: _single)), shape: shape) }
         return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
@@ -198,7 +198,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     }
 
     /// A new array of `count` elements, each written by `body` (nothing is zeroed first).
-    @inlinable
+    @inlinable @inline(__always)
     public static func filled(_ count: Int, _ body: (UnsafeMutableBufferPointer<Element>) -> Void) -> [Element] {
         [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
             body(buffer)

@@ -1,4 +1,5 @@
 import CBLAS
+import CNablaKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +24,15 @@ public protocol TensorElement: BinaryFloatingPoint, SIMDScalar, Sendable, Lossle
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         _ a: UnsafePointer<Self>?, lda: Int, _ b: UnsafePointer<Self>?, ldb: Int,
         beta: Self, _ c: UnsafeMutablePointer<Self>?, ldc: Int)
+    /// Rows `rows` of C = op(A) B + beta C computed from the nonzeros of op(A) (B not
+    /// transposed; op(A) has k columns), when those rows hold at most `most` of them; false,
+    /// with C untouched, otherwise. Float has the kernel (CNablaKernels); Double answers false.
+    static func gemmSkippingZeros(
+        transA: Bool, rows: Range<Int>, k: Int, _ a: UnsafePointer<Self>, lda: Int, most: Int,
+        n: Int, _ b: UnsafePointer<Self>, ldb: Int, beta: Self, _ c: UnsafeMutablePointer<Self>, ldc: Int) -> Bool
+    /// The nonzeros (NaN counts) of a stored matrix, nil when there are more than `limit`
+    /// (always nil for Double, which has no kernel that skips them).
+    static func nonzeros(rows: Int, cols: Int, _ a: UnsafePointer<Self>, lda: Int, limit: Int) -> Int?
     /// The number's bits in 64 (how a tensor of one element holds it inline: a payload whose
     /// size does not depend on the element keeps the tensor's layout fixed, so copies need no
     /// runtime type metadata).
@@ -51,6 +61,11 @@ extension Double: TensorElement {
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+    public static func gemmSkippingZeros(
+        transA: Bool, rows: Range<Int>, k: Int, _ a: UnsafePointer<Double>, lda: Int, most: Int,
+        n: Int, _ b: UnsafePointer<Double>, ldb: Int, beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int
+    ) -> Bool { false }
+    public static func nonzeros(rows: Int, cols: Int, _ a: UnsafePointer<Double>, lda: Int, limit: Int) -> Int? { nil }
     public static var precisionName: String { "float64" }
 }
 
@@ -72,6 +87,16 @@ extension Float: TensorElement {
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    public static func gemmSkippingZeros(
+        transA: Bool, rows: Range<Int>, k: Int, _ a: UnsafePointer<Float>, lda: Int, most: Int,
+        n: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
+        nabla_sgemm_sparse(transA ? 1 : 0, rows.lowerBound, rows.upperBound, k, a, lda, most, n, b, ldb, beta, c, ldc) != 0
+    }
+    public static func nonzeros(rows: Int, cols: Int, _ a: UnsafePointer<Float>, lda: Int, limit: Int) -> Int? {
+        let count = nabla_nonzeros_f32(rows, cols, a, lda, limit)
+        return count <= limit ? count : nil
     }
     public static var precisionName: String { "float32" }
 }

@@ -215,12 +215,7 @@ extension Session {
             let w = set.features
             tape.fill(leaves.0, shape: [rows.count, w]) { dst in
                 bytes.withUnsafeBufferPointer { src in
-                    guard let base = src.baseAddress, var to = dst.baseAddress else { return }
-                    for i in rows {
-                        let from = base + i * w
-                        for j in 0..<w { to[j] = Float(from[j]) / 255 }
-                        to += w
-                    }
+                    rows.withUnsafeBufferPointer { Batch.floats(fromBytes: src, width: w, rows: $0, divisor: 255, into: dst) }
                 }
             }
         }
