@@ -115,6 +115,23 @@ typedef struct {
         for (int q = 0; q < (Q); q++) *(V *)(crow + j + q * (W)) = acc[q];                            \
     }
 
+// The nonzeros of a matrix, or limit + 1 once past it (one body per vector width, as above).
+#define DEFINE_NONZEROS(NAME, TARGET)                                                                 \
+    TARGET static long NAME(long rows, long cols, const float *a, long lda, long limit) {             \
+        long count = 0;                                                                               \
+        for (long i = 0; i < rows && count <= limit; i++) {                                           \
+            const float *row = a + i * lda;                                                           \
+            int32_t here = 0;                                                                         \
+            for (long j = 0; j < cols; j++) here += row[j] != 0;                                      \
+            count += here;                                                                            \
+        }                                                                                             \
+        return count <= limit ? count : limit + 1;                                                    \
+    }
+DEFINE_NONZEROS(plain_nonzeros, )
+#if defined(__x86_64__)
+DEFINE_NONZEROS(avx512_nonzeros, __attribute__((target("avx512f,avx512bw"))))
+#endif
+
 #define PLAIN_MASK16(p) NAME_UNUSED_plain_mask16(p)
 static inline uint32_t NAME_UNUSED_plain_mask16(const float *p) {
     uint32_t mask = 0;
@@ -130,17 +147,6 @@ DEFINE_KERNELS(avx512, __attribute__((target("avx512f"))), 16, 16, AVX512_MASK16
 #define AVX2_MASK16(p) (AVX2_HALF(p) | AVX2_HALF((p) + 8) << 8)
 DEFINE_KERNELS(avx2, __attribute__((target("avx2,fma"))), 8, 8, AVX2_MASK16)
 #endif
-
-long nabla_nonzeros_f32(long rows, long cols, const float *a, long lda, long limit) {
-    long count = 0;
-    for (long i = 0; i < rows && count <= limit; i++) {
-        const float *row = a + i * lda;
-        int32_t here = 0;
-        for (long j = 0; j < cols; j++) here += row[j] != 0;
-        count += here;
-    }
-    return count <= limit ? count : limit + 1;
-}
 
 // MARK: - Dispatch
 
@@ -161,6 +167,13 @@ static int available(int kernel, kernels *out) {
 #endif
     if (kernel == 0 || kernel == 1) return *out = (kernels){plain_rows_of_a, plain_rows_of_transpose, plain_product}, 1;
     return 0;
+}
+
+long nabla_nonzeros_f32(long rows, long cols, const float *a, long lda, long limit) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return avx512_nonzeros(rows, cols, a, lda, limit);
+#endif
+    return plain_nonzeros(rows, cols, a, lda, limit);
 }
 
 static kernels best;
