@@ -74,10 +74,11 @@ static long await_loop(long seen) {
     return g;
 }
 
-static void *worker(void *unused) {
-    (void)unused;
+// `start` is the generation when the thread was made (before the loop that made it was
+// published), so that loop is not missed.
+static void *worker(void *start) {
     inside = 1;  // a loop inside a part runs on this thread
-    long seen = atomic_load(&generation);
+    long seen = (long)(intptr_t)start;
     for (;;) {
         seen = await_loop(seen);
         run_parts();
@@ -85,22 +86,33 @@ static void *worker(void *unused) {
     return 0;
 }
 
-// Starts threads until there are `workers` (only under `running`).
+// Starts threads until there are `workers` (only under `running`); after a failure to make
+// one, makes no more.
 static void start_workers(long workers) {
-    for (; started < workers && started < MAX_WORKERS; started++) {
+    static int failed;
+    for (; !failed && started < workers && started < MAX_WORKERS; started++) {
         pthread_t thread;
         pthread_attr_t attributes;
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-        int failed = pthread_create(&thread, &attributes, worker, 0);
+        failed = pthread_create(&thread, &attributes, worker, (void *)(intptr_t)atomic_load(&generation)) != 0;
         pthread_attr_destroy(&attributes);
         if (failed) break;
     }
 }
 
+// The caller waits for the parts the pool's threads took: spinning, then yielding.
+static void await_parts(void) {
+    long start = now_ns();
+    for (long i = 0; atomic_load(&remaining) > 0; i++) {
+        if ((i & 255) == 0 && now_ns() - start > PAUSE_NS) sched_yield();
+        RELAX();
+    }
+}
+
 void nabla_parallel(long parts, long workers, void (*fn)(void *, long), void *context) {
     if (parts <= 0) return;
-    if (parts == 1 || workers <= 0 || inside || pthread_mutex_trylock(&running) != 0) {
+    if (parts == 1 || parts > UINT32_MAX || workers <= 0 || inside || pthread_mutex_trylock(&running) != 0) {
         for (long p = 0; p < parts; p++) fn(context, p);
         return;
     }
@@ -118,6 +130,6 @@ void nabla_parallel(long parts, long workers, void (*fn)(void *, long), void *co
     inside = 1;
     run_parts();
     inside = 0;
-    while (atomic_load(&remaining) > 0) RELAX();
+    await_parts();
     pthread_mutex_unlock(&running);
 }

@@ -64,8 +64,12 @@ typedef struct {
             const float *row = a + p * lda + first;                                                   \
             for (long i = 0; i < m; i++) count[i] += row[i] != 0;                                     \
         }                                                                                             \
-        for (long i = 0; i < m; i++) s.start[i + 1] += s.start[i];                                    \
-        if (s.start[m] > most) return -1;                                                             \
+        long total = 0;                                                                               \
+        for (long i = 1; i <= m; i++) {                                                               \
+            total += s.start[i];                                                                      \
+            if (total > most) return -1;                                                              \
+            s.start[i] = (int32_t)total;                                                              \
+        }                                                                                             \
         for (long p = 0; p < k; p++) {                                                                \
             const float *row = a + p * lda + first;                                                   \
             for (long i0 = 0; i0 < m; i0 += 16) {                                                     \
@@ -180,7 +184,9 @@ static kernels best;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void choose(void) { available(0, &best); }
 
-// Each thread keeps its buffers between calls (a training run asks for the same sizes every batch).
+// Each thread keeps its buffers between calls (a training run asks for the same sizes every
+// batch): they keep their largest size and are not freed when a thread ends (the pool's
+// threads and the main thread live as long as the process).
 static _Thread_local struct {
     sparse_rows rows;
     long starts, entries;

@@ -30,7 +30,7 @@ struct SparseProductTests {
 
     // Widths that reach every tile: 16 and 4 vectors, single vectors, single floats.
     @Test("each body, every width, both layouts of A, in row ranges, with and without accumulating",
-          arguments: [(7, 50, 256), (5, 33, 300), (9, 20, 100), (3, 64, 37), (4, 10, 5), (1, 1, 1)] as [(Int, Int, Int)])
+          arguments: [(7, 50, 256), (5, 33, 300), (9, 20, 100), (3, 64, 37), (40, 20, 48), (4, 10, 5), (1, 1, 1)] as [(Int, Int, Int)])
     func kernels(m: Int, k: Int, n: Int) {
         var random = RandomSource(seed: 11)
         let b = (0..<(k * n)).map { _ in Float(random.normal()) }
@@ -49,13 +49,87 @@ struct SparseProductTests {
                                                      transA ? m : k, m * k, n, b, n, accumulate ? 1 : 0, pc.baseAddress, n)
                         } != 0
                     }
-                    guard done else { continue }  // this CPU lacks that body
+                    // Plain C runs everywhere; AVX2 and AVX-512 where the CPU has them.
+                    #expect(done || kernel > 1, "the plain body refused")
+                    guard done else { continue }
                     let expected = Self.reference(a, transA, b, m: m, k: k, n: n, start: accumulate ? start : nil)
                     let agrees = Self.close(c, expected, k: k)
                     #expect(agrees, "kernel \(kernel), transA \(transA), accumulate \(accumulate)")
                 }
             }
         }
+    }
+
+    /// A, B and C as windows of wider matrices (rows lda, ldb, ldc apart), for each body.
+    @Test("strides wider than the rows")
+    func strides() {
+        var random = RandomSource(seed: 13)
+        let (m, k, n) = (21, 18, 40), (lda, ldb, ldc) = (29, 47, 45)
+        for transA in [false, true] {
+            let stored = Self.sparse((transA ? k : m) * lda, density: 0.25, &random)
+            let b = (0..<(k * ldb)).map { _ in Float(random.normal()) }
+            // The same matrices packed tight, for the reference.
+            let a = transA ? (0..<k).flatMap { p in stored[p * lda..<p * lda + m] } : (0..<m).flatMap { i in stored[i * lda..<i * lda + k] }
+            let tight = (0..<k).flatMap { p in b[p * ldb..<p * ldb + n] }
+            let expected = Self.reference(a, transA, tight, m: m, k: k, n: n, start: nil)
+            for kernel in Int32(1)...3 {
+                var c = [Float](repeating: .nan, count: m * ldc)
+                let done = c.withUnsafeMutableBufferPointer { pc in
+                    nabla_sgemm_sparse_using(kernel, transA ? 1 : 0, 0, m, k, stored, lda, m * k, n, b, ldb, 0, pc.baseAddress, ldc)
+                }
+                guard done != 0 else { continue }
+                let got = (0..<m).flatMap { i in c[i * ldc..<i * ldc + n] }
+                let agrees = Self.close(got, expected, k: k)
+                #expect(agrees, "kernel \(kernel), transA \(transA)")
+                let padding = (0..<m).allSatisfy { i in c[i * ldc + n..<(i + 1) * ldc].allSatisfy(\.isNaN) }
+                #expect(padding, "wrote outside C's rows")
+            }
+        }
+    }
+
+    @Test("exactly `most` nonzeros are taken, one more refused")
+    func mostIsTheLimit() {
+        let (m, k, n) = (3, 5, 32)
+        let a: [Float] = [1, 0, 2, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 5, 0]  // 5 nonzeros
+        let b = [Float](repeating: 1, count: k * n)
+        for transA in [Int32(0), 1] {
+            let lda = transA == 1 ? m : k
+            var c = [Float](repeating: 0, count: transA == 1 ? k * n : m * n)
+            let rows = transA == 1 ? k : m, inner = transA == 1 ? m : k
+            let five = c.withUnsafeMutableBufferPointer { nabla_sgemm_sparse(transA, 0, rows, inner, a, lda, 5, n, b, n, 0, $0.baseAddress, n) }
+            let four = c.withUnsafeMutableBufferPointer { nabla_sgemm_sparse(transA, 0, rows, inner, a, lda, 4, n, b, n, 0, $0.baseAddress, n) }
+            #expect(five == 1)
+            #expect(four == 0)
+        }
+    }
+
+    @Test("which products skip zeros: big, B not transposed, at most a quarter nonzeros, float32 only")
+    func decision() {
+        var random = RandomSource(seed: 17)
+        let (m, k, n) = (128, 784, 64)
+        let sparse = Self.sparse(m * k, density: 0.2, &random), denser = Self.sparse(m * k, density: 0.3, &random)
+        let b = [Float](repeating: 0.5, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        func skips(_ a: [Float], transB: Bool = false, n: Int = 64) -> Bool {
+            c.withUnsafeMutableBufferPointer { pc in
+                DenseTensor<Float>.skippingZeros(a, false, b, transB, into: pc.baseAddress!, m: m, k: k, n: n, beta: 0)
+            }
+        }
+        #expect(skips(sparse))
+        #expect(!skips(denser))
+        #expect(!skips(sparse, transB: true))
+        #expect(!skips(sparse, n: 16))  // too narrow for the vectors
+        var out = [Float](repeating: 0, count: 64)
+        let small = out.withUnsafeMutableBufferPointer { po in
+            DenseTensor<Float>.skippingZeros([Float](repeating: 0, count: 4), false, [Float](repeating: 1, count: 64), false,
+                                             into: po.baseAddress!, m: 1, k: 4, n: 64, beta: 0)
+        }
+        #expect(!small)  // too few multiply-adds to pay
+        var d = [Double](repeating: 0, count: m * n)
+        let double = d.withUnsafeMutableBufferPointer { pd in
+            DenseTensor<Double>.skippingZeros(sparse.map(Double.init), false, b.map(Double.init), false, into: pd.baseAddress!, m: m, k: k, n: n, beta: 0)
+        }
+        #expect(!double)
     }
 
     @Test("more nonzeros than allowed: refused, C untouched")

@@ -19,16 +19,18 @@ int nabla_sgemm_sparse_using(int kernel, int transA, long first, long end, long 
                              long most, long n, const float *b, long ldb, float beta, float *c, long ldc);
 
 /// The number of nonzeros (NaN counts) in the rows x cols matrix a (rows lda apart), or
-/// limit + 1 as soon as there are more than `limit`.
+/// limit + 1 as soon as there are more than `limit` (a loop compiled for AVX-512 or plain,
+/// by the CPU, at each call).
 long nabla_nonzeros_f32(long rows, long cols, const float *a, long lda, long limit);
 
-/// A batch of byte rows as floats: dst's row r is src's row rows[r] (w bytes each), every
+/// A batch of byte rows as floats (AVX-512 or plain C, by the CPU, at each call): dst's row r is src's row rows[r] (w bytes each), every
 /// byte divided by `divisor` (255: pixels to 0...1). The rows a few places ahead are fetched
 /// while one is converted (a shuffled batch reads rows scattered over the whole set).
 void nabla_rows_of_bytes(const uint8_t *src, long w, const long *rows, long count, float divisor, float *dst);
 
-/// Runs fn(context, part) for every part in 0 ..< parts, on the calling thread and on up to
-/// `workers` threads of nabla's pool, and returns when all are done. The pool's threads wait
+/// Runs fn(context, part) for every part in 0 ..< parts, on the calling thread and on the
+/// threads of nabla's pool, and returns when all are done. The pool grows to `workers` threads
+/// (it never shrinks: its size is the most any call asked for, at most 15). Its threads wait
 /// spinning for about a millisecond after each loop (so the next one starts at once), then
 /// sleep. A loop started inside another, or while another thread's loop runs, runs its parts
 /// on the calling thread.
