@@ -215,7 +215,8 @@ extension Session {
             let w = set.features
             tape.fill(leaves.0, shape: [rows.count, w]) { dst in
                 bytes.withUnsafeBufferPointer { src in
-                    rows.withUnsafeBufferPointer { Batch.floats(fromBytes: src, width: w, rows: $0, divisor: 255, into: dst) }
+                    // Rows outside the set cannot come from the batcher; were one asked, X stays as it was.
+                    _ = rows.withUnsafeBufferPointer { Batch.floats(fromBytes: src, width: w, rows: $0, divisor: 255, into: dst) }
                 }
             }
         }
