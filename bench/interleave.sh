@@ -7,7 +7,8 @@
 # a long epoch, "21% of the epoch: ...", are not times to take).
 fastest_epoch() {
     grep -E '^epoch ' "$1" | grep -v 'of the epoch' | sed -nE 's/.*%  ([0-9.]+) s( .*|$)/\1/p' \
-        | awk 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d} END{printf "%.3f", min}'
+        | awk -v f="$1" 'NR==1{prev=0} {d=$1-prev; prev=$1; if (min=="" || d<min) min=d}
+               END{if (NR==0) {print "no epoch line with its time in " f > "/dev/stderr"; exit 1} printf "%.3f", min}'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }

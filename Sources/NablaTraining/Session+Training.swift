@@ -451,8 +451,10 @@ extension Session {
     func leftovers(ofNet name: String) -> Set<String> {
         var names: Set<String> = []
         for maker in makers {
+            // The net's name is the first word that is not a key=value (`:mlp act=relu net 2-3-1`).
             let words = maker.text.split(separator: " ")
-            if words.count >= 2, words[0] == ":mlp" || words[0] == ":cnn", words[1] == name { names.formUnion(maker.names) }
+            guard words.first == ":mlp" || words.first == ":cnn" else { continue }
+            if words.dropFirst().first(where: { !$0.contains("=") }).map(String.init) == name { names.formUnion(maker.names) }
         }
         return names
     }

@@ -327,7 +327,7 @@ extension Session {
                 if let patience = plan.patience {
                     if run.best.map({ vl < $0.loss }) ?? true { run.best = (vl, epoch + 1, run.theta) }
                     if let b = run.best, epoch + 1 - b.epoch >= patience {
-                        say(line + "  \(Format.number(Date().timeIntervalSince(run.start), digits: 2)) s")
+                        say(line + "  \(Session.seconds(Date().timeIntervalSince(run.start))) s")
                         run.stopped = "early stopping: no better validation loss for \(patience) epochs; the weights of epoch \(b.epoch) (val loss \(Format.number(b.loss, digits: 4))) are restored"
                         run.theta = b.theta
                         return false
@@ -335,7 +335,7 @@ extension Session {
                 }
             }
             let elapsed = Date().timeIntervalSince(run.start)
-            line += "  \(Format.number(elapsed, digits: 3)) s"
+            line += "  \(Session.seconds(elapsed)) s"
             if epoch + 1 < plan.epochs, elapsed > 5 {
                 line += "  ETA " + Session.duration(elapsed / Double(epoch + 1) * Double(plan.epochs - epoch - 1))
             }
@@ -406,6 +406,13 @@ extension Session {
     }
 
     /// A time to wait, as a person reads it: `8 s`, `3 min 20 s`, `1 h 5 min`.
+    /// The seconds since a run started, on an epoch's line: three significant digits below
+    /// 100 s ("0.369", "12.3"), whole seconds from there ("1234": `%g` would write "1.23e+03").
+    static func seconds(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        return seconds < 99.95 ? Format.number(seconds, digits: 3) : String(Int(seconds.rounded()))
+    }
+
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "?" }
         let s = Int(seconds.rounded())

@@ -378,6 +378,10 @@ struct CommandTests {
         // net_W1 is the new net's [2, 4]: the formula that read the old one follows it.
         #expect(try #require(try? t.session.value("keep")).scalar == 8)
         #expect(t.run("L = bce(net, Y)\n:train L epochs=2"), "\(t.stderr)")
+        // Keys before the net's name: the same net.
+        let keyed = Transcript()
+        #expect(keyed.run(":data xor\n:mlp act=tanh net 2-3-1\n:del net\n:mlp act=relu net 2-4-1"), "\(keyed.stderr)")
+        #expect(try keyed.session.value("net_W1").shape == [2, 4])
         let own = Transcript()
         #expect(own.run(":data xor\nnet_W1 = 3"), "\(own.stderr)")
         #expect(!own.run(":mlp net 2-3-1"))
@@ -454,6 +458,9 @@ struct CommandTests {
         #expect(log.run("seed 1\n:data moons 100 val=0 test=0\n:mlp net 2-4-1\nL = bce(net, Y)\n:train L epochs=1 batch=50 lr=0.1"))
         #expect(log.out.contains { $0.hasPrefix("epoch 1/1 [██████████░░░░░░░░░░] 50% of the epoch") }, "\(log.out)")
         #expect(Session.duration(8.4) == "8 s" && Session.duration(200) == "3 min 20 s" && Session.duration(3900) == "1 h 5 min")
+        // An epoch line's clock: three digits below 100 s, whole seconds after (not 1.23e+03).
+        #expect(Session.seconds(0.36912) == "0.369" && Session.seconds(12.34) == "12.3" && Session.seconds(99.96) == "100")
+        #expect(Session.seconds(1234.4) == "1234" && Session.seconds(3012.6) == "3013")
     }
 }
 
