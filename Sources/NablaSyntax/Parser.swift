@@ -269,11 +269,33 @@ public struct Parser {
             return unclosed(open)
         }
         if isSymbol("==") { return error(.comparison, at: current) }
+        if let range = rangeSyntax() { return range }
         // Python's power, `x ** 2`: say nabla's.
         if isSymbol("*"), position > 0, tokens[position - 1].kind == .symbol("*") {
             return Diagnostic(.error, "'**' is Python's power; nabla writes it x^2", at: tokens[position - 1].range.union(current.range))
         }
         return error(.expected(expected, found: Parser.describe(current)), at: current)
+    }
+
+    /// MATLAB's and Julia's range `a:b` (a ':' between two operands): nabla has none; the
+    /// message writes the vector out when it is short.
+    func rangeSyntax() -> Diagnostic? {
+        guard isSymbol(":"), position > 0, position + 1 < tokens.count else { return nil }
+        let before = tokens[position - 1], after = tokens[position + 1]
+        func operand(_ t: Token) -> Bool {
+            switch t.kind {
+            case .number, .identifier: return true
+            case .symbol, .end: return false
+            }
+        }
+        guard operand(before) || isSymbol(")", before), operand(after) else { return nil }
+        var message = "nabla has no ranges like \(before.text):\(after.text) (MATLAB's, Julia's)"
+        if let a = Int(before.text), let b = Int(after.text), a <= b, b - a < 20 {
+            message += "; write the vector out: [\((a...b).map(String.init).joined(separator: ", "))]"
+        } else {
+            message += "; write the vector out, like [1, 2, 3]"
+        }
+        return Diagnostic(.error, message, at: before.range.union(after.range))
     }
 
     func unclosed(_ open: Token, found: Token? = nil) -> Diagnostic {
@@ -293,6 +315,7 @@ public struct Parser {
             return token
         }
         if current.kind == .end { throw unclosed(open) }
+        if let range = rangeSyntax() { throw range }
         throw unclosed(open, found: current)
     }
 

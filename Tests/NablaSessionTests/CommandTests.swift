@@ -340,6 +340,19 @@ struct CommandTests {
         #expect(t.stderr.contains("line 2, column 7: error: '**' is Python's power; nabla writes it x^2"), "\(t.stderr)")
     }
 
+    @Test("MATLAB's range 1:9 is answered with the vector written out, inside a call or alone")
+    func matlabRange() {
+        let t = Transcript()
+        #expect(!t.run("v = reshape(1:9, 3, 3)"))
+        #expect(t.stderr.contains("line 1, column 13: error: nabla has no ranges like 1:9 (MATLAB's, Julia's); write the vector out: [1, 2, 3, 4, 5, 6, 7, 8, 9]"), "\(t.stderr)")
+        #expect(t.stderr.contains("^~~"), "\(t.stderr)")
+        #expect(!t.run("n = 4\nx = 0:n"))
+        #expect(t.stderr.contains("nabla has no ranges like 0:n (MATLAB's, Julia's); write the vector out, like [1, 2, 3]"), "\(t.stderr)")
+        // A ':' that is not between two operands keeps the usual message.
+        #expect(!t.run("y = 2 + :"))
+        #expect(!t.stderr.contains("no ranges"), "\(t.stderr)")
+    }
+
     @Test("ans and _ are the last value printed; a definition can read them (issue 13)")
     func lastAnswer() throws {
         let t = Transcript()
