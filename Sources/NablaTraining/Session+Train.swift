@@ -215,7 +215,7 @@ extension Session {
             let w = set.features
             tape.fill(leaves.0, shape: [rows.count, w]) { dst in
                 bytes.withUnsafeBufferPointer { src in
-                    // Rows outside the set cannot come from the batcher; were one asked, X stays as it was.
+                    // The batcher only asks for rows of the set; a row outside it would be refused, X left unwritten.
                     _ = rows.withUnsafeBufferPointer { Batch.floats(fromBytes: src, width: w, rows: $0, divisor: 255, into: dst) }
                 }
             }
