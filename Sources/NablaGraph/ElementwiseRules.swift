@@ -237,38 +237,39 @@ extension Op {
 
 /// y = f(x), element by element.
 struct UnaryForward<T: TensorElement>: UnaryVisitor {
-    let x: [DenseTensor<T>]
-    func visit<R: UnaryRule>(_: R.Type) -> DenseTensor<T> { x[0].map(R.f) }
+    let x: DenseTensor<T>
+    func visit<R: UnaryRule>(_: R.Type) -> DenseTensor<T> { x.map(R.f) }
 }
 
 /// g · f'(x), element by element.
 struct UnaryVJP<T: TensorElement>: UnaryVisitor {
-    let x: [DenseTensor<T>], y: DenseTensor<T>, g: DenseTensor<T>
-    func visit<R: UnaryRule>(_: R.Type) -> [DenseTensor<T>?] { [g.zip(x[0], y) { g, x, y in g * R.df(x, y) }] }
+    let x: DenseTensor<T>, y: DenseTensor<T>, g: DenseTensor<T>
+    func visit<R: UnaryRule>(_: R.Type) -> DenseTensor<T> { g.zip(x, y) { g, x, y in g * R.df(x, y) } }
 }
 
 /// f(a, b) after broadcasting.
 struct BinaryForward<T: TensorElement>: BinaryVisitor {
-    let x: [DenseTensor<T>], op: String
+    let a: DenseTensor<T>, b: DenseTensor<T>, op: String
     func visit<R: BinaryRule>(_: R.Type) -> Result<DenseTensor<T>, TensorError> {
-        do throws(TensorError) { return .success(try DenseTensor.zip(x[0], x[1], op: op, R.f)) } catch { return .failure(error) }
+        do throws(TensorError) { return .success(try DenseTensor.zip(a, b, op: op, R.f)) } catch { return .failure(error) }
     }
 }
 
-/// The partials times g, with the stretch of broadcasting undone (summed back to each input's shape).
+/// The partials times g, with the stretch of broadcasting undone (summed back to each input's
+/// shape); nil for an input whose gradient is not needed.
 struct BinaryVJP<T: TensorElement>: BinaryVisitor {
-    let x: [DenseTensor<T>], y: DenseTensor<T>, g: DenseTensor<T>, needs: [Bool]?
-    func visit<R: BinaryRule>(_: R.Type) -> [DenseTensor<T>?] {
+    let a: DenseTensor<T>, b: DenseTensor<T>, y: DenseTensor<T>, g: DenseTensor<T>, needs: (Bool, Bool)
+    func visit<R: BinaryRule>(_: R.Type) -> (DenseTensor<T>?, DenseTensor<T>?) {
         if let (ca, cb) = R.constantPartials {
             // g itself where the partial is 1 and the shapes agree: no copy at all.
-            let ga = needs?[0] == false ? nil : (ca == 1 ? g : g.map { $0 * T(ca) }).sumTo(x[0].shape)
-            let gb = needs?[1] == false ? nil : (cb == 1 ? g : g.map { $0 * T(cb) }).sumTo(x[1].shape)
-            return [ga, gb]
+            let ga = needs.0 ? (ca == 1 ? g : g.map { $0 * T(ca) }).sumTo(a.shape) : nil
+            let gb = needs.1 ? (cb == 1 ? g : g.map { $0 * T(cb) }).sumTo(b.shape) : nil
+            return (ga, gb)
         }
-        let a = x[0].broadcast(to: y.shape), b = x[1].broadcast(to: y.shape)
-        let ga = needs?[0] == false ? nil : g.zip(a, b, y) { g, a, b, y in g * R.da(a, b, y) }.sumTo(x[0].shape)
-        let gb = needs?[1] == false ? nil : g.zip(a, b, y) { g, a, b, y in g * R.db(a, b, y) }.sumTo(x[1].shape)
-        return [ga, gb]
+        let sa = a.broadcast(to: y.shape), sb = b.broadcast(to: y.shape)
+        let ga = needs.0 ? g.zip(sa, sb, y) { g, a, b, y in g * R.da(a, b, y) }.sumTo(a.shape) : nil
+        let gb = needs.1 ? g.zip(sa, sb, y) { g, a, b, y in g * R.db(a, b, y) }.sumTo(b.shape) : nil
+        return (ga, gb)
     }
 }
 

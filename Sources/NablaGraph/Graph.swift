@@ -276,6 +276,7 @@ public struct Graph: Sendable {
     /// Computes the value of `op` applied to the current values of `inputs`.
     private func evaluate(_ op: Op, _ inputs: [NodeID]) throws(TensorError) -> Tensor {
         if let y = scalarValue(op, inputs) { return y }
+        if let y = try elementwiseValue(op, inputs) { return y }
         switch op {
         case .gradient:
             let grads = try backward(from: inputs[0])
@@ -317,6 +318,20 @@ public struct Graph: Sendable {
         }
     }
 
+    /// An elementwise op (or a name) on tensors of any shape, from the operands as they are:
+    /// no array of inputs, so on tiny tensors (held inline) the node makes no heap allocation.
+    private func elementwiseValue(_ op: Op, _ inputs: [NodeID]) throws(TensorError) -> Tensor? {
+        switch inputs.count {
+        case 1:
+            if case .name = op { return self[inputs[0]].value }  // a name is its definition
+            return try op.elementwise(self[inputs[0]].value, nil)
+        case 2:
+            return try op.elementwise(self[inputs[0]].value, self[inputs[1]].value)
+        default:
+            return nil
+        }
+    }
+
     /// The logit z when `p` is `sigmoid(z)` (through names): bce then works from z, exactly
     /// where σ(z) rounds to 0 or 1. Only for a target of p's shape or a single number.
     func logit(of p: NodeID, target: Tensor) -> Tensor? {
@@ -337,6 +352,9 @@ public struct Graph: Sendable {
     /// A node's VJP: its op's, except bce of a sigmoid, which goes through the logit.
     public func localVJP(_ id: NodeID, _ g: Tensor, needs: [Bool]? = nil) -> [Tensor?] {
         if let local = scalarVJP(id, g) { return local }
+        if let (ga, gb) = elementwiseVJP(id, g, needs: Op.pair(needs)) {
+            return self[id].inputs.count == 1 ? [ga] : [ga, gb]
+        }
         let node = self[id]
         let x = node.inputs.map { self[$0].value }
         if case .bce = node.op, let z = logit(of: node.inputs[0], target: x[1]) {
@@ -347,6 +365,26 @@ public struct Graph: Sendable {
         // is negative (NaN), and nothing can change it.
         if case .pow = node.op, case .constant = self[node.inputs[1]].op { local[1] = nil }
         return local
+    }
+
+    /// The VJP of an elementwise op (or a name) on tensors of any shape, as a pair (the second
+    /// nil for one input, for an input not needed, or for a written exponent ((y - t)^2), which
+    /// gets no gradient); nil for other ops. No arrays: tiny tensors make no heap allocation.
+    func elementwiseVJP(_ id: NodeID, _ g: Tensor, needs: (Bool, Bool)) -> (Tensor?, Tensor?)? {
+        let node = self[id]
+        switch node.inputs.count {
+        case 1:
+            if case .name = node.op { return (needs.0 ? g : nil, nil) }  // the identity
+            return node.op.elementwiseVJP(self[node.inputs[0]].value, nil, node.value, g, needs: needs)
+        case 2:
+            let exponentWritten: Bool = if case .pow = node.op, case .constant = self[node.inputs[1]].op { true } else { false }
+            guard let (ga, gb) = node.op.elementwiseVJP(
+                self[node.inputs[0]].value, self[node.inputs[1]].value, node.value, g, needs: (needs.0, needs.1 && !exponentWritten))
+            else { return nil }
+            return (ga, gb)
+        default:
+            return nil
+        }
     }
 
     /// The VJP of an elementwise op on true scalars, from its rule's partials on plain numbers.
@@ -574,6 +612,16 @@ public struct BackwardWalk: Sendable {
         received[input.raw] += 1
     }
 
+    /// Adds a VJP into an input's gradient (in place when it has one).
+    private mutating func add(_ contribution: Tensor, to input: NodeID) {
+        if gradients.byNode[input.raw] == nil {
+            gradients.byNode[input.raw] = contribution
+        } else {
+            gradients.byNode[input.raw]?.accumulate(contribution)
+        }
+        received[input.raw] += 1
+    }
+
     /// One node of the walk; false when there is none left. Fills `record` when it is not nil.
     private mutating func advance(in graph: Graph, record: inout BackwardStep?) -> Bool {
         while position < order.count {
@@ -591,18 +639,19 @@ public struct BackwardWalk: Sendable {
                 }
                 return true
             }
+            if record == nil, inputs.count <= 2, let (ga, gb) = graph.elementwiseVJP(id, g, needs: (
+                needed?[inputs[0].raw] ?? true, inputs.count == 2 && (needed?[inputs[inputs.count - 1].raw] ?? true)))
+            {
+                // An elementwise node, unrecorded: no arrays of inputs or gradients.
+                if let ga { add(ga, to: inputs[0]) }
+                if let gb { add(gb, to: inputs[1]) }
+                return true
+            }
             let needs = needed.map { mask in inputs.map { mask[$0.raw] } }
             let local = graph.localVJP(id, g, needs: needs)
             assert(local.count == inputs.count, "\(graph[id].op) must give one gradient per input")
             for (i, (input, contribution)) in zip(inputs, local).enumerated() {
-                if let contribution, needs?[i] ?? true {
-                    if gradients.byNode[input.raw] == nil {
-                        gradients.byNode[input.raw] = contribution
-                    } else {
-                        gradients.byNode[input.raw]?.accumulate(contribution)
-                    }
-                    received[input.raw] += 1
-                }
+                if let contribution, needs?[i] ?? true { add(contribution, to: input) }
                 record?.contributions.append(.init(
                     input: i, id: input, vjp: contribution, accumulated: gradients[input], received: received[input.raw]))
             }

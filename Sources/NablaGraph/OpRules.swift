@@ -76,11 +76,7 @@ extension Op {
     /// what they need; asking this table for them is a programming error
     /// reported as `.invalid`.
     public func forward<T: TensorElement>(_ x: [DenseTensor<T>]) throws(TensorError) -> DenseTensor<T> {
-        if let y = unaryRule(UnaryForward(x: x)) { return y }
-        if self == .leakyRelu, !x[1].isSingleElement {
-            throw .badShape(op: "leaky_relu's slope", x[1].shape, expected: "a scalar")
-        }
-        if let y = binaryRule(BinaryForward(x: x, op: symbol)) { return try y.get() }
+        if x.count <= 2, let first = x.first, let y = try elementwise(first, x.count == 2 ? x[1] : nil) { return y }
         switch self {
         case .constant, .param, .gradient, .jacobian:
             throw .invalid("internal: \(self) is evaluated by the graph")
@@ -329,6 +325,36 @@ struct CrossEntropyTarget<T: TensorElement> {
     }
 }
 
+// MARK: - Elementwise ops, without arrays
+
+extension Op {
+    /// The value of an elementwise op (`b` nil for one input; nil when the op is not one): its
+    /// rule applied to the operands as they are, no array of inputs (the live graph's path for
+    /// small tensors, which then make no heap allocation at all).
+    func elementwise<T: TensorElement>(_ a: DenseTensor<T>, _ b: DenseTensor<T>?) throws(TensorError) -> DenseTensor<T>? {
+        guard let b else { return unaryRule(UnaryForward(x: a)) }
+        if self == .leakyRelu, !b.isSingleElement {
+            throw .badShape(op: "leaky_relu's slope", b.shape, expected: "a scalar")
+        }
+        return try binaryRule(BinaryForward(a: a, b: b, op: symbol))?.get()
+    }
+
+    /// `needs` (one flag per input, nil for all) as the pair the elementwise VJPs take.
+    static func pair(_ needs: [Bool]?) -> (Bool, Bool) {
+        guard let needs else { return (true, true) }
+        return (needs.first ?? true, needs.count > 1 ? needs[1] : true)
+    }
+
+    /// The VJP of an elementwise op, as a pair (the second nil for one input, and each nil
+    /// where `needs` says so); nil when the op is not elementwise.
+    func elementwiseVJP<T: TensorElement>(
+        _ a: DenseTensor<T>, _ b: DenseTensor<T>?, _ y: DenseTensor<T>, _ g: DenseTensor<T>, needs: (Bool, Bool)
+    ) -> (DenseTensor<T>?, DenseTensor<T>?)? {
+        guard let b else { return unaryRule(UnaryVJP(x: a, y: y, g: g)).map { (needs.0 ? $0 : nil, nil) } }
+        return binaryRule(BinaryVJP(a: a, b: b, y: y, g: g, needs: needs))
+    }
+}
+
 // MARK: - Vector-Jacobian products
 
 extension Op {
@@ -338,8 +364,10 @@ extension Op {
     /// `needs[i] == false` lets an op skip input i's gradient (`nil`): training does not
     /// need ∂L/∂X of the data, and for `X @ W` that is a third of the work.
     public func vjp<T: TensorElement>(_ x: [DenseTensor<T>], _ y: DenseTensor<T>, _ g: DenseTensor<T>, needs: [Bool]? = nil) -> [DenseTensor<T>?] {
-        if let local = unaryRule(UnaryVJP(x: x, y: y, g: g)) { return local }
-        if let local = binaryRule(BinaryVJP(x: x, y: y, g: g, needs: needs)) { return local }
+        if x.count <= 2, let first = x.first,
+           let (ga, gb) = elementwiseVJP(first, x.count == 2 ? x[1] : nil, y, g, needs: Op.pair(needs)) {
+            return x.count == 1 ? [ga] : [ga, gb]
+        }
         switch self {
         case .constant, .param:
             return []

@@ -105,13 +105,15 @@ extension DenseTensor {
     public static func zip(
         _ a: DenseTensor, _ b: DenseTensor, op: String, _ f: (Element, Element) -> Element
     ) throws(TensorError) -> DenseTensor {
-        if a._isSingle, b._isSingle, a.shape == b.shape {
+        if a.count == 1, b.count == 1, a.shape == b.shape {
             return DenseTensor(single: f(a.scalar, b.scalar), shape: a.shape)
         }
         if a.shape == b.shape {
-            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
-                b.withUnsafeBufferPointer { y in filled(x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } } }
-            })
+            return a.withUnsafeBufferPointer { x in
+                b.withUnsafeBufferPointer { y in
+                    DenseTensor(shape: a.shape, count: x.count) { o in for i in 0..<o.count { o[i] = f(x[i], y[i]) } }
+                }
+            }
         }
         if b.isScalar {
             let s = b.scalar
@@ -124,49 +126,49 @@ extension DenseTensor {
         // A row added to every row of a matrix (the bias of a layer): no index tables.
         if a.rank == 2, b.rank == 1, b.shape[0] == a.shape[1] {
             let n = b.shape[0]
-            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+            return a.withUnsafeBufferPointer { x in
                 b.withUnsafeBufferPointer { row in
-                    filled(x.count) { o in
+                    DenseTensor(shape: a.shape, count: x.count) { o in
                         for start in stride(from: 0, to: o.count, by: Swift.max(n, 1)) {
                             for j in 0..<n { o[start + j] = f(x[start + j], row[j]) }
                         }
                     }
                 }
-            })
+            }
         }
         // A number per block (the bias of a feature map): raw buffers, a run per block.
         if let (inner, n) = Broadcast.block(b.shape, in: a.shape), n == b.count {
-            return DenseTensor(shape: a.shape, scalars: a.withUnsafeBufferPointer { x in
+            return a.withUnsafeBufferPointer { x in
                 b.withUnsafeBufferPointer { v in
-                    filled(x.count) { o in
+                    DenseTensor(shape: a.shape, count: x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
                             for i in start..<start + inner { o[i] = f(x[i], s) }
                         }
                     }
                 }
-            })
+            }
         }
         if let (inner, n) = Broadcast.block(a.shape, in: b.shape), n == a.count {
-            return DenseTensor(shape: b.shape, scalars: b.withUnsafeBufferPointer { x in
+            return b.withUnsafeBufferPointer { x in
                 a.withUnsafeBufferPointer { v in
-                    filled(x.count) { o in
+                    DenseTensor(shape: b.shape, count: x.count) { o in
                         Broadcast.forEachRun(count: o.count, inner: inner, n: n) { start, k in
                             let s = v[k]
                             for i in start..<start + inner { o[i] = f(s, x[i]) }
                         }
                     }
                 }
-            })
+            }
         }
         let shape = try Broadcast.shape(a.shape, b.shape, op: op)
         let ia = Broadcast.sourceIndices(a.shape, to: shape)
         let ib = Broadcast.sourceIndices(b.shape, to: shape)
-        var out = [Element](repeating: 0, count: ia.count)
-        a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in for i in 0..<ia.count { out[i] = f(x[ia[i]], y[ib[i]]) } }
+        return a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                DenseTensor(shape: shape, count: ia.count) { o in for i in 0..<ia.count { o[i] = f(x[ia[i]], y[ib[i]]) } }
+            }
         }
-        return DenseTensor(shape: shape, scalars: out)
     }
 
     /// Undoes broadcasting: sums this tensor down to `target`, the shape it was
@@ -178,30 +180,25 @@ extension DenseTensor {
         if n == 1 {
             return DenseTensor(single: withUnsafeBufferPointer { $0.reduce(0, +) }, shape: target)
         }
-        var out = [Element](repeating: 0, count: n)
         if n == 0 { return DenseTensor(shape: target, scalars: []) }
-        // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
-        if Broadcast.isTrailing(target, of: shape) {
-            scalars.withUnsafeBufferPointer { g in
-                out.withUnsafeMutableBufferPointer { o in
+        let trailing = Broadcast.isTrailing(target, of: shape)
+        let blocks = trailing ? nil : Broadcast.block(target, in: shape).flatMap { $0.count == n ? $0.inner : nil }
+        let src = trailing || blocks != nil ? [] : Broadcast.sourceIndices(target, to: shape)
+        return withUnsafeBufferPointer { g in
+            DenseTensor(shape: target, count: n) { o in
+                for j in 0..<n { o[j] = 0 }
+                if trailing {
+                    // A row repeated down the rows (the gradient of a bias): column sums, no index tables.
                     for start in stride(from: 0, to: g.count, by: n) { for j in 0..<n { o[j] += g[start + j] } }
-                }
-            }
-            return DenseTensor(shape: target, scalars: out)
-        }
-        if let (inner, blocks) = Broadcast.block(target, in: shape), blocks == n {
-            scalars.withUnsafeBufferPointer { g in
-                out.withUnsafeMutableBufferPointer { o in
+                } else if let inner = blocks {
                     Broadcast.forEachRun(count: g.count, inner: inner, n: n) { start, k in
                         o[k] += Self.sum(g, start..<start + inner)
                     }
+                } else {
+                    for i in 0..<g.count { o[src[i]] += g[i] }
                 }
             }
-            return DenseTensor(shape: target, scalars: out)
         }
-        let src = Broadcast.sourceIndices(target, to: shape)
-        scalars.withUnsafeBufferPointer { g in for i in 0..<g.count { out[src[i]] += g[i] } }
-        return DenseTensor(shape: target, scalars: out)
     }
 
     /// The sum of `range` of `x`: in order when short (so a small example's digits are those
@@ -234,27 +231,29 @@ extension DenseTensor {
     public func broadcast(to target: [Int]) -> DenseTensor {
         if shape == target { return self }
         let total = Shape.count(target)
-        if _isSingle { return DenseTensor(shape: target, scalars: Array(repeating: scalar, count: total)) }
-        let values = scalars  // read once: the property is computed
-        if count > 0, total % count == 0, Broadcast.isTrailing(shape, of: target) {
-            // Repeated whole (a bias down the rows, a single number): copies, no index tables.
-            var out: [Element] = []
-            out.reserveCapacity(total)
-            for _ in 0..<total / count { out.append(contentsOf: values) }
-            return DenseTensor(shape: target, scalars: out)
+        if count == 1 {
+            let v = scalar
+            return DenseTensor(shape: target, count: total) { o in for i in 0..<o.count { o[i] = v } }
         }
-        if let (inner, n) = Broadcast.block(shape, in: target), n == count {
-            var out = [Element](repeating: 0, count: total)
-            out.withUnsafeMutableBufferPointer { o in
-                Broadcast.forEachRun(count: total, inner: inner, n: n) { start, k in
-                    let v = values[k]
-                    for i in start..<start + inner { o[i] = v }
+        let n = count
+        let whole = n > 0 && total % n == 0 && Broadcast.isTrailing(shape, of: target)
+        let blocks = whole ? nil : Broadcast.block(shape, in: target).flatMap { $0.count == n ? $0.inner : nil }
+        let src = whole || blocks != nil ? [] : Broadcast.sourceIndices(shape, to: target)
+        return withUnsafeBufferPointer { v in
+            DenseTensor(shape: target, count: total) { o in
+                if whole {
+                    // Repeated whole (a bias down the rows): copies, no index tables.
+                    for start in stride(from: 0, to: total, by: n) { for j in 0..<n { o[start + j] = v[j] } }
+                } else if let inner = blocks {
+                    Broadcast.forEachRun(count: total, inner: inner, n: n) { start, k in
+                        let x = v[k]
+                        for i in start..<start + inner { o[i] = x }
+                    }
+                } else {
+                    for i in 0..<total { o[i] = v[src[i]] }
                 }
             }
-            return DenseTensor(shape: target, scalars: out)
         }
-        let src = Broadcast.sourceIndices(shape, to: target)
-        return DenseTensor(shape: target, scalars: src.map { values[$0] })
     }
 
     /// `f(self, a, b)` element by element over tensors of this one's count (no broadcasting).
@@ -264,17 +263,17 @@ extension DenseTensor {
             let x = scalar
             return DenseTensor(single: a.count >= 1 && b.count >= 1 ? f(x, a.scalar, b.scalar) : x, shape: shape)
         }
-        return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
+        return withUnsafeBufferPointer { x in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    let n = Swift.min(x.count, pa.count, pb.count)
-                    return Self.filled(x.count) { o in
+                    let n = Swift.min(Swift.min(x.count, pa.count), pb.count)  // not the variadic min: it builds an array
+                    return DenseTensor(shape: shape, count: x.count) { o in
                         for i in 0..<n { o[i] = f(x[i], pa[i], pb[i]) }
                         for i in n..<o.count { o[i] = x[i] }
                     }
                 }
             }
-        })
+        }
     }
 
     /// `f(self, a, b, c)` element by element over tensors of this one's count (no broadcasting).
@@ -286,18 +285,18 @@ extension DenseTensor {
             let x = scalar
             return DenseTensor(single: a.count >= 1 && b.count >= 1 && c.count >= 1 ? f(x, a.scalar, b.scalar, c.scalar) : x, shape: shape)
         }
-        return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
+        return withUnsafeBufferPointer { x in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeBufferPointer { pc in
-                        let n = Swift.min(x.count, pa.count, pb.count, pc.count)
-                        return Self.filled(x.count) { o in
+                        let n = Swift.min(Swift.min(x.count, pa.count), Swift.min(pb.count, pc.count))  // not the variadic min: it builds an array
+                        return DenseTensor(shape: shape, count: x.count) { o in
                             for i in 0..<n { o[i] = f(x[i], pa[i], pb[i], pc[i]) }
                             for i in n..<o.count { o[i] = x[i] }
                         }
                     }
                 }
             }
-        })
+        }
     }
 }

@@ -5,48 +5,66 @@ import Synchronization
 ///
 /// Generic in its element: `Tensor` (float64) is what the live graph and every view hold,
 /// `Tensor32` (float32) what the training tape holds; every op is written once for both.
-/// Storage is contiguous and row-major; a value type with copy-on-write storage. A tensor of
-/// one element (a scalar, `[1]`, `[1, 1]`) holds its number inline: the live graph's scalar
-/// nodes and their gradients never allocate (`shape` `[]` is Swift's shared empty array).
+/// Storage is contiguous and row-major; a value type with copy-on-write storage. A tiny tensor
+/// (1 to `inlineCapacity` elements: 4 float64s or 8 float32s, in 32 bytes) holds its numbers
+/// inline: the live graph's scalar and small-vector nodes and their gradients never allocate
+/// (`shape` is shared with the inputs, or `[]`, Swift's shared empty array).
 public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// The extent of each axis; `[]` for a scalar.
     @inlinable public var shape: [Int] { _shape }
     @usableFromInline var _shape: [Int]
-    /// The elements when there are not exactly one (empty while `isSingle`).
+    /// The elements, unless they are inline (then empty).
     @usableFromInline var _many: [Element]
-    /// The one element's bits (`Element.inlineBits`) while `isSingle`. Plain fields, not an
-    /// enum: a copy is two retains and a few words, with a layout that does not depend on the
-    /// element (so no runtime type metadata per copy).
-    @usableFromInline var _single: UInt64
-    @usableFromInline var _isSingle: Bool
+    /// The elements of a tiny tensor, packed as in an array, when `_many` is empty and the shape
+    /// counts at least one. One SIMD field of fixed layout, not a tuple of `Element`s nor a
+    /// count beside it: the tensor stays four scalars to the compiler, so a copy is two
+    /// retains and two vector moves, done in place (a fifth field makes Swift copy it through
+    /// the generic value witness, looking up the type's metadata each time).
+    @usableFromInline var _inline: SIMD4<UInt64>
 
-    /// The elements in row-major order (for a single element, an array made on demand:
+    /// The most elements held inline: as many as fit in 32 bytes (4 float64s, 8 float32s).
+    @inlinable public static var inlineCapacity: Int { 32 / MemoryLayout<Element>.stride }
+
+    /// How many elements are inline: the shape's count while `_many` is empty (0 for an empty
+    /// tensor, whose elements are `_many`'s none).
+    @inlinable @inline(__always)
+    var inlineCount: Int {
+        guard _many.isEmpty else { return 0 }
+        var n = 1
+        for d in _shape { n &*= d }
+        return n
+    }
+
+    /// The elements in row-major order (for inline elements, an array made on demand:
     /// hot paths use `scalar`, `count`, `self[flat:]` or `withUnsafeBufferPointer`).
     @inlinable
     public var scalars: [Element] {
-        get { _isSingle ? [Element(inlineBits: _single)] : _many }
-        set { store(newValue) }
+        get { _many.isEmpty ? withUnsafeBufferPointer { Array($0) } : _many }
+        set {
+            precondition(newValue.count == count, "\(newValue.count) elements for a tensor of \(count)")
+            store(newValue)
+        }
         _modify {
-            if _isSingle {
-                var a = [Element(inlineBits: _single)]
+            if inlineCount > 0 {
+                var a = withUnsafeBufferPointer { Array($0) }
                 defer { store(a) }
                 yield &a
             } else {
-                defer { if _many.count == 1 { store(_many) } }
                 yield &_many
             }
         }
     }
 
-    /// Keeps `scalars`, inline when there is one.
+    /// Keeps `scalars` (as many as the shape counts), inline when they fit.
     @inlinable
     mutating func store(_ scalars: [Element]) {
-        if scalars.count == 1 {
-            _single = scalars[0].inlineBits
-            _isSingle = true
+        let n = scalars.count
+        if n > 0, n <= Self.inlineCapacity {
             _many = []
+            scalars.withUnsafeBytes { s in
+                withUnsafeMutableBytes(of: &_inline) { $0.copyMemory(from: s) }
+            }
         } else {
-            _isSingle = false
             _many = scalars
         }
     }
@@ -56,9 +74,25 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
         precondition(shape.allSatisfy { $0 >= 0 } && Shape.count(shape) == scalars.count, "shape \(shape) does not hold \(scalars.count) elements")
         _shape = shape
         _many = []
-        _single = 0
-        _isSingle = false
+        _inline = .zero
         store(scalars)
+    }
+
+    /// A tensor of `count` elements under `shape` (which must hold that many), each written by
+    /// `body` (nothing is zeroed first when there are more than fit inline): how ops make
+    /// their results, inline when tiny, without an intermediate array.
+    @inlinable @inline(__always)
+    public init(shape: [Int], count: Int, writing body: (UnsafeMutableBufferPointer<Element>) -> Void) {
+        _shape = shape
+        _inline = .zero
+        if count > 0, count <= Self.inlineCapacity {
+            _many = []
+            withUnsafeMutableBytes(of: &_inline) { raw in
+                raw.withMemoryRebound(to: Element.self) { body(UnsafeMutableBufferPointer(rebasing: $0[0..<count])) }
+            }
+        } else {
+            _many = Self.filled(count, body)
+        }
     }
 
     /// A scalar (no allocation).
@@ -67,56 +101,56 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     }
 
     /// A tensor of one element under `shape` (`[]`, `[1]`, `[1, 1]`, ...), no allocation.
-    @usableFromInline
+    @inlinable
     init(single value: Element, shape: [Int]) {
         _shape = shape
         _many = []
-        _single = value.inlineBits
-        _isSingle = true
+        _inline = .zero
+        withUnsafeMutableBytes(of: &_inline) { $0.storeBytes(of: value, as: Element.self) }
     }
 
-    /// True when the element is held inline (a tensor of one element), not in an array.
-    public var isInline: Bool { _isSingle }
+    /// True when the elements are held inline (1 to `inlineCapacity` of them), not in an array.
+    public var isInline: Bool { inlineCount > 0 }
+
+    /// Inline element `i` (no bounds check: callers check against `inlineCount`).
+    @inlinable @inline(__always)
+    func inlineElement(_ i: Int) -> Element {
+        withUnsafeBytes(of: _inline) { $0.load(fromByteOffset: i &* MemoryLayout<Element>.stride, as: Element.self) }
+    }
 
     /// Element `i` in row-major order.
     @inlinable
     public subscript(flat i: Int) -> Element {
         get {
-            if _isSingle {
-                precondition(i == 0, "index \(i) of a single element")
-                return Element(inlineBits: _single)
-            }
-            return _many[i]
+            guard _many.isEmpty else { return _many[i] }
+            precondition(i >= 0 && i < inlineCount, "index \(i) of \(inlineCount) elements")
+            return inlineElement(i)
         }
         set {
-            if _isSingle {
-                precondition(i == 0, "index \(i) of a single element")
-                _single = newValue.inlineBits
-            } else {
-                _many[i] = newValue
-            }
+            guard _many.isEmpty else { return _many[i] = newValue }
+            precondition(i >= 0 && i < inlineCount, "index \(i) of \(inlineCount) elements")
+            withUnsafeMutableBytes(of: &_inline) { $0.storeBytes(of: newValue, toByteOffset: i &* MemoryLayout<Element>.stride, as: Element.self) }
         }
     }
 
-    /// Calls `body` with the elements, without copying them (nor allocating for one element).
+    /// Calls `body` with the elements, without copying them to the heap.
     @inlinable @inline(__always)
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
-        if _isSingle {
-            var v = Element(inlineBits: _single)
-            return try withUnsafePointer(to: &v) { try body(UnsafeBufferPointer(start: $0, count: 1)) }
+        guard _many.isEmpty else { return try _many.withUnsafeBufferPointer(body) }
+        let n = inlineCount
+        return try withUnsafeBytes(of: _inline) { raw in
+            try raw.withMemoryRebound(to: Element.self) { try body(UnsafeBufferPointer(rebasing: $0[0..<n])) }
         }
-        return try _many.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with the elements to change in place.
     @inlinable @inline(__always)
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
-        if _isSingle {
-            var v = Element(inlineBits: _single)
-            defer { _single = v.inlineBits }
-            return try withUnsafeMutablePointer(to: &v) { try body(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        guard _many.isEmpty else { return try _many.withUnsafeMutableBufferPointer { try body($0) } }
+        let n = inlineCount
+        return try withUnsafeMutableBytes(of: &_inline) { raw in
+            try raw.withMemoryRebound(to: Element.self) { try body(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
         }
-        return try _many.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     /// Same shape and equal elements, element by element: NaN is unequal to itself (even a
@@ -164,13 +198,17 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
 
     public var rank: Int { shape.count }
     @inlinable
-    public var count: Int { _isSingle ? 1 : _many.count }
+    public var count: Int { _many.isEmpty ? inlineCount : _many.count }
     public var isScalar: Bool { shape.isEmpty }
     /// True for a tensor with exactly one element (a scalar, `[1]` or `[1, 1]`).
     public var isSingleElement: Bool { count == 1 }
     /// The first element; the value of a scalar.
     @inlinable
-    public var scalar: Element { _isSingle ? Element(inlineBits: _single) : _many[0] }
+    public var scalar: Element {
+        guard _many.isEmpty else { return _many[0] }
+        assert(inlineCount > 0, "the first element of an empty tensor")
+        return inlineElement(0)
+    }
     /// Number of rows of a matrix, 1 for lower ranks.
     public var rows: Int { rank == 2 ? shape[0] : 1 }
     /// Number of columns of a matrix, the length of a vector, 1 for a scalar.
@@ -185,16 +223,20 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     }
 
     /// True when every element is finite (no NaN, no infinity).
-    public var isFinite: Bool { withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } } }
+    @inlinable
+    public var isFinite: Bool {
+        if _many.isEmpty, _shape.isEmpty { return inlineElement(0).isFinite }  // a scalar
+        return withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } }
+    }
 
     /// Applies `f` to every element (a loop over raw buffers the compiler can vectorize;
     /// Array's own `map` appends one element at a time).
     @inlinable @inline(__always)
     public func map(_ f: (Element) -> Element) -> DenseTensor {
-        if _isSingle { return DenseTensor(single: f(Element(inlineBits: _single)), shape: shape) }
-        return DenseTensor(shape: shape, scalars: scalars.withUnsafeBufferPointer { x in
-            Self.filled(x.count) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
-        })
+        if _many.isEmpty, _shape.isEmpty { return DenseTensor(single: f(inlineElement(0)), shape: shape) }
+        return withUnsafeBufferPointer { x in
+            DenseTensor(shape: shape, count: x.count) { o in for i in 0..<x.count { o[i] = f(x[i]) } }
+        }
     }
 
     /// A new array of `count` elements, each written by `body` (nothing is zeroed first).
