@@ -53,7 +53,10 @@ let package = Package(
 
         // MARK: - Executables
         .executableTarget(name: "nabla", dependencies: ["NablaREPL"]),
-        .executableTarget(name: "nabla-bench", dependencies: ["NablaSession"], path: "Sources/nabla-bench"),
+        .executableTarget(name: "nabla-bench", dependencies: ["NablaSession", "NablaBenchGraphs"], path: "Sources/nabla-bench"),
+        .executableTarget(name: "nabla-allocations", dependencies: ["NablaBenchGraphs", "CAllocCounter"], path: "Sources/nabla-allocations"),
+        .target(name: "NablaBenchGraphs", dependencies: ["NablaGraph", "NablaTensor"]),
+        .target(name: "CAllocCounter"),
         // The fuzz targets (tools/fuzz.sh builds them with libFuzzer); without it, a replayer.
         .executableTarget(name: "nabla-fuzz", dependencies: ["NablaFuzz", "CFuzzerDriver"], path: "Sources/nabla-fuzz"),
         .target(name: "CFuzzerDriver"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times a 10,000-node scalar graph (3,334 layers of relu(1.0*x + 0.1)) forward and
-# backward in nabla (release build) and in micrograd, and nabla's start-up time
-# beside Python's. Usage: bench/graph.sh [--install]   (--install: pip install micrograd if missing)
+# backward in nabla (release build) and in micrograd, counts the heap allocations of one
+# pass (scalars, inline 3-vectors, 5-vectors), and times nabla's start-up beside Python's.
+# Usage: bench/graph.sh [--install]   (--install: pip install micrograd if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--install" ] && ! python3 -c "import micrograd" 2>/dev/null; then
@@ -9,6 +10,7 @@ if [ "${1:-}" = "--install" ] && ! python3 -c "import micrograd" 2>/dev/null; th
 fi
 swift build -c release --product nabla-bench >/dev/null
 swift build -c release --product nabla >/dev/null
+swift build -c release --product nabla-allocations >/dev/null
 bin=$(swift build -c release --show-bin-path)
 echo "== 10,000-node scalar graph, median of 20 runs (machine: $(nproc) cores, $(uname -m))"
 "$bin/nabla-bench" 3334 20
@@ -17,6 +19,8 @@ if python3 -c "import micrograd" 2>/dev/null; then
 else
     echo "micrograd is not installed: run bench/graph.sh --install to compare"
 fi
+echo "== heap allocations (malloc counted by a separate program: the timings above are not taxed)"
+"$bin/nabla-allocations" 3334
 echo "== start-up: time to run one line and exit, median of 20 runs"
 python3 - "$bin/nabla" <<'PY'
 import statistics, subprocess, sys, time

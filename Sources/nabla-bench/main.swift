@@ -1,3 +1,4 @@
+import NablaBenchGraphs
 import NablaGraph
 import NablaSession
 import NablaTensor
@@ -50,40 +51,22 @@ for _ in 0..<examRuns {
 }
 
 // 3. The graph alone: forward (recompute every node after the input changes) and backward.
-var graph = Graph()
-let x = graph.addLeaf(.param, value: Tensor(0.5), label: "x")
-var node = x
-for i in 0..<layers {
-    let w = graph.addLeaf(.constant, value: Tensor(1.0), label: "w\(i)")
-    let b = graph.addLeaf(.constant, value: Tensor(0.1), label: "b\(i)")
-    let wx = try graph.add(.mul, [w, node], label: "w*x")
-    let s = try graph.add(.add, [wx, b], label: "w*x+b")
-    node = try graph.add(.relu, [s], label: "relu")
-}
+var scalarChain = try ReluChain(layers: layers, width: 0)
 let nodes = 3 * layers
 var forward: [Double] = []
 var backward: [Double] = []
 var gradient = 0.0
 for r in 0..<repeats {
-    forward.append(try time { try graph.setValue(x, Tensor(0.5 + Double(r) * 1e-3)) })
-    backward.append(try time { gradient = try graph.backward(from: node)[x]?.scalar ?? .nan })
+    forward.append(try time { try scalarChain.graph.setValue(scalarChain.x, Tensor(0.5 + Double(r) * 1e-3)) })
+    backward.append(try time { gradient = try scalarChain.graph.backward(from: scalarChain.output)[scalarChain.x]?.scalar ?? .nan })
 }
-// 4. Tiny tensors: the same chain on 3-vectors (held inline: no array per op).
-var tiny = Graph()
-let tx = tiny.addLeaf(.param, value: Tensor(vector: [0.5, -0.25, 1]), label: "x")
-var tnode = tx
-for i in 0..<layers {
-    let w = tiny.addLeaf(.constant, value: Tensor(vector: [1, 1, 1]), label: "w\(i)")
-    let b = tiny.addLeaf(.constant, value: Tensor(vector: [0.1, 0.1, 0.1]), label: "b\(i)")
-    let wx = try tiny.add(.mul, [w, tnode], label: "w*x")
-    tnode = try tiny.add(.relu, [try tiny.add(.add, [wx, b], label: "w*x+b")], label: "relu")
-}
-let tloss = try tiny.add(.sum(axis: nil), [tnode], label: "sum")
+// 4. Tiny tensors: the same chain on 3-vectors (held inline: no heap allocation per node).
+var tiny = try ReluChain(layers: layers, width: 3)
 var tinyTimes: [Double] = []
 for r in 0..<repeats {
     tinyTimes.append(try time {
-        try tiny.setValue(tx, Tensor(vector: [0.5 + Double(r) * 1e-3, -0.25, 1]))
-        _ = try tiny.backward(from: tloss)
+        try tiny.graph.setValue(tiny.x, Tensor(vector: [0.5 + Double(r) * 1e-3, 0.25, 0]))
+        _ = try tiny.graph.backward(from: tiny.output)
     })
 }
 

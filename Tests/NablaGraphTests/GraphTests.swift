@@ -182,4 +182,33 @@ struct GraphTests {
         #expect(results[0].maxRelativeError < 1e-7)
         #expect(g.value(W) == before)
     }
+
+    @Test("a chain on 3-vectors: values and gradients by hand, all held inline, a written exponent gets none")
+    func tinyVectorChain() throws {
+        var g = Graph()
+        let x = g.addLeaf(.param, value: Tensor(vector: [0.5, -0.25, 1]), label: "x")
+        let w = g.addLeaf(.param, value: Tensor(vector: [2, 2, -1]), label: "w")
+        let b = g.addLeaf(.constant, value: Tensor(vector: [0.1, 0.1, 0.1]), label: "b")
+        let t = g.addLeaf(.constant, value: Tensor(vector: [1, 1, 0]), label: "t")
+        let two = g.addLeaf(.constant, value: Tensor(2), label: "2")
+        let z = try g.add(.add, [try g.add(.mul, [w, x], label: "w*x"), b], label: "w*x+b")  // [1.1, -0.4, -0.9]
+        let h = try g.add(.relu, [z], label: "relu")  // [1.1, 0, 0]
+        let d = try g.add(.sub, [h, t], label: "h-t")  // [0.1, -1, 0]
+        let loss = try g.add(.sum(axis: nil), [try g.add(.pow, [d, two], label: "(h-t)^2")], label: "L")
+        #expect(abs(g[loss].value.scalar - 1.01) < 1e-12)
+        #expect([z, h, d].allSatisfy { g[$0].value.isInline })
+        let grads = try g.backward(from: loss)
+        // ∂L/∂h = 2(h - t) = [0.2, -2, 0]; relu passes where z > 0: [0.2, 0, 0].
+        let gx = try #require(grads[x]), gw = try #require(grads[w])
+        #expect(zip(gx.scalars, [0.4, 0, 0]).allSatisfy { abs($0 - $1) < 1e-12 })  // · w
+        #expect(zip(gw.scalars, [0.1, 0, 0]).allSatisfy { abs($0 - $1) < 1e-12 })  // · x
+        #expect(gx.isInline && gw.isInline && grads[two] == nil)
+        // Only toward w: x's gradient is not computed, w's is the same.
+        let toward = try g.backward(from: loss, toward: [w])
+        #expect(toward[x] == nil && toward[w] == gw)
+        // Stepping node by node (the recorded path) gives the same gradients.
+        var walk = BackwardWalk(order: g.topologicalOrder(from: loss), seed: Tensor(1), capacity: g.capacity)
+        while walk.step(in: g) != nil {}
+        #expect(walk.gradients[x] == gx && walk.gradients[w] == gw && walk.gradients[two] == nil)
+    }
 }

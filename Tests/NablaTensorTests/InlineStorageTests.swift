@@ -1,8 +1,9 @@
 import NablaTensor
 import Testing
 
-/// A tensor of one element keeps it inline (no array per op); every way of making, reading
-/// and changing a tensor, inline or not, must give what the same steps on a plain array give.
+/// A tiny tensor (up to 32 bytes of elements) keeps them inline (no array per op); every way of
+/// making, reading and changing a tensor, inline or not, must give what the same steps on a
+/// plain array give, and the ops' results on tiny tensors must be inline themselves.
 @Suite("Tensors held inline")
 struct InlineStorageTests {
     static let shapes: [[Int]] = [[], [1], [1, 1], [2], [3], [4], [2, 2], [1, 3], [5], [2, 3], [0]]
@@ -78,5 +79,35 @@ struct InlineStorageTests {
         #expect(zeros != Tensor(shape: [n, 1], scalars: Array(repeating: 0, count: n)))
         #expect(Tensor32(shape: shape, scalars: Array(repeating: 1.5, count: n)).converted(to: Double.self)
             == Tensor(shape: shape, scalars: Array(repeating: 1.5, count: n)))
+    }
+
+    @Test("what ops make from tiny tensors is inline; from larger ones, not", arguments: [[2], [3], [4], [2, 2], [1, 4], [5], [2, 3]] as [[Int]])
+    func resultsInline(shape: [Int]) throws {
+        let n = Shape.count(shape)
+        let tiny = n <= Tensor.inlineCapacity
+        let a = Tensor(shape: shape, scalars: Self.elements(n)), b = a.map { $0 + 3 }
+        #expect(a.isInline == tiny && b.isInline == tiny)
+        #expect(try Tensor.zip(a, b, op: "*", *).isInline == tiny)
+        #expect(try Tensor.zip(a, Tensor(2), op: "*", *).isInline == tiny)
+        #expect(a.zip(b, b) { $0 * $1 + $2 }.isInline == tiny)
+        #expect(a.zip(b, b, a) { $0 * $1 + $2 - $3 }.isInline == tiny)
+        #expect(Tensor(7).broadcast(to: shape) == Tensor(shape: shape, scalars: Array(repeating: 7, count: n)))
+        #expect(Tensor(7).broadcast(to: shape).isInline == tiny)
+        let row = Tensor(vector: Array(Self.elements(shape.last ?? 1)))
+        let stretched = row.broadcast(to: shape)
+        #expect(stretched.isInline == tiny)
+        #expect(stretched.sumTo(row.shape).isInline == (row.count <= Tensor.inlineCapacity))
+        #expect(stretched.sumTo(row.shape).scalars == row.scalars.map { $0 * Double(n / row.count) })
+    }
+
+    @Test("float32 holds up to 8 elements inline, in the same 32 bytes")
+    func float32Capacity() throws {
+        #expect(Tensor32.inlineCapacity == 8 && Tensor.inlineCapacity == 4)
+        let eight = Tensor32(vector: (0..<8).map { Float($0) / 4 })
+        let nine = Tensor32(vector: (0..<9).map { Float($0) / 4 })
+        #expect(eight.isInline && !nine.isInline)
+        #expect(eight.map { $0 * 2 }.scalars == (0..<8).map { Float($0) / 2 })
+        #expect(try Tensor32.zip(eight, eight, op: "+", +).scalars == (0..<8).map { Float($0) / 2 })
+        #expect(eight.reshaped([2, 4])[flat: 7] == 1.75)
     }
 }
