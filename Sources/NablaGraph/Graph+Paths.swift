@@ -17,7 +17,7 @@ extension Graph {
     public func isDifferentiable(_ edge: Edge) -> Bool {
         let node = self[edge.node]
         // A written exponent gets no gradient (`localVJP`): its edge is not differentiated.
-        if case .pow = node.op, edge.input == 1, case .constant = self[node.inputs[1]].op { return false }
+        if isWrittenExponent(input: edge.input, of: edge.node) { return false }
         let shapes = node.inputs.map { self[$0].value.shape }
         return node.op.jacobianKind(input: edge.input, inputShapes: shapes, outputShape: node.value.shape) != .zero
     }

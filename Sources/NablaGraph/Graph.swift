@@ -360,11 +360,14 @@ public struct Graph: Sendable {
         if case .bce = node.op, let z = logit(of: node.inputs[0], target: x[1]) {
             return Op.bceFromLogitsVJP(z, x[0], x[1], g)
         }
-        var local = node.op.vjp(x, node.value, g, needs: needs)
-        // A written exponent ((y - t)^2) gets no gradient: there is none to give where the base
-        // is negative (NaN), and nothing can change it.
-        if case .pow = node.op, case .constant = self[node.inputs[1]].op { local[1] = nil }
-        return local
+        return node.op.vjp(x, node.value, g, needs: needs)  // pow is elementwise: handled above
+    }
+
+    /// True for `b` of `a^b` when b is written in the source ((y - t)^2): it gets no gradient,
+    /// there being none to give where the base is negative (NaN), and nothing can change it.
+    func isWrittenExponent(input: Int, of id: NodeID) -> Bool {
+        guard input == 1, case .pow = self[id].op, case .constant = self[self[id].inputs[1]].op else { return false }
+        return true
     }
 
     /// The VJP of an elementwise op (or a name) on tensors of any shape, as a pair (the second
@@ -377,9 +380,9 @@ public struct Graph: Sendable {
             if case .name = node.op { return (needs.0 ? g : nil, nil) }  // the identity
             return node.op.elementwiseVJP(self[node.inputs[0]].value, nil, node.value, g, needs: needs)
         case 2:
-            let exponentWritten: Bool = if case .pow = node.op, case .constant = self[node.inputs[1]].op { true } else { false }
             guard let (ga, gb) = node.op.elementwiseVJP(
-                self[node.inputs[0]].value, self[node.inputs[1]].value, node.value, g, needs: (needs.0, needs.1 && !exponentWritten))
+                self[node.inputs[0]].value, self[node.inputs[1]].value, node.value, g,
+                needs: (needs.0, needs.1 && !isWrittenExponent(input: 1, of: id)))
             else { return nil }
             return (ga, gb)
         default:
@@ -410,7 +413,7 @@ public struct Graph: Sendable {
             guard self[inputs[0]].value.isScalar, self[inputs[1]].value.isScalar,
                   let (da, db) = op.binaryRule(BinaryScalarSlopes(a: self[inputs[0]].value.scalar, b: self[inputs[1]].value.scalar, y: y))
             else { return nil }
-            if case .pow = op, case .constant = self[inputs[1]].op { return (da, nil) }
+            if isWrittenExponent(input: 1, of: id) { return (da, nil) }
             return (da, db)
         default:
             return nil
@@ -535,14 +538,9 @@ public struct Gradients: Sendable {
 extension Tensor {
     /// A tensor of ones of `shape` (no size check: used for seeds of single elements).
     static func filled1(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape, scalars: Array(repeating: 1, count: Shape.count(shape)))
+        Tensor(shape: shape, count: Shape.count(shape)) { $0.initialize(repeating: 1) }
     }
 
-    /// Adds `other` (same shape) into this tensor in place.
-    mutating func accumulate(_ other: Tensor) {
-        let n = Swift.min(count, other.count)
-        other.withUnsafeBufferPointer { o in withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] += o[i] } } }
-    }
 }
 
 // MARK: - Backward, one node at a time
@@ -640,7 +638,7 @@ public struct BackwardWalk: Sendable {
                 return true
             }
             if record == nil, inputs.count <= 2, let (ga, gb) = graph.elementwiseVJP(id, g, needs: (
-                needed?[inputs[0].raw] ?? true, inputs.count == 2 && (needed?[inputs[inputs.count - 1].raw] ?? true)))
+                needed?[inputs[0].raw] ?? true, inputs.count == 2 && (needed?[inputs[1].raw] ?? true)))
             {
                 // An elementwise node, unrecorded: no arrays of inputs or gradients.
                 if let ga { add(ga, to: inputs[0]) }

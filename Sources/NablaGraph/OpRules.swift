@@ -350,7 +350,10 @@ extension Op {
     func elementwiseVJP<T: TensorElement>(
         _ a: DenseTensor<T>, _ b: DenseTensor<T>?, _ y: DenseTensor<T>, _ g: DenseTensor<T>, needs: (Bool, Bool)
     ) -> (DenseTensor<T>?, DenseTensor<T>?)? {
-        guard let b else { return unaryRule(UnaryVJP(x: a, y: y, g: g)).map { (needs.0 ? $0 : nil, nil) } }
+        guard let b else {
+            guard needs.0 else { return unaryRule(HasRule()).map { _ in (nil, nil) } }
+            return unaryRule(UnaryVJP(x: a, y: y, g: g)).map { ($0, nil) }
+        }
         return binaryRule(BinaryVJP(a: a, b: b, y: y, g: g, needs: needs))
     }
 }
@@ -407,7 +410,7 @@ extension Op {
         case let .index(indices):
             var out = DenseTensor<T>.zeros(x[0].shape)
             if let (offset, _) = try? Op.locate(indices, in: x[0].shape) {
-                for i in 0..<g.count { out.scalars[offset + i] = g.scalars[i] }
+                for i in 0..<g.count { out[flat: offset + i] = g[flat: i] }
             }
             return [out]
         case .stack:

@@ -175,19 +175,9 @@ public final class Tape32 {
                 if grads[input] == nil {
                     grads[input] = contribution
                 } else {
-                    grads[input]?.add(contribution)
+                    grads[input]?.accumulate(contribution)
                 }
             }
-        }
-    }
-}
-
-extension DenseTensor {
-    /// Adds `other` (same count) into this tensor in place.
-    mutating func add(_ other: DenseTensor) {
-        let n = Swift.min(count, other.count)
-        scalars.withUnsafeMutableBufferPointer { d in
-            other.scalars.withUnsafeBufferPointer { o in for i in 0..<n { d[i] += o[i] } }
         }
     }
 }

@@ -160,7 +160,7 @@ extension OptimizerSettings {
         let floor: T = T.self == Float.self ? T(1e-30) : T.leastNormalMagnitude
         let eta = T(lr), b1 = T(beta1), b2 = T(beta2), eps = Swift.max(T(epsilon), floor)
         let lambda = decayForm == .l2 ? T(decay) : 0
-        let n = Swift.min(w.count, gp.count, m.count, v.count)
+        let n = Swift.min(Swift.min(w.count, gp.count), Swift.min(m.count, v.count))  // the variadic min builds an array
         let c1 = T(1 - pow(beta1, Double(t))), c2 = T(1 - pow(beta2, Double(t)))
         let inside = epsilonForm == .inside
         switch kind {

@@ -29,7 +29,7 @@ public enum Broadcast {
     @usableFromInline
     static func isTrailing(_ inner: [Int], of outer: [Int]) -> Bool {
         let core = inner.drop { $0 == 1 }
-        return core.count <= outer.count && Array(outer.suffix(core.count)) == Array(core)
+        return core.count <= outer.count && outer.suffix(core.count).elementsEqual(core)  // no arrays made
     }
 
     /// When `small` (right-aligned, its leading 1s dropped) is a run of `big`'s axes followed only
@@ -38,16 +38,13 @@ public enum Broadcast {
     @usableFromInline
     static func block(_ small: [Int], in big: [Int]) -> (inner: Int, count: Int)? {
         guard small.count <= big.count else { return nil }  // [1, 1, 3] + [3] is [1, 1, 3]
-        var core = Array(small.drop { $0 == 1 })
-        var ones = 0
-        while core.last == 1 {
-            core.removeLast()
-            ones += 1
-        }
-        guard !core.isEmpty, core.count + ones <= big.count else { return nil }
+        // small = leading 1s, the core (first and last extents not 1), `ones` trailing 1s.
+        guard let first = small.firstIndex(where: { $0 != 1 }), let last = small.lastIndex(where: { $0 != 1 }) else { return nil }
+        let core = small[first...last], ones = small.count - 1 - last
+        guard core.count + ones <= big.count else { return nil }
         let end = big.count - ones
-        guard Array(big[(end - core.count)..<end]) == core else { return nil }
-        return (Shape.count(Array(big[end...])), Shape.count(core))
+        guard big[(end - core.count)..<end].elementsEqual(core) else { return nil }
+        return (big[end...].reduce(1, *), core.reduce(1, *))
     }
 
     /// Calls `body(start, k)` for each run of `inner` consecutive elements of the big tensor

@@ -28,12 +28,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// How many elements are inline: the shape's count while `_many` is empty (0 for an empty
     /// tensor, whose elements are `_many`'s none).
     @inlinable @inline(__always)
-    var inlineCount: Int {
-        guard _many.isEmpty else { return 0 }
-        var n = 1
-        for d in _shape { n &*= d }
-        return n
-    }
+    var inlineCount: Int { _many.isEmpty ? Shape.product(_shape) : 0 }
 
     /// The elements in row-major order (for inline elements, an array made on demand:
     /// hot paths use `scalar`, `count`, `self[flat:]` or `withUnsafeBufferPointer`).
@@ -45,11 +40,17 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
             store(newValue)
         }
         _modify {
+            // The elements may change, their number may not (the shape counts them).
+            let n = count
             if inlineCount > 0 {
                 var a = withUnsafeBufferPointer { Array($0) }
-                defer { store(a) }
+                defer {
+                    precondition(a.count == n, "\(a.count) elements for a tensor of \(n)")
+                    store(a)
+                }
                 yield &a
             } else {
+                defer { precondition(_many.count == n, "\(_many.count) elements for a tensor of \(n)") }
                 yield &_many
             }
         }
@@ -83,6 +84,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// their results, inline when tiny, without an intermediate array.
     @inlinable @inline(__always)
     public init(shape: [Int], count: Int, writing body: (UnsafeMutableBufferPointer<Element>) -> Void) {
+        precondition(count == Shape.product(shape), "shape \(shape) does not hold \(count) elements")
         _shape = shape
         _inline = .zero
         if count > 0, count <= Self.inlineCapacity {
@@ -182,9 +184,15 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     /// A tensor of zeros; the shape must already be known to fit the size limit.
     @inlinable
     public static func zeros(_ shape: [Int]) -> DenseTensor {
-        let n = Shape.count(shape)
-        if n == 1 { return DenseTensor(single: 0, shape: shape) }  // `[]`, `[1]`, `[1, 1]`: inline
-        return DenseTensor(shape: shape, scalars: Array(repeating: 0, count: n))
+        DenseTensor(shape: shape, count: Shape.product(shape)) { o in o.initialize(repeating: 0) }  // inline when tiny
+    }
+
+    /// Adds `other` (the same count) into this tensor in place: how gradients accumulate, in
+    /// the live graph and on the tape.
+    @inlinable
+    public mutating func accumulate(_ other: DenseTensor) {
+        let n = Swift.min(count, other.count)
+        other.withUnsafeBufferPointer { o in withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] += o[i] } } }
     }
 
     /// The one-hot tensor: zeros with a 1 at flat position `index`.
@@ -206,7 +214,7 @@ public struct DenseTensor<Element: TensorElement>: Sendable, Equatable {
     @inlinable
     public var scalar: Element {
         guard _many.isEmpty else { return _many[0] }
-        assert(inlineCount > 0, "the first element of an empty tensor")
+        precondition(inlineCount > 0, "the first element of an empty tensor")
         return inlineElement(0)
     }
     /// Number of rows of a matrix, 1 for lower ranks.
@@ -326,6 +334,15 @@ public enum TensorError: Error, Equatable, Sendable {
 public enum Shape {
     /// Number of elements: the product of the extents (1 for a scalar).
     public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// The same, inlinable (a tensor's hot paths read it) and without overflow checks (a
+    /// tensor's shape has been checked against the size limit).
+    @inlinable @inline(__always)
+    public static func product(_ shape: [Int]) -> Int {
+        var n = 1
+        for d in shape { n &*= d }
+        return n
+    }
 
     /// Throws `.tooLarge` when a shape exceeds `TensorLimits.maxElements`, computing without overflow.
     public static func checkSize(_ shape: [Int]) throws(TensorError) {

@@ -33,18 +33,11 @@ public protocol TensorElement: BinaryFloatingPoint, SIMDScalar, Sendable, Lossle
     /// The nonzeros (NaN counts) of a stored matrix, nil when there are more than `limit`
     /// (always nil for Double, which has no kernel that skips them).
     static func nonzeros(rows: Int, cols: Int, _ a: UnsafePointer<Self>, lda: Int, limit: Int) -> Int?
-    /// The number's bits in 64 (how a tensor of one element holds it inline: a payload whose
-    /// size does not depend on the element keeps the tensor's layout fixed, so copies need no
-    /// runtime type metadata).
-    var inlineBits: UInt64 { get }
-    init(inlineBits: UInt64)
     /// A name for messages: "float64" or "float32".
     static var precisionName: String { get }
 }
 
 extension Double: TensorElement {
-    @inlinable public var inlineBits: UInt64 { bitPattern }
-    @inlinable public init(inlineBits: UInt64) { self.init(bitPattern: inlineBits) }
     @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
     @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
@@ -70,8 +63,6 @@ extension Double: TensorElement {
 }
 
 extension Float: TensorElement {
-    @inlinable public var inlineBits: UInt64 { UInt64(bitPattern) }
-    @inlinable public init(inlineBits: UInt64) { self.init(bitPattern: UInt32(truncatingIfNeeded: inlineBits)) }
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
     @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
