@@ -29,7 +29,7 @@ public enum SafeFile {
             return mkstemp(base)
         }
         guard fd >= 0 else { throw refusal(path, errno, creating: true) }
-        let temporary = String(cString: template)
+        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var keep = false
         defer {
             if !keep { unlink(temporary) }

@@ -109,7 +109,7 @@ extension Session {
         }
         let visible = entries.filter { !$0.hasPrefix(".") || prefix.hasPrefix(".") }.map { entry -> String in
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: directory + "/" + entry, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: directory + "/" + entry, isDirectory: &isDirectory)  // false leaves it a file
             return isDirectory.boolValue ? entry + "/" : entry
         }
         let result = Session.extend(prefix, with: visible, suffix: "")

@@ -9,7 +9,7 @@ import Darwin
 /// What a tensor may hold: `Double` (the live graph, every view) or `Float` (the training
 /// tape on big batches). Every op is written once over this protocol; the two conformances
 /// below only name the C math functions and the BLAS routine of each precision.
-public protocol TensorElement: BinaryFloatingPoint, SIMDScalar, Sendable, LosslessStringConvertible {
+public protocol TensorElement: BinaryFloatingPoint, SIMDScalar, Sendable, LosslessStringConvertible, Codable {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     static func log1p(_ x: Self) -> Self

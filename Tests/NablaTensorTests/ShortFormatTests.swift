@@ -49,14 +49,14 @@ struct ShortFormatTests {
         #expect(Format.shortG(1 / 3, digits: 6) == "0.333333")
         #expect(Format.shortG(9.9999996, digits: 6) == "10")  // the carry raises the exponent
         #expect(Format.shortG(1.234565, digits: 6) == nil)  // one digit more: a tie is possible, printf decides
-        #expect(Format.shortG(5e-324, digits: 6) == nil)
+        #expect(Format.shortG(.leastNonzeroMagnitude, digits: 6) == nil)
         #expect(Format.shortG(0.1, digits: 17) == nil)  // %.17g is 0.10000000000000001
         #expect(Format.number(0.1, digits: 17) == "0.10000000000000001")
     }
 
     @Test("subnormals and the edges go to printf")
     func edges() {
-        for v in [5e-324, 2.2250738585072014e-308, Double.greatestFiniteMagnitude, 1e-5, 123456.0, 999999.5, 1e6, 0.0001, 0.00001,
+        for v in [Double.leastNonzeroMagnitude, 2.2250738585072014e-308, Double.greatestFiniteMagnitude, 1e-5, 123456.0, 999999.5, 1e6, 0.0001, 0.00001,
                   0.1234565, 2.675, 1.0000005, 9.9999995, 999999.4999999, 0.000099999951, 0.731058578630074, -0.2689414213699951] {
             #expect(Format.number(v) == Self.printfG(v, 6), "\(v)")
         }
