@@ -41,6 +41,9 @@ public final class REPL {
         defer { nabla_editor_close(editor) }
         session.isInterrupted = { nabla_peek_interrupt() != 0 }
         session.pager = { Terminal.page($0) }
+        // Sentences are broken between words at the terminal's width, not inside them.
+        let err = session.output.err
+        session.output = SessionOutput(out: { print(Terminal.wrap($0, width: Terminal.size.columns)) }, err: err)
         session.status = { Terminal.status(String($0.prefix(Terminal.size.columns - 1))) }
         print("nabla \(CommandLineTool.version): type :help for commands, TAB to complete, Ctrl-D to quit")
         var reader = StatementReader()

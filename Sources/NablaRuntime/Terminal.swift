@@ -20,6 +20,39 @@ public enum Terminal {
         return (env("COLUMNS") ?? Session.unlimitedWidth, env("LINES") ?? 24)
     }
 
+    /// `text` with every line wider than `width` columns broken at spaces, each continuation
+    /// indented two more than its line (what the prompt prints, so a sentence is not cut in
+    /// the middle of a word by the terminal). A line with no space to break at stays whole,
+    /// and so do lines when `width` is under 20 (no sensible wrap).
+    public static func wrap(_ text: String, width: Int) -> String {
+        guard width >= 20, text.contains(where: { $0 == "\n" }) || text.count > width else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { wrapLine($0, width: width) }.joined(separator: "\n")
+    }
+
+    /// One line of `wrap`.
+    static func wrapLine(_ line: Substring, width: Int) -> String {
+        guard line.count > width else { return String(line) }
+        let lead = line.prefix { $0 == " " }.count
+        let indent = String(repeating: " ", count: Swift.min(lead + 2, width / 2))
+        var pieces: [String] = []
+        var rest = line
+        var prefix = ""
+        while prefix.count + rest.count > width {
+            // The last space that leaves at most `width` columns before it, past the indentation.
+            let head = rest.prefix(width - prefix.count + 1)
+            guard let space = head.lastIndex(of: " "),
+                  rest[..<space].contains(where: { $0 != " " })
+            else { break }
+            var end = space
+            while rest[rest.index(before: end)] == " " { end = rest.index(before: end) }
+            pieces.append(prefix + rest[..<end])
+            rest = rest[rest.index(after: space)...].drop { $0 == " " }
+            prefix = indent
+        }
+        return (pieces + [prefix + rest]).joined(separator: "\n")
+    }
+
     /// Shows `text` through `$PAGER` (default `less -FRX`, which quits at once when the text
     /// fits); false when no pager could start, so the caller prints it instead.
     public static func page(_ text: String) -> Bool {
