@@ -540,7 +540,6 @@ extension Tensor {
     static func filled1(_ shape: [Int]) -> Tensor {
         Tensor(shape: shape, count: Shape.count(shape)) { $0.initialize(repeating: 1) }
     }
-
 }
 
 // MARK: - Backward, one node at a time
